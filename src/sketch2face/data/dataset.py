@@ -1,0 +1,106 @@
+"""The pair set held in memory as uint8 tensors, with pix2pix's jitter and flip applied jointly.
+
+Decoding happens once: every step only crops, flips and scales tensors already in memory, and
+the same crop and flip are applied to a sketch and its photo so that they stay aligned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from sketch2face.data.images import read_image
+from sketch2face.data.pairs import PAIRS_FILE
+
+
+@dataclass(frozen=True)
+class PairTensors:
+    """One split: sketches (N, Cin, S, S) and photos (N, Cout, S, S), uint8, plus their ids."""
+
+    ids: list[str]
+    sketches: torch.Tensor
+    photos: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def read_pairs_table(pairs_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(pairs_dir / PAIRS_FILE, dtype=str, keep_default_na=False)
+
+
+def _split_ab(ab: np.ndarray, input_channels: int, output_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts an AB image into its sketch and photo halves with the requested channel counts."""
+    width = ab.shape[1] // 2
+    halves = []
+    for half, channels in ((ab[:, :width], input_channels), (ab[:, width:], output_channels)):
+        if channels == 1:
+            half = np.asarray(np.round(half @ np.array([0.299, 0.587, 0.114])), dtype=np.uint8)[:, :, None]
+        halves.append(np.ascontiguousarray(half.transpose(2, 0, 1)))
+    return halves[0], halves[1]
+
+
+def load_split(pairs_dir: Path, split: str, input_channels: int = 3, output_channels: int = 3) -> PairTensors:
+    """Decodes every AB image of one split into memory."""
+    table = read_pairs_table(pairs_dir)
+    rows = table[table["split"] == split]
+    sketches, photos = [], []
+    for pair_file in rows["pair"]:
+        sketch, photo = _split_ab(read_image(pairs_dir / pair_file, "rgb"), input_channels, output_channels)
+        sketches.append(sketch)
+        photos.append(photo)
+    if not sketches:
+        raise ValueError(f"{pairs_dir / PAIRS_FILE}: split '{split}' is empty")
+    return PairTensors(list(rows["id"]), torch.from_numpy(np.stack(sketches)), torch.from_numpy(np.stack(photos)))
+
+
+def to_model_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of the generator's tanh output."""
+    return pixels.float().div_(127.5).sub_(1.0)
+
+
+def to_pixels(values: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounding to the nearest level."""
+    return values.add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+class JitteredPairs:
+    """Training batches with random-crop jitter and horizontal flip shared by sketch and photo.
+
+    Both halves are upscaled once to `jitter * S` (pix2pix: 286 for 256) and kept in memory;
+    each batch takes a random S x S window of it, as the reference resize-and-crop does.
+    """
+
+    def __init__(self, pairs: PairTensors, jitter: float, flip: bool) -> None:
+        self.size = pairs.sketches.shape[-1]
+        self.load_size = max(self.size, round(self.size * jitter))
+        self.flip = flip
+        self.input_channels = pairs.sketches.shape[1]
+        both = torch.cat([pairs.sketches, pairs.photos], dim=1)
+        if self.load_size != self.size:
+            both = F.interpolate(both.float(), size=self.load_size, mode="bicubic", align_corners=False)
+            both = both.round_().clamp_(0, 255).to(torch.uint8)
+        self.both = both
+
+    def __len__(self) -> int:
+        return self.both.shape[0]
+
+    def batches(self, batch_size: int, generator: torch.Generator):
+        """One epoch of (sketch, photo) float batches in [-1, 1], in a seeded random order."""
+        order = torch.randperm(len(self), generator=generator)
+        margin = self.load_size - self.size
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            offsets = torch.randint(0, margin + 1, (len(index), 2), generator=generator)
+            flips = torch.rand(len(index), generator=generator) < 0.5
+            crops = []
+            for item, (top, left), flip in zip(index.tolist(), offsets.tolist(), flips.tolist()):
+                crop = self.both[item, :, top : top + self.size, left : left + self.size]
+                crops.append(crop.flip(-1) if self.flip and flip else crop)
+            batch = to_model_range(torch.stack(crops))
+            yield batch[:, : self.input_channels], batch[:, self.input_channels :]

@@ -1,0 +1,54 @@
+"""The currency between data sources and the rest of the pipeline: one record per face pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class EyeCentres:
+    """Eye centres in pixel coordinates (x, y); `left` is the eye at smaller x in the image."""
+
+    left: tuple[float, float]
+    right: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """One photo/sketch pair as found on disk, before alignment.
+
+    `id` is stable and traceable (e.g. `cufs/cuhk/f-005-01`); `subject` keeps splits
+    identity-disjoint; `attributes` (gender, race, tone group, subset...) feed per-group metrics.
+    """
+
+    id: str
+    source: str
+    subject: str
+    photo_path: Path
+    sketch_path: Path
+    photo_eyes: EyeCentres | None = None
+    sketch_eyes: EyeCentres | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input that was not used, and why: nothing is dropped silently."""
+
+    source: str
+    path: str
+    reason: str
+
+
+@dataclass
+class SourceScan:
+    """What a source adapter found: usable records plus every input it had to reject."""
+
+    records: list[FaceRecord] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def extend(self, other: SourceScan) -> None:
+        self.records.extend(other.records)
+        self.rejections.extend(other.rejections)

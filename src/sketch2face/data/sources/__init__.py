@@ -1,0 +1,34 @@
+"""Source adapters: one per raw dataset layout, each turning a folder into `FaceRecord`s.
+
+To support a new layout, write a function `scan(params: SourceParams) -> SourceScan` and add it
+to `ADAPTERS` under the `kind` name that `params.yaml` uses.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from sketch2face.config import SourceParams
+from sketch2face.data.records import SourceScan
+from sketch2face.data.sources import demo, pairs
+
+Adapter = Callable[[SourceParams], SourceScan]
+
+ADAPTERS: dict[str, Adapter] = {
+    "demo": demo.scan,
+    "pairs": pairs.scan,
+}
+
+
+class SourceError(ValueError):
+    """A configured source that cannot be read at all (missing root, unknown kind)."""
+
+
+def scan_sources(sources: Iterable[SourceParams]) -> SourceScan:
+    """Scans every configured source; ids are prefixed with the source name so they never clash."""
+    combined = SourceScan()
+    for source in sources:
+        if not source.root.is_dir():
+            raise SourceError(f"source '{source.name}': root folder {source.root} does not exist")
+        combined.extend(ADAPTERS[source.kind](source))
+    return combined

@@ -1,0 +1,59 @@
+"""The generic layout: `<root>/photos/` and `<root>/sketches/` holding files with matching stems.
+
+Any common image format; a photo without a sketch (or the reverse), or a stem that appears
+twice in one folder, is rejected with its reason. Each stem is its own subject.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from sketch2face.config import SourceParams
+from sketch2face.data.images import is_image_file
+from sketch2face.data.records import FaceRecord, Rejection, SourceScan
+
+PHOTOS_DIR = "photos"
+SKETCHES_DIR = "sketches"
+
+
+def _images_by_stem(folder: Path, source: str, rejections: list[Rejection]) -> dict[str, Path]:
+    """Image files of `folder` keyed by stem; other files and repeated stems become rejections."""
+    by_stem: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if is_image_file(path):
+            by_stem[path.stem].append(path)
+        elif path.is_file():
+            rejections.append(Rejection(source, str(path), "not an image file extension"))
+    unique: dict[str, Path] = {}
+    for stem, paths in by_stem.items():
+        if len(paths) > 1:
+            rejections.extend(Rejection(source, str(path), f"duplicate id '{stem}' in {folder}") for path in paths)
+        else:
+            unique[stem] = paths[0]
+    return unique
+
+
+def scan(params: SourceParams) -> SourceScan:
+    photos_dir, sketches_dir = params.root / PHOTOS_DIR, params.root / SKETCHES_DIR
+    for folder in (photos_dir, sketches_dir):
+        if not folder.is_dir():
+            raise ValueError(f"source '{params.name}': expected folder {folder}")
+    result = SourceScan()
+    photos = _images_by_stem(photos_dir, params.name, result.rejections)
+    sketches = _images_by_stem(sketches_dir, params.name, result.rejections)
+    for stem in sorted(photos.keys() - sketches.keys()):
+        result.rejections.append(Rejection(params.name, str(photos[stem]), "photo without a sketch"))
+    for stem in sorted(sketches.keys() - photos.keys()):
+        result.rejections.append(Rejection(params.name, str(sketches[stem]), "sketch without a photo"))
+    for stem in sorted(photos.keys() & sketches.keys()):
+        result.records.append(
+            FaceRecord(
+                id=f"{params.name}/{stem}",
+                source=params.name,
+                subject=f"{params.name}/{stem}",
+                photo_path=photos[stem],
+                sketch_path=sketches[stem],
+            )
+        )
+    return result

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from sketch2face.config import AlignmentParams
+from sketch2face.data.align import align_to_eyes, canonical_eyes, center_crop_resize, eye_similarity
+from sketch2face.data.records import EyeCentres
+
+GEOMETRY = AlignmentParams(eye_y=0.4, eye_distance=0.5)
+
+
+def _apply(matrix: np.ndarray, point: tuple[float, float]) -> np.ndarray:
+    return matrix @ np.array([*point, 1.0])
+
+
+def test_similarity_maps_tilted_eyes_onto_canonical_positions():
+    eyes = EyeCentres(left=(30.0, 50.0), right=(70.0, 60.0))
+    target = canonical_eyes(GEOMETRY, 64)
+    matrix = eye_similarity(eyes, target)
+    np.testing.assert_allclose(_apply(matrix, eyes.left), target.left, atol=1e-9)
+    np.testing.assert_allclose(_apply(matrix, eyes.right), target.right, atol=1e-9)
+    linear = matrix[:, :2]
+    assert linear[0, 0] == pytest.approx(linear[1, 1]) and linear[0, 1] == pytest.approx(-linear[1, 0])
+
+
+def test_aligned_image_has_the_eye_marks_where_the_geometry_says():
+    image = np.zeros((120, 100), dtype=np.uint8)
+    eyes = EyeCentres(left=(35.0, 52.0), right=(66.0, 47.0))
+    for x, y in (eyes.left, eyes.right):
+        image[round(y) - 1 : round(y) + 2, round(x) - 1 : round(x) + 2] = 255
+    aligned = align_to_eyes(image, eyes, GEOMETRY, 64)
+    assert aligned.shape == (64, 64)
+    for x, y in (canonical_eyes(GEOMETRY, 64).left, canonical_eyes(GEOMETRY, 64).right):
+        assert aligned[round(y), round(x)] > 100
+
+
+def test_coincident_eyes_are_an_error():
+    with pytest.raises(ValueError, match="coincide"):
+        eye_similarity(EyeCentres((5.0, 5.0), (5.0, 5.0)), canonical_eyes(GEOMETRY, 32))
+
+
+def test_center_crop_keeps_the_middle_square():
+    image = np.zeros((40, 80, 3), dtype=np.uint8)
+    image[:, 20:60] = 200
+    out = center_crop_resize(image, 16)
+    assert out.shape == (16, 16, 3) and out.min() == 200
