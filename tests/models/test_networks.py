@@ -1,0 +1,59 @@
+import pytest
+import torch
+from torch import nn
+
+from sketch2face.models.discriminator import DiscriminatorConfig, PatchDiscriminator
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, load_generator, save_generator
+from sketch2face.models.losses import GanLoss
+
+
+@pytest.mark.parametrize("size, depth", [(16, 4), (64, 6), (256, 8)])
+def test_unet_depth_follows_the_image_size(size, depth):
+    generator = UnetGenerator(GeneratorConfig(image_size=size, input_channels=1, ngf=4))
+    assert len(generator.encoder) == depth
+    out = generator(torch.randn(2, 1, size, size))
+    assert out.shape == (2, 3, size, size) and out.abs().max() <= 1
+
+
+def test_dropout_only_in_inner_decoder_blocks():
+    generator = UnetGenerator(GeneratorConfig(image_size=256, ngf=4))
+    with_dropout = [i for i, block in enumerate(generator.decoder) if any(isinstance(m, nn.Dropout) for m in block)]
+    assert with_dropout == [4, 5, 6]  # the three 8*ngf blocks under the innermost, as in pix2pix
+    assert not any(isinstance(m, nn.Dropout) for m in UnetGenerator(GeneratorConfig(256, ngf=4, dropout=False)).modules())
+
+
+def test_reference_parameter_count_at_256():
+    generator = UnetGenerator(GeneratorConfig(image_size=256))
+    assert round(sum(p.numel() for p in generator.parameters()) / 1e6, 1) == 54.4
+
+
+def test_skip_connections_carry_the_input():
+    generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4))
+    assert generator.decoder[0][1].in_channels == 2 * 4  # decoder sees its own features + the encoder skip
+
+
+def test_patchgan_receptive_field_is_70():
+    discriminator = PatchDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4))
+    assert discriminator(torch.randn(1, 1, 256, 256), torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    field, jump = 1, 1
+    for layer in discriminator.model:
+        if isinstance(layer, nn.Conv2d):
+            jump_before = jump
+            jump *= layer.stride[0]
+            field += (layer.kernel_size[0] - 1) * jump_before
+    assert field == 70
+
+
+def test_generator_file_carries_its_config(tmp_path):
+    generator = UnetGenerator(GeneratorConfig(image_size=32, input_channels=1, ngf=4, dropout=False))
+    save_generator(generator, tmp_path / "g.pt")
+    loaded = load_generator(tmp_path / "g.pt")
+    assert loaded.config == generator.config
+    x = torch.randn(1, 1, 32, 32)
+    assert torch.equal(loaded.eval()(x), generator.eval()(x))
+
+
+def test_gan_loss_targets():
+    logits = torch.full((1, 1, 4, 4), 10.0)
+    assert GanLoss("vanilla")(logits, True) < 1e-3 < GanLoss("vanilla")(logits, False)
+    assert GanLoss("lsgan")(torch.ones(3), True) == 0
