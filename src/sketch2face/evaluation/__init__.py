@@ -1,0 +1,1 @@
+"""Evaluation: generated test photos, PSNR/SSIM against the real ones, reports and pictures."""

@@ -1,0 +1,136 @@
+"""The one place that talks to MLflow.
+
+One MLflow run per pipeline execution: `train` opens it and leaves its id in a small file that
+`evaluate` reopens, so both stages log to the same run. The store defaults to `mlflow.db` in the
+project root, also when DVC runs an experiment in a temporary copy under `.dvc/tmp/exps`, so
+runs from `dvc repro`, `dvc exp run`, `--queue` and `--temp` all land in one store. MLflow is
+a mirror: if it fails, a warning is printed and the pipeline goes on, because the DVC metrics
+files are the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+EXPERIMENT_NAME = "sketch2face"
+STORE_FILE = "mlflow.db"
+DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
+
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The user's repository, even from inside a DVC temporary experiment workspace."""
+    here = (start or Path.cwd()).resolve()
+    parts = here.parts
+    for index in range(len(parts) - len(DVC_EXPERIMENT_WORKSPACES) + 1):
+        if parts[index : index + len(DVC_EXPERIMENT_WORKSPACES)] == DVC_EXPERIMENT_WORKSPACES:
+            return Path(*parts[:index])
+    return here
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` when set (a shared server), else the SQLite store in the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / STORE_FILE}"
+
+
+def run_name() -> str:
+    """The DVC experiment name under `dvc exp run`, else `repro-<short commit>`."""
+    experiment = os.environ.get("DVC_EXP_NAME")
+    return experiment or f"repro-{git_commit()[:7] or 'nocommit'}"
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"lr": 1}} -> {"train.lr": 1}: MLflow params are flat."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+class Tracker:
+    """A fault-tolerant MLflow run: the first failure warns and turns tracking off for the run."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id
+        self.enabled = True
+        self._mlflow = None
+
+    def _call(self, action: str, function, *args, **kwargs) -> Any:
+        if not self.enabled:
+            return None
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - any MLflow failure must not stop the pipeline
+            self.enabled = False
+            warnings.warn(f"MLflow {action} failed, continuing without tracking: {exc}", stacklevel=3)
+            return None
+
+    def start(self, tags: Mapping[str, str] | None = None) -> Tracker:
+        """Opens (or, with a run id, reopens) the run."""
+
+        def _start() -> None:
+            import mlflow
+
+            mlflow.set_tracking_uri(tracking_uri())
+            if self.run_id is None:
+                mlflow.set_experiment(EXPERIMENT_NAME)
+                run = mlflow.start_run(run_name=run_name(), tags={"git_commit": git_commit(), **(tags or {})})
+            else:
+                run = mlflow.start_run(run_id=self.run_id)
+            self.run_id = run.info.run_id
+            self._mlflow = mlflow
+
+        self._call("start", _start)
+        return self
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self._call("log_params", lambda: self._mlflow.log_params(flatten(params)))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._call("log_metrics", lambda: self._mlflow.log_metrics(dict(metrics), step=step))
+
+    def log_artifact(self, path: Path | str, folder: str | None = None) -> None:
+        self._call("log_artifact", lambda: self._mlflow.log_artifact(str(path), artifact_path=folder))
+
+    def end(self) -> None:
+        self._call("end_run", lambda: self._mlflow.end_run())
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.end()
+
+
+def write_run_reference(path: Path, tracker: Tracker) -> None:
+    """Leaves the run id for the next stage (null when tracking was off)."""
+    from sketch2face.io import write_json
+
+    write_json(path, {"mlflow_run_id": tracker.run_id if tracker.enabled else None})
+
+
+def read_run_reference(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text()).get("mlflow_run_id")
+    except (OSError, ValueError):
+        return None
