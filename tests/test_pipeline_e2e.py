@@ -1,0 +1,104 @@
+"""The real thing: `dvc repro` and `dvc exp run` in a temporary git repository on tiny params."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "src", "data/raw/README.md")
+TINY = {
+    "synthesize": {"count": 24, "image_size": 64},
+    "crop_resize": {"image_size": 32},
+    "assemble_pairs": {"val_fraction": 0.15, "test_fraction": 0.25},
+    "train": {"ngf": 8, "ndf": 8, "batch_size": 4, "epochs_constant": 1, "epochs_decay": 1},
+    "evaluate": {"grid_size": 3},
+}
+
+
+def _run(command: list[str], cwd: Path, env: dict) -> str:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in TINY.items():
+        params[section].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / ".gitignore").write_text("mlflow.db\n")
+
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        PYTHONPATH=str(root / "src"),
+        MLFLOW_DISABLE_TELEMETRY="true",
+        GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com",
+    )
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"]):
+        _run(command, root, env)
+    return root, env
+
+
+def _mlflow_runs(root: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(root / "mlflow.db") as db:
+        return db.execute("select run_uuid, name from runs").fetchall()
+
+
+def test_repro_then_experiment(project):
+    root, env = project
+    output = _run(["dvc", "repro"], root, env)
+    for stage in ("synthesize", "crop_resize", "assemble_pairs", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in output
+
+    metrics = json.loads((root / "metrics/eval.json").read_text())
+    assert metrics["test_images"] > 0
+    assert 0 < metrics["psnr"] < 60 and -1 <= metrics["ssim"] <= 1
+    assert metrics["psnr_gain_over_mean_photo"] == pytest.approx(
+        metrics["psnr"] - metrics["baseline_mean_photo_psnr"], abs=1e-3
+    )
+    assert (root / "results/grid.png").stat().st_size > 0
+    assert (root / "results/loss_curves.png").stat().st_size > 0
+    manifest_rows = (root / "data/faces/manifest.csv").read_text().strip().splitlines()
+    assert len(manifest_rows) - 1 == TINY["synthesize"]["count"]
+
+    runs = _mlflow_runs(root)
+    assert len(runs) == 1, "train and evaluate must log into one MLflow run"
+    with sqlite3.connect(root / "mlflow.db") as db:
+        params = dict(db.execute("select key, value from params").fetchall())
+        metric_keys = {row[0] for row in db.execute("select key from metrics")}
+    assert params["train.lr"] == "0.0002"
+    assert {"loss_G_L1", "psnr", "ssim"} <= metric_keys
+
+    assert "Data and pipelines are up to date" in _run(["dvc", "repro"], root, env)
+
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "baseline"], root, env)
+    experiment = _run(["dvc", "exp", "run", "-S", "train.lr=0.001"], root, env)
+    assert "Running stage 'train'" in experiment and "Running stage 'evaluate'" in experiment
+    assert "Running stage 'crop_resize'" not in experiment
+
+    diff = _run(["dvc", "metrics", "diff"], root, env)
+    assert "metrics/eval.json" in diff and "psnr" in diff
+    assert "train.lr" in _run(["dvc", "exp", "show", "--no-pager"], root, env)
+    names = [name for _, name in _mlflow_runs(root)]
+    assert len(names) == 2 and not names[-1].startswith("repro-") or not names[0].startswith("repro-")
