@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sketch2face.data.records import EyeCentres
+
 TONE_GROUPS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI")
 GENDERS: tuple[str, ...] = ("male", "female")
 
@@ -72,14 +74,6 @@ _FACE_SHAPES: dict[str, dict[str, float]] = {
     "square": {"a": .244, "bt": .34, "bb": .32, "n_top": 2.6, "n_jaw": 3.2, "taper": .18},
     "heart": {"a": .244, "bt": .35, "bb": .33, "n_top": 2.5, "n_jaw": 1.8, "taper": .40},
 }
-
-
-@dataclass(frozen=True)
-class EyeCentres:
-    """True eye centres in image pixel coordinates (pixel centres at integers)."""
-
-    left: tuple[float, float]  # the eye at smaller x in the image
-    right: tuple[float, float]  # the eye at larger x in the image
 
 
 @dataclass(frozen=True)
