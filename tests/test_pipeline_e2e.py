@@ -99,6 +99,19 @@ def test_repro_then_experiment(project):
 
     diff = _run(["dvc", "metrics", "diff"], root, env)
     assert "metrics/eval.json" in diff and "psnr" in diff
-    assert "train.lr" in _run(["dvc", "exp", "show", "--no-pager"], root, env)
-    names = [name for _, name in _mlflow_runs(root)]
-    assert len(names) == 2 and not names[-1].startswith("repro-") or not names[0].startswith("repro-")
+    shown = _run(["dvc", "exp", "show", "--csv"], root, env)
+    assert "train.lr" in shown and "0.001" in shown
+    experiment_name = _run(["dvc", "exp", "list", "--name-only"], root, env).split()[0]
+    names = sorted(name for _, name in _mlflow_runs(root))
+    assert len(names) == 2 and experiment_name in names, f"MLflow runs {names} lack experiment {experiment_name}"
+
+
+def test_temporary_and_queued_experiments_log_to_the_project_store(project):
+    """`--temp` and `--queue` run in a copy under .dvc/tmp/exps; their runs must still land in ./mlflow.db."""
+    root, env = project
+    before = len(_mlflow_runs(root))
+    _run(["dvc", "exp", "run", "--temp", "-S", "train.lr=0.002"], root, env)
+    _run(["dvc", "exp", "run", "--queue", "-S", "train.lr=0.003"], root, env)
+    _run(["dvc", "exp", "run", "--run-all"], root, env)
+    assert len(_mlflow_runs(root)) == before + 2
+    assert not list((root / ".dvc" / "tmp").rglob("mlflow.db")), "a run wrote a store inside the temporary workspace"
