@@ -22,7 +22,7 @@ def test_counts_add_up_and_outputs_are_square(tmp_path):
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a", "b", "c"], corrupt={"c"})
     (raw / "sketches" / "orphan.png").write_bytes((raw / "sketches" / "a.png").read_bytes())
-    params = CropResizeParams(image_size=16, sources=(SourceParams(name="p", kind="pairs", root=raw),))
+    params = CropResizeParams(image_size=32, sources=(SourceParams(name="p", kind="pairs", root=raw),))
 
     report = build_faces(params, tmp_path / "faces")
 
@@ -34,14 +34,14 @@ def test_counts_add_up_and_outputs_are_square(tmp_path):
     assert sorted(rejects["reason"].str.split(" ").str[0]) == ["not", "sketch"]  # "not a readable image", "sketch without a photo"
     photo = np.asarray(Image.open(tmp_path / "faces" / manifest["photo"][0]))
     sketch = np.asarray(Image.open(tmp_path / "faces" / manifest["sketch"][0]))
-    assert photo.shape == (16, 16, 3) and sketch.shape == (16, 16)
+    assert photo.shape == (32, 32, 3) and sketch.shape == (32, 32)
 
 
 def test_reject_policy_without_landmarks_leaves_a_reason_per_pair(tmp_path):
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a"])
     params = CropResizeParams(
-        image_size=16,
+        image_size=32,
         sources=(SourceParams(name="p", kind="pairs", root=raw),),
         alignment={"no_landmarks": "reject"},
     )
