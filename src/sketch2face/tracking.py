@@ -6,6 +6,11 @@ project root, also when DVC runs an experiment in a temporary copy under `.dvc/t
 runs from `dvc repro`, `dvc exp run`, `--queue` and `--temp` all land in one store. MLflow is
 a mirror: if it fails, a warning is printed and the pipeline goes on, because the DVC metrics
 files are the source of truth.
+
+The generator is logged as an MLflow model that takes uint8 sketches (N, C, S, S) and returns
+uint8 photos (N, 3, S, S) for any N: it is pickled (`serialization_format="pickle"`) because
+MLflow 3's default "pt2" format traces the graph with `torch.export` and fixes the batch size
+of the input example.
 """
 
 from __future__ import annotations
@@ -14,16 +19,23 @@ import json
 import os
 import subprocess
 import warnings
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import torch
+
+    from sketch2face.config import TrackingParams
+    from sketch2face.models.generator import SketchToPhoto
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 EXPERIMENT_NAME = "sketch2face"
 STORE_FILE = "mlflow.db"
 DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
-
-
+MODEL_NAME = "generator"
+PICKLE_FORMAT = "pickle"
 
 def project_root(start: Path | None = None) -> Path:
     """The user's repository, even from inside a DVC temporary experiment workspace."""
@@ -112,6 +124,12 @@ class Tracker:
     def log_artifact(self, path: Path | str, folder: str | None = None) -> None:
         self._call("log_artifact", lambda: self._mlflow.log_artifact(str(path), artifact_path=folder))
 
+    def log_generator(self, model: SketchToPhoto, settings: TrackingParams) -> str | None:
+        """Logs the generator as an MLflow model (and registers it when asked); returns its URI."""
+        if not settings.log_model:
+            return None
+        return self._call("log_model", _log_generator, model, settings)
+
     def end(self) -> None:
         self._call("end_run", lambda: self._mlflow.end_run())
 
@@ -134,3 +152,51 @@ def read_run_reference(path: Path) -> str | None:
         return json.loads(path.read_text()).get("mlflow_run_id")
     except (OSError, ValueError):
         return None
+
+
+def generator_signature(model: SketchToPhoto):
+    """uint8 sketches (-1, C, S, S) -> uint8 photos (-1, C_out, S, S): -1 lets any batch size through."""
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    config = model.config
+    pixels = np.dtype(np.uint8)
+    sketches = TensorSpec(pixels, (-1, config.input_channels, config.image_size, config.image_size), "sketches")
+    photos = TensorSpec(pixels, (-1, config.output_channels, config.image_size, config.image_size), "photos")
+    return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]))
+
+
+def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
+    import mlflow
+    import numpy as np
+
+    import sketch2face
+
+    config = model.config
+    blank_paper = np.full((1, config.input_channels, config.image_size, config.image_size), 255, np.uint8)
+    info = mlflow.pytorch.log_model(
+        model,
+        name=MODEL_NAME,
+        serialization_format=PICKLE_FORMAT,
+        signature=generator_signature(model),
+        input_example=blank_paper,
+        # the package travels with the model, so it loads where sketch2face is not installed
+        code_paths=[str(Path(sketch2face.__file__).parent)],
+        # pinned here: MLflow would otherwise load the model in a subprocess to infer them
+        pip_requirements=mlflow.pytorch.get_default_pip_requirements(),
+        metadata={"preprocessing": model.preprocessing, "generator_config": asdict(config)},
+        registered_model_name=settings.register_name,
+    )
+    if settings.alias is not None:
+        client = mlflow.MlflowClient()
+        client.set_registered_model_alias(settings.register_name, settings.alias, info.registered_model_version)
+    return info.model_uri
+
+
+def load_generator_model(uri: str, device: str | torch.device = "cpu") -> SketchToPhoto:
+    """Loads a generator logged by `Tracker.log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.pytorch.load_model(uri, map_location=device)
