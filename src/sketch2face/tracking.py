@@ -33,9 +33,12 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 EXPERIMENT_NAME = "sketch2face"
 STORE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlruns"
+SQLITE_PREFIX = "sqlite:///"
 DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
 MODEL_NAME = "generator"
 PICKLE_FORMAT = "pickle"
+
 
 def project_root(start: Path | None = None) -> Path:
     """The user's repository, even from inside a DVC temporary experiment workspace."""
@@ -49,7 +52,21 @@ def project_root(start: Path | None = None) -> Path:
 
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` when set (a shared server), else the SQLite store in the project root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / STORE_FILE}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE_PREFIX}{project_root() / STORE_FILE}"
+
+
+def _use_experiment(mlflow) -> None:
+    """Creates the experiment with a SQLite store's artifacts beside the store file.
+
+    MLflow would put them in `./mlruns` of whatever folder the run starts in, which for
+    `dvc exp run --temp` is a workspace deleted afterwards: logged models would vanish.
+    A server keeps its own artifact location.
+    """
+    uri = mlflow.get_tracking_uri()
+    if mlflow.get_experiment_by_name(EXPERIMENT_NAME) is None and uri.startswith(SQLITE_PREFIX):
+        store = Path(uri.removeprefix(SQLITE_PREFIX)).resolve()
+        mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=(store.parent / ARTIFACTS_DIR).as_uri())
+    mlflow.set_experiment(EXPERIMENT_NAME)
 
 
 def run_name() -> str:
@@ -105,7 +122,7 @@ class Tracker:
 
             mlflow.set_tracking_uri(tracking_uri())
             if self.run_id is None:
-                mlflow.set_experiment(EXPERIMENT_NAME)
+                _use_experiment(mlflow)
                 run = mlflow.start_run(run_name=run_name(), tags={"git_commit": git_commit(), **(tags or {})})
             else:
                 run = mlflow.start_run(run_id=self.run_id)
@@ -162,8 +179,8 @@ def generator_signature(model: SketchToPhoto):
 
     config = model.config
     pixels = np.dtype(np.uint8)
-    sketches = TensorSpec(pixels, (-1, config.input_channels, config.image_size, config.image_size), "sketches")
-    photos = TensorSpec(pixels, (-1, config.output_channels, config.image_size, config.image_size), "photos")
+    sketches = TensorSpec(pixels, (-1, config.input_channels, config.image_size, config.image_size))
+    photos = TensorSpec(pixels, (-1, config.output_channels, config.image_size, config.image_size))
     return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]))
 
 
