@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Sequence, get_args
 
+from tqdm import tqdm
+
 from sketch2face.config import NoFacePolicy
 from sketch2face.inference import (
     ALIGN_MODES,
@@ -148,8 +150,6 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def _report_failure(failure: Failure) -> None:
-    from tqdm import tqdm
-
     tqdm.write(f"skipped {failure.path}: {failure.reason}", file=sys.stderr)
 
 

@@ -36,6 +36,8 @@ GEOMETRY_KEYS = ("eye_y", "eye_distance")
 PHOTO_SUFFIX = ".png"
 SIDE_BY_SIDE_SUFFIX = "_side_by_side"
 NO_FACE_FOUND = "no face found"
+# how a written sketch was aligned, as counted in the summary
+BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 
 
 class UnusableSketch(ValueError):
@@ -131,17 +133,17 @@ class SketchAligner:
             height, width = image.shape[:2]
             if height != width:
                 raise UnusableSketch(path, f"not square ({width}x{height}): --align none needs aligned sketches")
-            return center_crop_resize(image, self.size), "none"
+            return center_crop_resize(image, self.size), AS_GIVEN
         if self.mode == "detect":
             eyes = self.locate_eyes(image)
             if eyes is not None:
                 try:
-                    return align_to_eyes(image, eyes, self.geometry, self.size), "detected eyes"
+                    return align_to_eyes(image, eyes, self.geometry, self.size), BY_DETECTED_EYES
                 except ValueError as exc:
                     raise UnusableSketch(path, f"cannot align on the detected eyes ({exc})") from None
             if self.no_face == "reject":
                 raise UnusableSketch(path, NO_FACE_FOUND)
-        return center_crop_resize(image, self.size), "center crop"
+        return center_crop_resize(image, self.size), BY_CENTRE_CROP
 
 
 # ---- inputs and outputs -------------------------------------------------------------------------
