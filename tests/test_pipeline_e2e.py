@@ -107,6 +107,6 @@ def test_repro_then_experiment(project):
 
     diff = _run(["dvc", "metrics", "diff"], root, env)
     assert "metrics/eval.json" in diff and "psnr" in diff
-    assert "train.lr" in _run(["dvc", "exp", "show", "--csv"], root, env)  # a table would be cut to the terminal width
+    assert "train.lr" in _run(["dvc", "exp", "show", "--no-pager"], root, env)
     names = [name for _, name in _mlflow_runs(root)]
     assert len(names) == 2 and not names[-1].startswith("repro-") or not names[0].startswith("repro-")
