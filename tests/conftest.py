@@ -14,7 +14,7 @@ from sketch2face.config import TrackingParams
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.synthetic import generate_demo_faces
 from sketch2face.io import write_image
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator, store_preprocessing
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -38,7 +38,8 @@ def tiny_generator_file(tmp_path_factory) -> Path:
     """An untrained 32 px greyscale generator (ngf 4) whose file records a non-default eye geometry."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "generator.pt"
-    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), path, TINY_PREPROCESSING)
+    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), path)
+    store_preprocessing(path, TINY_PREPROCESSING)
     return path
 
 

@@ -12,18 +12,21 @@ import importlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from sketch2face.config import AlignmentParams, NoFacePolicy
+from sketch2face.config import AlignmentParams, NoFacePolicy, Params
 from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.images import ImageReadError, is_image_file, read_image
 from sketch2face.data.records import EyeCentres
 from sketch2face.io import write_image
-from sketch2face.models.generator import SketchToPhoto, load_generator_file
+from sketch2face.models.generator import SketchToPhoto, load_generator_file, store_preprocessing
+
+if TYPE_CHECKING:
+    from sketch2face.tracking import Tracker
 
 AlignMode = Literal["detect", "center", "none"]
 ALIGN_MODES: tuple[str, ...] = get_args(AlignMode)
@@ -70,6 +73,16 @@ def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -
     """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches."""
     generator, preprocessing = load_generator_file(path, map_location=device)
     return SketchToPhoto(generator, preprocessing).to(device)
+
+
+def publish_generator(path: Path, params: Params, tracker: Tracker) -> None:
+    """Hands a freshly trained generator file over to prediction (called by the train stage).
+
+    The file records the training geometry, so `sketch2face predict` aligns new sketches the
+    same way, and the generator is logged to the stage's MLflow run as a model.
+    """
+    store_preprocessing(path, training_preprocessing(params.crop_resize.alignment))
+    tracker.log_generator(load_sketch_to_photo(path), params.tracking)
 
 
 def resolve_device(choice: DeviceChoice) -> torch.device:

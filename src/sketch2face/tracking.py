@@ -38,6 +38,8 @@ SQLITE_PREFIX = "sqlite:///"
 DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
 MODEL_NAME = "generator"
 PICKLE_FORMAT = "pickle"
+# what loading the pickled generator imports (sketch2face itself travels with the model)
+MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pydantic", "PyYAML")
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -185,6 +187,8 @@ def generator_signature(model: SketchToPhoto):
 
 
 def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
+    from importlib.metadata import version
+
     import mlflow
     import numpy as np
 
@@ -200,8 +204,8 @@ def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
         input_example=blank_paper,
         # the package travels with the model, so it loads where sketch2face is not installed
         code_paths=[str(Path(sketch2face.__file__).parent)],
-        # pinned here: MLflow would otherwise load the model in a subprocess to infer them
-        pip_requirements=mlflow.pytorch.get_default_pip_requirements(),
+        # given here: MLflow would otherwise load the model in a subprocess to infer them
+        pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
         metadata={"preprocessing": model.preprocessing, "generator_config": asdict(config)},
         registered_model_name=settings.register_name,
     )

@@ -124,13 +124,20 @@ class SketchToPhoto(nn.Module):
         return to_pixels(self.generator(to_model_range(sketches)))
 
 
-def save_generator(generator: UnetGenerator, path: Path, preprocessing: Mapping[str, Any] | None = None) -> None:
-    """Writes weights, config and (when known) the training preprocessing together, atomically."""
+def save_generator(generator: UnetGenerator, path: Path) -> None:
+    """Writes weights and config together, atomically."""
+    _write_payload(path, {"config": asdict(generator.config), "state_dict": generator.state_dict()})
+
+
+def store_preprocessing(path: Path | str, preprocessing: Mapping[str, Any]) -> None:
+    """Records in a generator file how its training sketches were prepared, for prediction."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    _write_payload(path, {**payload, "preprocessing": dict(preprocessing)})
+
+
+def _write_payload(path: Path | str, payload: dict[str, Any]) -> None:
     from sketch2face.io import atomic_path
 
-    payload: dict[str, Any] = {"config": asdict(generator.config), "state_dict": generator.state_dict()}
-    if preprocessing is not None:
-        payload["preprocessing"] = dict(preprocessing)
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
 

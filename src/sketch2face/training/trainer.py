@@ -15,7 +15,7 @@ from sketch2face.config import Params, TrainParams
 from sketch2face.io import write_csv, write_json
 from sketch2face.tracking import Tracker, write_run_reference
 from sketch2face.data.dataset import JitteredPairs, load_split
-from sketch2face.inference import load_sketch_to_photo, training_preprocessing
+from sketch2face.inference import publish_generator
 from sketch2face.models.discriminator import DiscriminatorConfig, PatchDiscriminator
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 from sketch2face.models.losses import GanLoss
@@ -156,19 +156,13 @@ def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict
     tracker.log_params(params.model_dump(mode="json"))
     write_run_reference(outputs.run_reference, tracker)
     with tracker:
-        summary = train(params.train, pairs_dir, outputs, tracker, training_preprocessing(params.crop_resize.alignment))
-        tracker.log_generator(load_sketch_to_photo(outputs.generator), params.tracking)
+        summary = train(params.train, pairs_dir, outputs, tracker)
+        publish_generator(outputs.generator, params, tracker)
         return summary
 
 
-def train(
-    params: TrainParams, pairs_dir: Path, outputs: TrainOutputs, tracker: Tracker, preprocessing: dict | None = None
-) -> dict[str, float]:
-    """Trains pix2pix on the train split and writes generator, checkpoint, log and summary.
-
-    `preprocessing` (how the training sketches were aligned) is stored in the generator file so
-    that `sketch2face predict` aligns new sketches the same way.
-    """
+def train(params: TrainParams, pairs_dir: Path, outputs: TrainOutputs, tracker: Tracker) -> dict[str, float]:
+    """Trains pix2pix on the train split and writes generator, checkpoint, log and summary."""
     if params.threads:
         torch.set_num_threads(params.threads)
     pairs = load_split(pairs_dir, "train", params.input_channels, params.output_channels)
@@ -189,7 +183,7 @@ def train(
     seconds = time.perf_counter() - started
 
     save_checkpoint(outputs.checkpoint, trainer.state(params.epochs))
-    save_generator(trainer.model.generator, outputs.generator, preprocessing)
+    save_generator(trainer.model.generator, outputs.generator)
     summary = {
         "epochs": params.epochs,
         "train_pairs": len(pairs),
