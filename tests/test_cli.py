@@ -94,3 +94,10 @@ def test_bad_batch_size_is_rejected_by_the_parser(tmp_path, capsys):
         _predict(tmp_path, "-o", tmp_path / "out", "--batch-size", "0")
     assert exit_info.value.code == EXIT_USAGE
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_model_uri_without_a_store_creates_none(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    assert _predict(tmp_path, "-o", "out", "--model-uri", "models:/sketch2face@champion") == EXIT_USAGE
+    assert "no MLflow store" in capsys.readouterr().err and not (tmp_path / "mlflow.db").exists()

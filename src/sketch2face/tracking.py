@@ -219,5 +219,8 @@ def load_generator_model(uri: str, device: str | torch.device = "cpu") -> Sketch
     """Loads a generator logged by `Tracker.log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
     import mlflow
 
+    store = project_root() / STORE_FILE
+    if "MLFLOW_TRACKING_URI" not in os.environ and not store.is_file():
+        raise FileNotFoundError(f"no MLflow store {store} here (run from the project root, or set MLFLOW_TRACKING_URI)")
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow.pytorch.load_model(uri, map_location=device)
