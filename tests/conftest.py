@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+
+from sketch2face.config import TrackingParams
+from sketch2face.data.records import EyeCentres
+from sketch2face.data.synthetic import generate_demo_faces
+from sketch2face.io import write_image
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator, store_preprocessing
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -13,3 +23,85 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 def _isolated_mlflow(tmp_path, monkeypatch):
     """Every test gets its own MLflow store, never the developer's `mlflow.db`."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow-test.db'}")
+
+
+# ---- a tiny trained-generator stand-in, shared by the predict, CLI and MLflow model tests ----
+
+TINY_SIZE = 32
+# deliberately not the default geometry, so a test can tell that the stored one was used
+TINY_PREPROCESSING = {"alignment": {"eye_y": 0.47, "eye_distance": 0.42}}
+REGISTERED_NAME, REGISTERED_ALIAS = "tiny-sketch2face", "champion"
+
+
+@pytest.fixture(scope="session")
+def tiny_generator_file(tmp_path_factory) -> Path:
+    """An untrained 32 px greyscale generator (ngf 4) whose file records a non-default eye geometry."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "generator.pt"
+    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), path)
+    store_preprocessing(path, TINY_PREPROCESSING)
+    return path
+
+
+@dataclass(frozen=True)
+class DemoSketches:
+    """Uncropped demo sketches on disk with the eye centres they were drawn with."""
+
+    folder: Path
+    eyes: dict[str, EyeCentres]  # by file stem
+    pixels: dict[str, np.ndarray]
+
+    def locate_eyes(self, image: np.ndarray) -> EyeCentres | None:
+        """A stand-in detector: knows the eyes of exactly these images, finds no face elsewhere."""
+        for stem, pixels in self.pixels.items():
+            if pixels.shape == image.shape and np.array_equal(pixels, image):
+                return self.eyes[stem]
+        return None
+
+
+@pytest.fixture(scope="session")
+def demo_sketches(tmp_path_factory) -> DemoSketches:
+    folder = tmp_path_factory.mktemp("sketches")
+    eyes, pixels = {}, {}
+    for index, face in enumerate(generate_demo_faces(count=3, size=96, seed=0, views_per_subject=1)):
+        # a margin on top and bottom makes them non-square, like a scanned page
+        page = np.pad(face.sketch, ((20, 12), (0, 0)), constant_values=250)
+        stem = f"face{index}"
+        write_image(folder / f"{stem}.png", page)
+        left, right = face.eyes.left, face.eyes.right
+        eyes[stem] = EyeCentres((left[0], left[1] + 20), (right[0], right[1] + 20))
+        pixels[stem] = page
+    return DemoSketches(folder, eyes, pixels)
+
+
+@dataclass(frozen=True)
+class LoggedGenerator:
+    store_uri: str
+    model_uri: str
+    registered_uri: str
+
+
+@pytest.fixture(scope="session")
+def _logged_generator(tiny_generator_file, tmp_path_factory) -> LoggedGenerator:
+    """The tiny generator logged and registered once per session (logging takes seconds)."""
+    from sketch2face.inference import load_sketch_to_photo
+    from sketch2face.tracking import Tracker
+
+    store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    settings = TrackingParams(register_name=REGISTERED_NAME, alias=REGISTERED_ALIAS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        with Tracker().start() as tracker:
+            model_uri = tracker.log_generator(load_sketch_to_photo(tiny_generator_file), settings)
+    assert tracker.enabled and model_uri, "logging the generator failed"
+    return LoggedGenerator(store, model_uri, f"models:/{REGISTERED_NAME}@{REGISTERED_ALIAS}")
+
+
+@pytest.fixture
+def logged_generator(_logged_generator, monkeypatch) -> LoggedGenerator:
+    """The session's logged generator, with the test pointed at its store."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", _logged_generator.store_uri)
+    mlflow.set_tracking_uri(_logged_generator.store_uri)
+    return _logged_generator

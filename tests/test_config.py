@@ -62,3 +62,19 @@ def test_duplicate_source_names_rejected(tmp_path):
     path.write_text(yaml.safe_dump({"crop_resize": {"sources": [source, source]}}))
     with pytest.raises(ParamsError, match="repeated: \\['demo'\\]"):
         load_params(path)
+
+
+@pytest.mark.parametrize(
+    "tracking, problem",
+    [
+        ({"alias": "champion"}, "alias needs register_name"),
+        ({"register_name": "faces", "alias": "v2"}, "reserved"),
+        ({"register_name": "faces", "alias": "Latest"}, "reserved"),
+        ({"register_name": "a/b"}, "tracking.register_name"),
+        ({"register_name": "faces", "log_model": False}, "register_name needs log_model"),
+    ],
+)
+def test_model_registration_settings_are_checked(tracking, problem):
+    with pytest.raises(ParamsError, match=problem):
+        parse_params({**MINIMAL, "tracking": tracking})
+    assert parse_params(MINIMAL).tracking.register_name is None, "registration is off by default"

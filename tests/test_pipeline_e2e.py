@@ -89,6 +89,14 @@ def test_repro_then_experiment(project):
     assert params["train.lr"] == "0.0002"
     assert {"loss_G_L1", "psnr", "ssim"} <= metric_keys
 
+    # the trained generator turns new sketches into photos, and is in MLflow as a model
+    sketch = sorted((root / "data/faces/sketches").rglob("*.png"))[0]
+    _run([sys.executable, "-m", "sketch2face.cli", "predict", str(sketch), "-o", "predicted", "--align", "none"], root, env)
+    assert (root / "predicted" / f"{sketch.stem}.png").stat().st_size > 0
+    with sqlite3.connect(root / "mlflow.db") as db:
+        assert db.execute("select count(*) from logged_models").fetchone()[0] == 1
+    assert (root / "mlruns").is_dir(), "artifacts live beside mlflow.db"
+
     assert "Data and pipelines are up to date" in _run(["dvc", "repro"], root, env)
 
     _run(["git", "add", "-A"], root, env)

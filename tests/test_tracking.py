@@ -43,3 +43,78 @@ def test_reopening_a_run_logs_into_it(tmp_path):
         second.log_metrics({"psnr": 21.5})
     run = mlflow.get_run(first.run_id)
     assert run.data.metrics == {"loss": 1.0, "psnr": 21.5}
+
+
+# ---- the generator as an MLflow model ------------------------------------------------------------
+
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from conftest import REGISTERED_ALIAS, REGISTERED_NAME, TINY_PREPROCESSING, TINY_SIZE  # noqa: E402
+from sketch2face.config import TrackingParams  # noqa: E402
+from sketch2face.inference import load_sketch_to_photo  # noqa: E402
+from sketch2face.tracking import EXPERIMENT_NAME, load_generator_model  # noqa: E402
+
+
+def _sketches(count: int) -> np.ndarray:
+    return np.random.default_rng(count).integers(0, 256, (count, 1, TINY_SIZE, TINY_SIZE), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_pyfunc_takes_any_batch_of_uint8_sketches(logged_generator, tiny_generator_file, batch):
+    pyfunc = mlflow.pyfunc.load_model(logged_generator.model_uri)
+    sketches = _sketches(batch)
+    photos = pyfunc.predict(sketches)
+    expected = load_sketch_to_photo(tiny_generator_file)(torch.from_numpy(sketches)).numpy()
+    assert photos.dtype == np.uint8 and photos.shape == (batch, 3, TINY_SIZE, TINY_SIZE)
+    np.testing.assert_array_equal(photos, expected)
+
+
+def test_signature_has_a_free_batch_dimension_and_the_model_its_preprocessing(logged_generator):
+    info = mlflow.models.get_model_info(logged_generator.model_uri)
+    inputs, outputs = info.signature.inputs.inputs[0], info.signature.outputs.inputs[0]
+    assert (inputs.type, inputs.shape) == (np.dtype(np.uint8), (-1, 1, TINY_SIZE, TINY_SIZE))
+    assert (outputs.type, outputs.shape) == (np.dtype(np.uint8), (-1, 3, TINY_SIZE, TINY_SIZE))
+    assert info.metadata["preprocessing"] == TINY_PREPROCESSING
+    assert info.saved_input_example_info is not None
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT_NAME).experiment_id
+    assert len(mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")) == 1
+
+
+def test_pytorch_flavour_round_trip_through_the_registry_alias(logged_generator, tiny_generator_file):
+    version = mlflow.MlflowClient().get_model_version_by_alias(REGISTERED_NAME, REGISTERED_ALIAS)
+    assert int(version.version) == 1
+    loaded = load_generator_model(logged_generator.registered_uri)
+    original = load_sketch_to_photo(tiny_generator_file)
+    sketches = torch.from_numpy(_sketches(2))
+    assert loaded.preprocessing == TINY_PREPROCESSING and not loaded.training
+    assert torch.equal(loaded(sketches), original(sketches))
+    assert torch.equal(mlflow.pytorch.load_model(logged_generator.model_uri)(sketches), original(sketches))
+
+
+def test_model_logging_can_be_turned_off_and_survives_an_unreachable_store(monkeypatch, tmp_path, tiny_generator_file):
+    model = load_sketch_to_photo(tiny_generator_file)
+    with Tracker().start() as tracker:
+        assert tracker.log_generator(model, TrackingParams(log_model=False)) is None
+    experiment = mlflow.get_run(tracker.run_id).info.experiment_id
+    assert mlflow.search_logged_models(experiment_ids=[experiment], output_format="list") == []
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/sub/mlflow.db")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Tracker().start() as unreachable:
+            assert unreachable.log_generator(model, TrackingParams()) is None
+    assert any("continuing without tracking" in str(w.message) for w in caught)
+
+
+def test_local_store_keeps_artifacts_beside_itself(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the store is MLFLOW_TRACKING_URI=sqlite:///<tmp_path>/mlflow-test.db
+    with Tracker().start() as tracker:
+        pass
+    location = mlflow.get_experiment(mlflow.get_run(tracker.run_id).info.experiment_id).artifact_location
+    assert location == (tmp_path / "mlruns").as_uri()

@@ -6,6 +6,7 @@ reported before any work starts, naming each bad key and what is allowed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -126,12 +127,36 @@ class EvaluateParams(_Section):
     batch_size: int = Field(16, ge=1)
 
 
+class TrackingParams(_Section):
+    """What training leaves in MLflow besides params and metrics: the generator as an MLflow model."""
+
+    log_model: bool = Field(True, description="log the generator as an MLflow model at the end of training")
+    register_name: str | None = Field(
+        None, pattern=r"^[^/:]+$", description="also register it under this name in the model registry"
+    )
+    alias: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]+$", description="point this alias of the registered model at the new version"
+    )
+
+    @model_validator(mode="after")
+    def _alias_needs_a_registered_model(self) -> TrackingParams:
+        if self.alias is not None:
+            if self.register_name is None:
+                raise ValueError("alias needs register_name: only registered models have aliases")
+            if self.alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", self.alias):
+                raise ValueError(f"alias {self.alias!r} is reserved by MLflow ('latest' and v<number>)")
+        if self.register_name is not None and not self.log_model:
+            raise ValueError("register_name needs log_model: true (only a logged model can be registered)")
+        return self
+
+
 class Params(_Section):
     synthesize: SynthesizeParams = SynthesizeParams()
     crop_resize: CropResizeParams
     assemble_pairs: AssemblePairsParams = AssemblePairsParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    tracking: TrackingParams = TrackingParams()
 
     @model_validator(mode="after")
     def _image_size_fits_unet(self) -> Params:

@@ -14,6 +14,16 @@ import pandas as pd
 from PIL import Image
 
 
+def _new_file_mode() -> int:
+    """The mode `open()` gives a new file; mkstemp's 0600 would hide outputs from other users."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+NEW_FILE_MODE = _new_file_mode()
+
+
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yields a temporary path beside `path`; it replaces `path` only if the block succeeds."""
@@ -21,6 +31,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
+    os.chmod(temporary, NEW_FILE_MODE)
     try:
         yield Path(temporary)
         os.replace(temporary, path)

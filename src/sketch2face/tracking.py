@@ -6,6 +6,11 @@ project root, also when DVC runs an experiment in a temporary copy under `.dvc/t
 runs from `dvc repro`, `dvc exp run`, `--queue` and `--temp` all land in one store. MLflow is
 a mirror: if it fails, a warning is printed and the pipeline goes on, because the DVC metrics
 files are the source of truth.
+
+The generator is logged as an MLflow model that takes uint8 sketches (N, C, S, S) and returns
+uint8 photos (N, 3, S, S) for any N: it is pickled (`serialization_format="pickle"`) because
+MLflow 3's default "pt2" format traces the graph with `torch.export` and fixes the batch size
+of the input example.
 """
 
 from __future__ import annotations
@@ -14,15 +19,27 @@ import json
 import os
 import subprocess
 import warnings
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import torch
+
+    from sketch2face.config import TrackingParams
+    from sketch2face.models.generator import SketchToPhoto
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 EXPERIMENT_NAME = "sketch2face"
 STORE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlruns"
+SQLITE_PREFIX = "sqlite:///"
 DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
-
+MODEL_NAME = "generator"
+PICKLE_FORMAT = "pickle"
+# what loading the pickled generator imports (sketch2face itself travels with the model)
+MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pydantic", "PyYAML")
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -37,7 +54,21 @@ def project_root(start: Path | None = None) -> Path:
 
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` when set (a shared server), else the SQLite store in the project root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / STORE_FILE}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE_PREFIX}{project_root() / STORE_FILE}"
+
+
+def _use_experiment(mlflow) -> None:
+    """Creates the experiment with a SQLite store's artifacts beside the store file.
+
+    MLflow would put them in `./mlruns` of whatever folder the run starts in, which for
+    `dvc exp run --temp` is a workspace deleted afterwards: logged models would vanish.
+    A server keeps its own artifact location.
+    """
+    uri = mlflow.get_tracking_uri()
+    if mlflow.get_experiment_by_name(EXPERIMENT_NAME) is None and uri.startswith(SQLITE_PREFIX):
+        store = Path(uri.removeprefix(SQLITE_PREFIX)).resolve()
+        mlflow.create_experiment(EXPERIMENT_NAME, artifact_location=(store.parent / ARTIFACTS_DIR).as_uri())
+    mlflow.set_experiment(EXPERIMENT_NAME)
 
 
 def run_name() -> str:
@@ -93,7 +124,7 @@ class Tracker:
 
             mlflow.set_tracking_uri(tracking_uri())
             if self.run_id is None:
-                mlflow.set_experiment(EXPERIMENT_NAME)
+                _use_experiment(mlflow)
                 run = mlflow.start_run(run_name=run_name(), tags={"git_commit": git_commit(), **(tags or {})})
             else:
                 run = mlflow.start_run(run_id=self.run_id)
@@ -111,6 +142,12 @@ class Tracker:
 
     def log_artifact(self, path: Path | str, folder: str | None = None) -> None:
         self._call("log_artifact", lambda: self._mlflow.log_artifact(str(path), artifact_path=folder))
+
+    def log_generator(self, model: SketchToPhoto, settings: TrackingParams) -> str | None:
+        """Logs the generator as an MLflow model (and registers it when asked); returns its URI."""
+        if not settings.log_model:
+            return None
+        return self._call("log_model", _log_generator, model, settings)
 
     def end(self) -> None:
         self._call("end_run", lambda: self._mlflow.end_run())
@@ -134,3 +171,56 @@ def read_run_reference(path: Path) -> str | None:
         return json.loads(path.read_text()).get("mlflow_run_id")
     except (OSError, ValueError):
         return None
+
+
+def generator_signature(model: SketchToPhoto):
+    """uint8 sketches (-1, C, S, S) -> uint8 photos (-1, C_out, S, S): -1 lets any batch size through."""
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    config = model.config
+    pixels = np.dtype(np.uint8)
+    sketches = TensorSpec(pixels, (-1, config.input_channels, config.image_size, config.image_size))
+    photos = TensorSpec(pixels, (-1, config.output_channels, config.image_size, config.image_size))
+    return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]))
+
+
+def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
+    from importlib.metadata import version
+
+    import mlflow
+    import numpy as np
+
+    import sketch2face
+
+    config = model.config
+    blank_paper = np.full((1, config.input_channels, config.image_size, config.image_size), 255, np.uint8)
+    info = mlflow.pytorch.log_model(
+        model,
+        name=MODEL_NAME,
+        serialization_format=PICKLE_FORMAT,
+        signature=generator_signature(model),
+        input_example=blank_paper,
+        # the package travels with the model, so it loads where sketch2face is not installed
+        code_paths=[str(Path(sketch2face.__file__).parent)],
+        # given here: MLflow would otherwise load the model in a subprocess to infer them
+        pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+        metadata={"preprocessing": model.preprocessing, "generator_config": asdict(config)},
+        registered_model_name=settings.register_name,
+    )
+    if settings.alias is not None:
+        client = mlflow.MlflowClient()
+        client.set_registered_model_alias(settings.register_name, settings.alias, info.registered_model_version)
+    return info.model_uri
+
+
+def load_generator_model(uri: str, device: str | torch.device = "cpu") -> SketchToPhoto:
+    """Loads a generator logged by `Tracker.log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
+    import mlflow
+
+    store = project_root() / STORE_FILE
+    if "MLFLOW_TRACKING_URI" not in os.environ and not store.is_file():
+        raise FileNotFoundError(f"no MLflow store {store} here (run from the project root, or set MLFLOW_TRACKING_URI)")
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.pytorch.load_model(uri, map_location=device)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from sketch2face.data.images import read_image
 from sketch2face.data.pairs import PAIRS_FILE
+from sketch2face.models.generator import to_model_range, to_pixels  # noqa: F401 - re-exported for evaluation
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,6 @@ def load_split(pairs_dir: Path, split: str, input_channels: int = 3, output_chan
     if not sketches:
         raise ValueError(f"{pairs_dir / PAIRS_FILE}: split '{split}' is empty")
     return PairTensors(list(rows["id"]), torch.from_numpy(np.stack(sketches)), torch.from_numpy(np.stack(photos)))
-
-
-def to_model_range(pixels: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], the range of the generator's tanh output."""
-    return pixels.float().div_(127.5).sub_(1.0)
-
-
-def to_pixels(values: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255], rounding to the nearest level."""
-    return values.add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
 class JitteredPairs:

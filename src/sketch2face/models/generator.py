@@ -2,7 +2,8 @@
 
 An S x S input is halved log2(S) times down to 1 x 1, then upsampled back with a skip
 connection from each encoder level to its mirror decoder level (Isola et al. 2017, fig. 3).
-The generator file carries its `GeneratorConfig`, so loading never depends on outside flags.
+The generator file carries its `GeneratorConfig` and the preprocessing its training data went
+through, so loading and predicting never depend on outside flags.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -82,17 +84,74 @@ class UnetGenerator(nn.Module):
         return features
 
 
+def to_model_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of the generator's tanh output."""
+    return pixels.float().div_(127.5).sub_(1.0)
+
+
+def to_pixels(values: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounding to the nearest level."""
+    return values.add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+class SketchToPhoto(nn.Module):
+    """The generator as users call it: uint8 sketches in, uint8 photos out, always in inference mode.
+
+    Takes (N, C, S, S) or, for greyscale generators, (N, S, S) uint8 sketches aligned with
+    `preprocessing`, and returns (N, output_channels, S, S) uint8 photos. It holds only torch
+    and plain data so that a pickled copy (the MLflow model) loads without the data pipeline.
+    """
+
+    def __init__(self, generator: UnetGenerator, preprocessing: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.generator = generator
+        self.preprocessing = dict(preprocessing)
+        self.eval()
+
+    @property
+    def config(self) -> GeneratorConfig:
+        return self.generator.config
+
+    @torch.no_grad()
+    def forward(self, sketches: torch.Tensor) -> torch.Tensor:
+        if sketches.dtype != torch.uint8:
+            raise TypeError(f"sketches must be uint8 pixels, got {sketches.dtype}")
+        if sketches.ndim == 3 and self.config.input_channels == 1:
+            sketches = sketches.unsqueeze(1)
+        expected = (self.config.input_channels, self.config.image_size, self.config.image_size)
+        if sketches.ndim != 4 or tuple(sketches.shape[1:]) != expected:
+            raise ValueError(f"sketches must have shape (N, {', '.join(map(str, expected))}), got {tuple(sketches.shape)}")
+        return to_pixels(self.generator(to_model_range(sketches)))
+
+
 def save_generator(generator: UnetGenerator, path: Path) -> None:
     """Writes weights and config together, atomically."""
+    _write_payload(path, {"config": asdict(generator.config), "state_dict": generator.state_dict()})
+
+
+def store_preprocessing(path: Path | str, preprocessing: Mapping[str, Any]) -> None:
+    """Records in a generator file how its training sketches were prepared, for prediction."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    _write_payload(path, {**payload, "preprocessing": dict(preprocessing)})
+
+
+def _write_payload(path: Path | str, payload: dict[str, Any]) -> None:
     from sketch2face.io import atomic_path
 
     with atomic_path(path) as temporary:
-        torch.save({"config": asdict(generator.config), "state_dict": generator.state_dict()}, temporary)
+        torch.save(payload, temporary)
+
+
+def load_generator_file(
+    path: Path | str, map_location: str | torch.device = "cpu"
+) -> tuple[UnetGenerator, dict[str, Any]]:
+    """The generator and the preprocessing stored with it ({} for files written before it was stored)."""
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    generator = UnetGenerator(GeneratorConfig(**payload["config"]))
+    generator.load_state_dict(payload["state_dict"])
+    return generator, payload.get("preprocessing", {})
 
 
 def load_generator(path: Path | str, map_location: str | torch.device = "cpu") -> UnetGenerator:
     """Rebuilds the generator from the config stored in its own file."""
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    generator = UnetGenerator(GeneratorConfig(**payload["config"]))
-    generator.load_state_dict(payload["state_dict"])
-    return generator
+    return load_generator_file(path, map_location)[0]

@@ -15,6 +15,7 @@ from sketch2face.config import Params, TrainParams
 from sketch2face.io import write_csv, write_json
 from sketch2face.tracking import Tracker, write_run_reference
 from sketch2face.data.dataset import JitteredPairs, load_split
+from sketch2face.inference import publish_generator
 from sketch2face.models.discriminator import DiscriminatorConfig, PatchDiscriminator
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 from sketch2face.models.losses import GanLoss
@@ -155,7 +156,9 @@ def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict
     tracker.log_params(params.model_dump(mode="json"))
     write_run_reference(outputs.run_reference, tracker)
     with tracker:
-        return train(params.train, pairs_dir, outputs, tracker)
+        summary = train(params.train, pairs_dir, outputs, tracker)
+        publish_generator(outputs.generator, params, tracker)
+        return summary
 
 
 def train(params: TrainParams, pairs_dir: Path, outputs: TrainOutputs, tracker: Tracker) -> dict[str, float]:

@@ -1,0 +1,305 @@
+"""Turning new sketches into photos with a trained generator, aligned exactly as its training data.
+
+A sketch (a cropped face or a whole scan) is read, aligned to the canonical geometry stored in
+the generator file (eye centres from a detector, or a centre crop), run through the generator in
+batches and written as `<out>/<name>.png`, optionally with `<name>_side_by_side.png`
+(sketch | photo). Every input is either written or listed with the reason it was not.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sketch2face.config import AlignmentParams, NoFacePolicy, Params
+from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.data.images import ImageReadError, is_image_file, read_image
+from sketch2face.data.records import EyeCentres
+from sketch2face.io import write_image
+from sketch2face.models.generator import SketchToPhoto, load_generator_file, store_preprocessing
+
+if TYPE_CHECKING:
+    from sketch2face.tracking import Tracker
+
+AlignMode = Literal["detect", "center", "none"]
+ALIGN_MODES: tuple[str, ...] = get_args(AlignMode)
+DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+DEVICE_CHOICES: tuple[str, ...] = get_args(DeviceChoice)
+EyeLocator = Callable[[np.ndarray], EyeCentres | None]
+
+DETECTOR_MODULE = "sketch2face.data.detect"
+GEOMETRY_KEYS = ("eye_y", "eye_distance")
+PHOTO_SUFFIX = ".png"
+SIDE_BY_SIDE_SUFFIX = "_side_by_side"
+NO_FACE_FOUND = "no face found"
+# how a written sketch was aligned, as counted in the summary
+BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
+
+
+class UnusableSketch(ValueError):
+    """An input that cannot become a photo; `reason` is short enough for the summary."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class DetectorUnavailable(RuntimeError):
+    """`--align detect` was asked for, but the face detector module is not installed."""
+
+
+# ---- the preprocessing stored in the generator file ----------------------------------------
+
+
+def training_preprocessing(alignment: AlignmentParams) -> dict[str, dict[str, float]]:
+    """What a generator file records about its training sketches (size and channels are in its config)."""
+    return {"alignment": alignment.model_dump(include=set(GEOMETRY_KEYS))}
+
+
+def alignment_geometry(preprocessing: Mapping[str, object]) -> AlignmentParams:
+    """The stored eye geometry; files written before it was stored get the default geometry."""
+    return AlignmentParams(**dict(preprocessing.get("alignment") or {}))
+
+
+def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -> SketchToPhoto:
+    """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches."""
+    generator, preprocessing = load_generator_file(path, map_location=device)
+    return SketchToPhoto(generator, preprocessing).to(device)
+
+
+def publish_generator(path: Path, params: Params, tracker: Tracker) -> None:
+    """Hands a freshly trained generator file over to prediction (called by the train stage).
+
+    The file records the training geometry, so `sketch2face predict` aligns new sketches the
+    same way, and the generator is logged to the stage's MLflow run as a model.
+    """
+    store_preprocessing(path, training_preprocessing(params.crop_resize.alignment))
+    tracker.log_generator(load_sketch_to_photo(path), params.tracking)
+
+
+def resolve_device(choice: DeviceChoice) -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU; an unavailable explicit choice is an error."""
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if choice == "auto":
+        return torch.device(next(name for name, present in available.items() if present))
+    if not available[choice]:
+        raise ValueError(f"device {choice!r} is not available on this machine (use --device auto or cpu)")
+    return torch.device(choice)
+
+
+# ---- alignment of new sketches ----------------------------------------------------------------
+
+
+def detector_available() -> bool:
+    return importlib.util.find_spec(DETECTOR_MODULE) is not None
+
+
+def face_detector() -> EyeLocator:
+    """The pipeline's eye detector, imported only when detection is asked for."""
+    if not detector_available():
+        raise DetectorUnavailable(
+            f"face detection needs the module {DETECTOR_MODULE}, which this installation lacks; "
+            "use --align center for sketches framed like the training data (face centred, "
+            "filling the square) or --align none for sketches already aligned by crop_resize"
+        )
+    return importlib.import_module(DETECTOR_MODULE).detect_eyes
+
+
+@dataclass(frozen=True)
+class SketchAligner:
+    """Brings a sketch file to the generator's input: S x S, its channels, the training geometry."""
+
+    size: int
+    channels: int
+    geometry: AlignmentParams
+    mode: AlignMode
+    locate_eyes: EyeLocator | None = None
+    no_face: NoFacePolicy = "reject"
+
+    def __post_init__(self) -> None:
+        if self.mode == "detect" and self.locate_eyes is None:
+            raise ValueError("align mode 'detect' needs an eye locator")
+
+    @classmethod
+    def for_model(cls, model: SketchToPhoto, mode: AlignMode, **options) -> SketchAligner:
+        config = model.config
+        return cls(config.image_size, config.input_channels, alignment_geometry(model.preprocessing), mode, **options)
+
+    def __call__(self, path: Path) -> tuple[np.ndarray, str]:
+        """The aligned sketch and how it was aligned; raises ImageReadError or UnusableSketch."""
+        if path.is_file() and path.stat().st_size == 0:
+            raise UnusableSketch(path, "empty file (0 bytes)")
+        image = read_image(path, "gray" if self.channels == 1 else "rgb")
+        if self.mode == "none":
+            height, width = image.shape[:2]
+            if height != width:
+                raise UnusableSketch(path, f"not square ({width}x{height}): --align none needs aligned sketches")
+            return center_crop_resize(image, self.size), AS_GIVEN
+        if self.mode == "detect":
+            eyes = self.locate_eyes(image)
+            if eyes is not None:
+                try:
+                    return align_to_eyes(image, eyes, self.geometry, self.size), BY_DETECTED_EYES
+                except ValueError as exc:
+                    raise UnusableSketch(path, f"cannot align on the detected eyes ({exc})") from None
+            if self.no_face == "reject":
+                raise UnusableSketch(path, NO_FACE_FOUND)
+        return center_crop_resize(image, self.size), BY_CENTRE_CROP
+
+
+# ---- inputs and outputs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SketchInput:
+    path: Path
+    name: str  # output path relative to the output folder, without suffix
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    reason: str
+
+
+@dataclass
+class PredictReport:
+    """Every input, either written (with how it was aligned) or failed (with why)."""
+
+    written: list[tuple[SketchInput, str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def alignment_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, method in self.written:
+            counts[method] = counts.get(method, 0) + 1
+        return counts
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[SketchInput], list[Failure]]:
+    """Files as given, folders walked recursively (keeping sub-folders in the output names).
+
+    Non-image files, missing paths and two inputs that would write the same output are failures,
+    so the summary accounts for everything the user pointed at.
+    """
+    inputs: list[SketchInput] = []
+    failures: list[Failure] = []
+    for argument in arguments:
+        if argument.is_dir():
+            files = sorted(p for p in argument.rglob("*") if p.is_file() and not _inside(p, out_dir))
+            candidates = [(p, p.relative_to(argument).with_suffix("").as_posix()) for p in files]
+        elif argument.is_file():
+            candidates = [(argument, argument.stem)]
+        else:
+            failures.append(Failure(str(argument), "no such file or folder"))
+            continue
+        for path, name in candidates:
+            if is_image_file(path):
+                inputs.append(SketchInput(path, name))
+            else:
+                failures.append(Failure(str(path), f"not an image file (suffix {path.suffix or 'none'!r})"))
+
+    unique: dict[str, SketchInput] = {}
+    for item in inputs:
+        if item.name in unique:
+            failures.append(Failure(str(item.path), f"same output name as {unique[item.name].path}"))
+        else:
+            unique[item.name] = item
+    return list(unique.values()), failures
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
+def side_by_side(sketch: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """The aligned sketch left of the generated photo, as one RGB image."""
+    return np.concatenate([as_rgb(sketch), as_rgb(photo)], axis=1)
+
+
+def photo_path(out_dir: Path, item: SketchInput) -> Path:
+    return out_dir / f"{item.name}{PHOTO_SUFFIX}"
+
+
+def side_by_side_path(out_dir: Path, item: SketchInput) -> Path:
+    return out_dir / f"{item.name}{SIDE_BY_SIDE_SUFFIX}{PHOTO_SUFFIX}"
+
+
+def _channels_first(images: list[np.ndarray]) -> torch.Tensor:
+    """(H, W) or (H, W, C) uint8 arrays -> one (N, C, H, W) tensor."""
+    stacked = np.stack(images)
+    stacked = stacked[:, None] if stacked.ndim == 3 else stacked.transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(stacked))
+
+
+def _channels_last(images: torch.Tensor) -> np.ndarray:
+    array = images.permute(0, 2, 3, 1).cpu().numpy()
+    return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def _aligned_batches(
+    inputs: Iterable[SketchInput], align: SketchAligner, batch_size: int, on_failure: Callable[[Failure], None]
+) -> Iterator[list[tuple[SketchInput, np.ndarray, str]]]:
+    """Groups usable sketches into batches; unusable ones are handed to `on_failure` as they are met."""
+    batch: list[tuple[SketchInput, np.ndarray, str]] = []
+    for item in inputs:
+        try:
+            batch.append((item, *align(item.path)))
+        except (ImageReadError, UnusableSketch) as exc:
+            on_failure(Failure(str(item.path), exc.reason))
+            continue
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def predict_sketches(
+    inputs: Sequence[SketchInput],
+    model: SketchToPhoto,
+    align: SketchAligner,
+    out_dir: Path,
+    *,
+    batch_size: int = 16,
+    with_side_by_side: bool = False,
+    on_failure: Callable[[Failure], None] = lambda failure: None,
+    progress: bool = False,
+) -> PredictReport:
+    """Aligns, generates and writes every input; the report lists what was written and what failed."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    device = next(model.parameters()).device
+    report = PredictReport()
+    with tqdm(total=len(inputs), desc="sketches", unit="sketch", disable=not progress) as bar:
+
+        def failed(failure: Failure) -> None:
+            report.failures.append(failure)
+            on_failure(failure)
+            bar.update()
+
+        for batch in _aligned_batches(inputs, align, batch_size, failed):
+            photos = _channels_last(model(_channels_first([aligned for _, aligned, _ in batch]).to(device)))
+            for (item, aligned, method), photo in zip(batch, photos):
+                write_image(photo_path(out_dir, item), photo)
+                if with_side_by_side:
+                    write_image(side_by_side_path(out_dir, item), side_by_side(aligned, photo))
+                report.written.append((item, method))
+            bar.update(len(batch))
+    return report

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketch2face import cli, inference
+from sketch2face.cli import EXIT_NOTHING_PROCESSED, EXIT_OK, EXIT_USAGE, main
+
+
+@pytest.fixture
+def no_detector(monkeypatch):
+    monkeypatch.setattr(inference, "DETECTOR_MODULE", "sketch2face.data.no_such_detector")
+
+
+def _predict(*arguments):
+    return main(["predict", *map(str, arguments)])
+
+
+def test_folder_with_bad_files_processes_the_good_ones_and_exits_zero(tmp_path, capsys, demo_sketches, tiny_generator_file):
+    (tmp_path / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+
+    code = _predict(demo_sketches.folder, tmp_path / "empty.png", "-o", out, "--model", tiny_generator_file,
+                    "--align", "center", "--side-by-side", "--batch-size", "2")
+
+    captured = capsys.readouterr()
+    assert code == EXIT_OK
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"face{i}{suffix}.png" for i in range(3) for suffix in ("", "_side_by_side")
+    ]
+    assert f"skipped {tmp_path / 'empty.png'}: empty file (0 bytes)" in captured.err
+    assert "processed 3, failed 1" in captured.out and "3 center crop" in captured.out
+
+
+def test_nothing_processed_exits_one_with_the_reasons(tmp_path, capsys, tiny_generator_file):
+    (tmp_path / "text.png").write_text("not a picture")
+    code = _predict(tmp_path / "text.png", tmp_path / "missing.jpg", "-o", tmp_path / "out", "--model", tiny_generator_file,
+                    "--align", "center")
+    out = capsys.readouterr().out
+    assert code == EXIT_NOTHING_PROCESSED
+    assert "processed 0, failed 2" in out
+    assert "text.png: not a readable image" in out and "missing.jpg: no such file or folder" in out
+
+
+def test_missing_model_is_a_usage_error(tmp_path, capsys):
+    code = _predict(tmp_path, "-o", tmp_path / "out", "--model", tmp_path / "nope.pt", "--align", "center")
+    assert code == EXIT_USAGE
+    assert "model file not found" in capsys.readouterr().err
+
+
+def test_detect_without_the_detector_is_a_usage_error(tmp_path, capsys, no_detector, tiny_generator_file):
+    code = _predict(tmp_path, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "detect")
+    assert code == EXIT_USAGE
+    assert "--align center" in capsys.readouterr().err
+
+
+def test_default_alignment_is_centre_crop_with_a_note_when_no_detector(tmp_path, capsys, no_detector, demo_sketches,
+                                                                       tiny_generator_file):
+    assert _predict(demo_sketches.folder / "face0.png", "-o", tmp_path, "--model", tiny_generator_file) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "face detection is not installed" in captured.err and "1 center crop" in captured.out
+
+
+def test_detect_uses_the_detector_and_reports_faceless_sketches(tmp_path, capsys, monkeypatch, demo_sketches,
+                                                              tiny_generator_file):
+    monkeypatch.setattr(cli, "detector_available", lambda: True)
+    monkeypatch.setattr(cli, "face_detector", lambda: demo_sketches.locate_eyes)
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+
+    code = _predict(demo_sketches.folder, tmp_path / "blank.png", "-o", tmp_path / "out", "--model", tiny_generator_file)
+
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "processed 3, failed 1" in out and "3 detected eyes" in out
+    assert f"{tmp_path / 'blank.png'}: no face found" in out
+
+
+def test_model_uri_gives_the_same_photo_as_the_file(tmp_path, logged_generator, demo_sketches, tiny_generator_file):
+    sketch = demo_sketches.folder / "face1.png"
+    assert _predict(sketch, "-o", tmp_path / "file", "--model", tiny_generator_file, "--align", "center") == EXIT_OK
+    code = _predict(sketch, "-o", tmp_path / "uri", "--model-uri", logged_generator.registered_uri, "--align", "center")
+    assert code == EXIT_OK
+    from_file = np.asarray(Image.open(tmp_path / "file" / "face1.png"))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "uri" / "face1.png")), from_file)
+
+
+def test_unknown_model_uri_is_a_usage_error(tmp_path, capsys, logged_generator):
+    code = _predict(tmp_path, "-o", tmp_path / "out", "--model-uri", "models:/no-such-model@champion")
+    assert code == EXIT_USAGE
+    assert "cannot load the MLflow model models:/no-such-model@champion" in capsys.readouterr().err
+
+
+def test_bad_batch_size_is_rejected_by_the_parser(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _predict(tmp_path, "-o", tmp_path / "out", "--batch-size", "0")
+    assert exit_info.value.code == EXIT_USAGE
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_model_uri_without_a_store_creates_none(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    assert _predict(tmp_path, "-o", "out", "--model-uri", "models:/sketch2face@champion") == EXIT_USAGE
+    assert "no MLflow store" in capsys.readouterr().err and not (tmp_path / "mlflow.db").exists()

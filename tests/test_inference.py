@@ -1,0 +1,176 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sketch2face import inference
+from sketch2face.config import AlignmentParams
+from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.inference import (
+    NO_FACE_FOUND,
+    DetectorUnavailable,
+    SketchAligner,
+    SketchInput,
+    alignment_geometry,
+    collect_sketches,
+    face_detector,
+    load_sketch_to_photo,
+    predict_sketches,
+    training_preprocessing,
+)
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, load_generator, save_generator
+
+from conftest import TINY_PREPROCESSING, TINY_SIZE
+
+STORED_GEOMETRY = AlignmentParams(**TINY_PREPROCESSING["alignment"])
+
+
+def _read(path):
+    return np.asarray(Image.open(path))
+
+
+def _inputs(demo_sketches):
+    return [SketchInput(demo_sketches.folder / f"{stem}.png", stem) for stem in sorted(demo_sketches.eyes)]
+
+
+@pytest.fixture
+def model(tiny_generator_file):
+    return load_sketch_to_photo(tiny_generator_file)
+
+
+def test_generator_file_carries_the_training_geometry(tmp_path, model):
+    assert alignment_geometry(model.preprocessing) == STORED_GEOMETRY
+    assert training_preprocessing(STORED_GEOMETRY) == TINY_PREPROCESSING
+
+    older = tmp_path / "older.pt"
+    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), older)
+    assert alignment_geometry(load_sketch_to_photo(older).preprocessing) == AlignmentParams()
+    assert isinstance(load_generator(older), UnetGenerator), "load_generator keeps its signature"
+
+
+def test_detected_eyes_land_where_training_put_them(demo_sketches, model):
+    align = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)
+    aligned, method = align(demo_sketches.folder / "face0.png")
+
+    page, eyes = demo_sketches.pixels["face0"], demo_sketches.eyes["face0"]
+    assert method == "detected eyes" and aligned.shape == (TINY_SIZE, TINY_SIZE)
+    np.testing.assert_array_equal(aligned, align_to_eyes(page, eyes, STORED_GEOMETRY, TINY_SIZE))
+    assert not np.array_equal(aligned, align_to_eyes(page, eyes, AlignmentParams(), TINY_SIZE))
+
+
+def test_predict_writes_photos_and_side_by_sides_in_batches(tmp_path, demo_sketches, model):
+    align = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)
+    report = predict_sketches(_inputs(demo_sketches), model, align, tmp_path, batch_size=2, with_side_by_side=True)
+
+    assert [item.name for item, _ in report.written] == ["face0", "face1", "face2"] and not report.failures
+    for stem in ("face0", "face1", "face2"):
+        aligned, _ = align(demo_sketches.folder / f"{stem}.png")
+        alone = model(torch.from_numpy(aligned)[None, None])[0].permute(1, 2, 0).numpy()
+        photo = _read(tmp_path / f"{stem}.png")
+        np.testing.assert_array_equal(photo, alone)  # batching changes nothing: inference mode
+        pair = _read(tmp_path / f"{stem}_side_by_side.png")
+        assert pair.shape == (TINY_SIZE, 2 * TINY_SIZE, 3)
+        np.testing.assert_array_equal(pair[:, :TINY_SIZE, 0], aligned)
+        np.testing.assert_array_equal(pair[:, TINY_SIZE:], photo)
+
+
+def test_bad_files_are_reported_and_the_good_ones_still_written(tmp_path, demo_sketches, model):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "text.png").write_text("not a picture")
+    whole = (demo_sketches.folder / "face0.png").read_bytes()
+    (bad / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    inputs = [*_inputs(demo_sketches), *(SketchInput(bad / name, name) for name in ("empty.png", "text.png", "truncated.png"))]
+
+    align = SketchAligner.for_model(model, "center")
+    seen = []
+    report = predict_sketches(inputs, model, align, tmp_path / "out", batch_size=4, on_failure=seen.append)
+
+    reasons = {failure.path.rsplit("/", 1)[-1]: failure.reason for failure in report.failures}
+    assert reasons["empty.png"] == "empty file (0 bytes)"
+    assert reasons["text.png"] == "not a readable image"
+    assert reasons["truncated.png"].startswith("corrupt image")
+    assert seen == report.failures
+    assert len(report.written) == 3 and len(report.written) + len(report.failures) == len(inputs)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["face0.png", "face1.png", "face2.png"]
+
+
+def test_no_face_is_a_failure_unless_centre_cropping_is_asked_for(tmp_path, demo_sketches, model):
+    blank = tmp_path / "blank.png"
+    Image.new("L", (40, 60), 255).save(blank)
+
+    with pytest.raises(inference.UnusableSketch, match=NO_FACE_FOUND):
+        SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)(blank)
+    lenient = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes, no_face="center_crop")
+    aligned, method = lenient(blank)
+    assert method == "center crop" and aligned.shape == (TINY_SIZE, TINY_SIZE)
+
+
+def test_align_modes_center_and_none(tmp_path, demo_sketches, model):
+    page = demo_sketches.folder / "face1.png"
+    aligned, method = SketchAligner.for_model(model, "center")(page)
+    assert method == "center crop"
+    np.testing.assert_array_equal(aligned, center_crop_resize(demo_sketches.pixels["face1"], TINY_SIZE))
+
+    with pytest.raises(inference.UnusableSketch, match="not square"):
+        SketchAligner.for_model(model, "none")(page)
+    square = tmp_path / "square.png"
+    Image.new("L", (TINY_SIZE, TINY_SIZE), 7).save(square)
+    assert SketchAligner.for_model(model, "none")(square)[0].max() == 7
+
+
+def test_detect_without_the_detector_module_explains_the_alternatives(monkeypatch, model):
+    monkeypatch.setattr(inference, "DETECTOR_MODULE", "sketch2face.data.no_such_detector")
+    with pytest.raises(DetectorUnavailable, match="--align center"):
+        face_detector()
+    with pytest.raises(ValueError, match="eye locator"):
+        SketchAligner.for_model(model, "detect")
+
+
+def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
+    sketches = tmp_path / "in"
+    (sketches / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.jpg", "c.png", "c.jpg"):
+        Image.new("L", (8, 8)).save(sketches / name)
+    (sketches / "notes.txt").write_text("hi")
+    out = sketches / "out"  # an output folder inside the input folder is not read back
+    out.mkdir()
+    Image.new("L", (8, 8)).save(out / "old.png")
+    single = tmp_path / "single.png"
+    Image.new("L", (8, 8)).save(single)
+
+    inputs, failures = collect_sketches([sketches, single, tmp_path / "missing.png"], out)
+
+    assert [(item.path.relative_to(tmp_path).as_posix(), item.name) for item in inputs] == [
+        ("in/a.png", "a"), ("in/c.jpg", "c"), ("in/sub/b.jpg", "sub/b"), ("single.png", "single"),
+    ]
+    reasons = {failure.path.rsplit("/", 1)[-1]: failure.reason for failure in failures}
+    assert reasons == {
+        "notes.txt": "not an image file (suffix '.txt')",
+        "c.png": f"same output name as {sketches / 'c.jpg'}",
+        "missing.png": "no such file or folder",
+    }
+
+
+def test_auto_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert inference.resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="'cuda' is not available"):
+        inference.resolve_device("cuda")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert inference.resolve_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert inference.resolve_device("auto") == torch.device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_photos_match_cpu_photos(tmp_path, demo_sketches, tiny_generator_file):
+    align = SketchAligner.for_model(load_sketch_to_photo(tiny_generator_file), "center")
+    for device in ("cpu", "cuda"):
+        model = load_sketch_to_photo(tiny_generator_file, device)
+        predict_sketches(_inputs(demo_sketches), model, align, tmp_path / device, batch_size=3)
+    for stem in demo_sketches.eyes:
+        difference = _read(tmp_path / "cpu" / f"{stem}.png").astype(int) - _read(tmp_path / "cuda" / f"{stem}.png")
+        assert np.abs(difference).max() <= 1  # float rounding may move a pixel by one level

@@ -1,0 +1,47 @@
+"""The train stage's hand-over to `sketch2face predict`: geometry in the file, model in MLflow."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+
+from sketch2face.config import parse_params
+from sketch2face.data.pairs import PAIRS_FILE, side_by_side
+from sketch2face.inference import alignment_geometry, load_sketch_to_photo
+from sketch2face.io import write_csv, write_image
+from sketch2face.tracking import read_run_reference
+from sketch2face.training.trainer import TrainOutputs, run_training
+
+
+def _tiny_pairs(folder, count=2, size=32):
+    rng = np.random.default_rng(0)
+    rows = []
+    for index in range(count):
+        sketch = rng.integers(0, 256, (size, size), dtype=np.uint8)
+        write_image(folder / "train" / f"{index}.png", side_by_side(sketch, np.stack([255 - sketch] * 3, axis=2)))
+        rows.append({"id": str(index), "subject": str(index), "split": "train", "pair": f"train/{index}.png"})
+    write_csv(folder / PAIRS_FILE, pd.DataFrame(rows))
+
+
+def test_training_stores_its_geometry_and_registers_the_generator(tmp_path):
+    _tiny_pairs(tmp_path / "pairs")
+    params = parse_params({
+        "crop_resize": {
+            "image_size": 32,
+            "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}],
+            "alignment": {"eye_y": 0.4, "eye_distance": 0.3},
+        },
+        "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 1, "epochs_decay": 0},
+        "tracking": {"register_name": "faces", "alias": "newest"},
+    })
+    outputs = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
+
+    run_training(params, tmp_path / "pairs", outputs)
+
+    from_file = load_sketch_to_photo(outputs.generator)
+    assert alignment_geometry(from_file.preprocessing) == params.crop_resize.alignment
+    assert mlflow.models.get_model_info("models:/faces@newest").run_id == read_run_reference(outputs.run_reference)
+    registered = mlflow.pytorch.load_model("models:/faces@newest")
+    sketches = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
+    assert registered.preprocessing == from_file.preprocessing
+    assert torch.equal(registered(sketches), from_file(sketches))
