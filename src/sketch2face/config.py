@@ -127,6 +127,7 @@ class EvaluateParams(_Section):
     )
     grid_size: int = Field(8, ge=1, description="test faces shown in each sample grid")
     batch_size: int = Field(16, ge=1, description="test images generated and scored at a time")
+    workers: int = Field(0, ge=0, description="threads scoring chunks of test images; 0: one per CPU")
     group_attributes: tuple[str, ...] = Field(
         ("gender", "race", "tone_group", "subset", "source"),
         description="pairs.csv columns whose groups get their own metrics; absent ones are skipped",

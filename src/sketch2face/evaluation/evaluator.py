@@ -6,9 +6,12 @@ photo) and for the sketch itself taken as the photo (its grey replicated to RGB)
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -85,28 +88,43 @@ def baseline_images(sketches: np.ndarray, train_photos: np.ndarray, photo_channe
     return {MEAN_PHOTO: mean_photo, SKETCH: as_rgb(sketch_grey) if photo_channels == 3 else sketch_grey}
 
 
+@contextmanager
+def _single_threaded_torch() -> Iterator[None]:
+    """Chunks run in parallel instead: coarse work per thread beats torch's fine-grained threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def image_quality(
-    real: np.ndarray, candidates: Mapping[str, np.ndarray], window: SsimWindow, batch_size: int
+    real: np.ndarray, candidates: Mapping[str, np.ndarray], window: SsimWindow, batch_size: int, workers: int = 1
 ) -> pd.DataFrame:
     """Per-image PSNR, SSIM, grey SSIM and FSIM of every candidate, columns `<prefix><metric>`.
 
     A one-image candidate (the mean photo) is compared with every real photo; its FSIM features
-    are computed once, and each real photo's features serve all candidates.
+    are computed once, and each real photo's features serve all candidates. Chunks of
+    `batch_size` images are scored by `workers` threads (NumPy, OpenCV and torch release the GIL).
     """
     constant_features = {prefix: fsim_features(images) for prefix, images in candidates.items() if len(images) == 1}
-    chunks = []
-    for start in range(0, len(real), batch_size):
+
+    def score_chunk(start: int) -> pd.DataFrame:
         reference = real[start : start + batch_size]
         reference_features = fsim_features(reference)
         columns = {}
         for prefix, images in candidates.items():
             candidate = images if len(images) == 1 else images[start : start + batch_size]
-            features = constant_features.get(prefix) or fsim_features(candidate)
+            features = constant_features[prefix] if prefix in constant_features else fsim_features(candidate)
             columns[f"{prefix}psnr"] = psnr(reference, candidate)
             columns[f"{prefix}ssim"] = ssim(reference, candidate, window)
             columns[f"{prefix}ssim_grey"] = ssim_grey(reference, candidate, window)
             columns[f"{prefix}fsim"] = fsim_from_features(reference_features, features)
-        chunks.append(pd.DataFrame(columns))
+        return pd.DataFrame(columns)
+
+    with _single_threaded_torch(), ThreadPoolExecutor(max_workers=workers) as pool:
+        chunks = list(pool.map(score_chunk, range(0, len(real), batch_size)))
     return pd.concat(chunks, ignore_index=True)
 
 
@@ -127,7 +145,8 @@ def score_test_set(
     params: EvaluateParams,
 ) -> pd.DataFrame:
     """Every per-image metric of every candidate: the part `benchmarks/eval_speed.py` times."""
-    quality = image_quality(real, candidates, params.ssim_window, params.batch_size)
+    workers = params.workers or os.cpu_count() or 1
+    quality = image_quality(real, candidates, params.ssim_window, params.batch_size, workers)
     return pd.concat([quality, identity_rates(recogniser, real, candidates, subjects)], axis=1)
 
 

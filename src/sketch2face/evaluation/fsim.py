@@ -63,13 +63,16 @@ def _filter_bank(height: int, width: int) -> _FilterBank:
 
 def _phase_congruency_one(image_fft: torch.Tensor, bank: _FilterBank) -> torch.Tensor:
     """Phase congruency (H, W) of one image given its spectrum, as piq's `_phase_congruency`."""
-    responses = torch.view_as_real(torch.fft.ifft2(image_fft * bank.filters))  # (O, S, H, W, 2)
-    even, odd = responses.unbind(-1)
-    amplitude = torch.sqrt(even * even + odd * odd)
-    total_even, total_odd = even.sum(dim=1, keepdim=True), odd.sum(dim=1, keepdim=True)
-    total_amplitude = torch.sqrt(total_even * total_even + total_odd * total_odd) + EPS
+    responses = torch.fft.ifft2(image_fft * bank.filters)  # (O, S, H, W): even + i odd
+    # separate contiguous planes: the elementwise work below runs about twice as fast on them
+    even, odd = torch.view_as_real(responses).permute(4, 0, 1, 2, 3).contiguous()
+    amplitude = torch.hypot(even, odd)
+    total_even, total_odd = even.sum(dim=1), odd.sum(dim=1)
+    total_amplitude = torch.hypot(total_even, total_odd) + EPS
     mean_even, mean_odd = total_even / total_amplitude, total_odd / total_amplitude
-    energy = (even * mean_even + odd * mean_odd - (even * mean_odd - odd * mean_even).abs()).sum(dim=1)  # (O, H, W)
+    # sum over scales of (even * mean_even + odd * mean_odd) needs only the sums over scales
+    deviation = (even * mean_odd.unsqueeze(1) - odd * mean_even.unsqueeze(1)).abs_().sum(dim=1)
+    energy = total_even * mean_even + total_odd * mean_odd - deviation  # (O, H, W)
 
     # lower median of the squared smallest-scale amplitude = square of the amplitude's lower median
     smallest_scale = amplitude[:, 0].flatten(1).numpy()
