@@ -34,18 +34,18 @@ def test_faces_are_normalised_for_illumination():
 
 def test_noisy_copies_of_unseen_subjects_are_identified():
     probes = np.clip(TEST.astype(int) + RNG.normal(0, 10, TEST.shape), 0, 255).astype(np.uint8)
-    hits = rank1_hits(RECOGNISER, probes, TEST, TEST_SUBJECTS)
+    hits = rank1_hits(RECOGNISER.embed(probes), RECOGNISER.embed(TEST), TEST_SUBJECTS)
     assert hits.mean() >= 0.9
 
 
 def test_a_probe_nearest_to_another_subject_is_a_miss():
     probes = TEST[[2, 3, 0, 1]]  # subject s101's photos as probes of s100, and the other way round
-    hits = rank1_hits(RECOGNISER, probes, TEST[:4], TEST_SUBJECTS[:4])
+    hits = rank1_hits(RECOGNISER.embed(probes), RECOGNISER.embed(TEST[:4]), TEST_SUBJECTS[:4])
     assert not hits.any()
 
 
 def test_a_constant_probe_hits_only_the_subject_it_resembles():
-    hits = rank1_hits(RECOGNISER, TEST[:1], TEST, TEST_SUBJECTS)
+    hits = rank1_hits(RECOGNISER.embed(TEST[:1]), RECOGNISER.embed(TEST), TEST_SUBJECTS)
     assert hits.shape == (len(TEST),)
     assert list(hits) == [subject == TEST_SUBJECTS[0] for subject in TEST_SUBJECTS]
 

@@ -132,8 +132,12 @@ def identity_rates(
     recogniser: Recogniser, real: np.ndarray, candidates: Mapping[str, np.ndarray], subjects: list[str]
 ) -> pd.DataFrame:
     """Per-image rank-1 hits (1/0) of every candidate against the gallery of real test photos."""
+    gallery = recogniser.embed(real)
     return pd.DataFrame(
-        {f"{prefix}{IDENTITY}": rank1_hits(recogniser, images, real, subjects).astype(int) for prefix, images in candidates.items()}
+        {
+            f"{prefix}{IDENTITY}": rank1_hits(recogniser.embed(images), gallery, subjects).astype(int)
+            for prefix, images in candidates.items()
+        }
     )
 
 
@@ -180,9 +184,8 @@ def summarise(per_image: pd.DataFrame, metric_columns: list[str], params: Evalua
     return summary
 
 
-def _test_attributes(pairs_dir: Path, test: PairTensors) -> pd.DataFrame:
+def _test_attributes(table: pd.DataFrame, test: PairTensors, pairs_dir: Path) -> pd.DataFrame:
     """The pairs-table columns that describe each test face, in the order of `test.ids`."""
-    table = read_pairs_table(pairs_dir)
     rows = table[table["split"] == "test"].drop(columns=[c for c in PAIRS_BOOKKEEPING if c in table.columns])
     if list(rows["id"]) != test.ids:
         raise ValueError(f"{pairs_dir}: the test rows of the pairs table do not match the test images")
@@ -206,13 +209,13 @@ def evaluate(
     train_subjects = list(table.loc[table["split"] == "train", "subject"])
 
     generated = channels_last(generate(generator, test.sketches, params.batch_size))
-    real, sketches = channels_last(test.photos), channels_last(test.sketches)
+    real, sketches, train_photos = channels_last(test.photos), channels_last(test.sketches), channels_last(train.photos)
     for face_id, image in zip(test.ids, generated):
         write_image(outputs.generated_dir / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)
 
-    candidates = {MODEL: generated, **baseline_images(sketches, channels_last(train.photos), config.output_channels)}
-    recogniser = Recogniser.fit(channels_last(train.photos), train_subjects, params.identity_feature_size)
-    attributes = _test_attributes(pairs_dir, test)
+    candidates = {MODEL: generated, **baseline_images(sketches, train_photos, config.output_channels)}
+    recogniser = Recogniser.fit(train_photos, train_subjects, params.identity_feature_size)
+    attributes = _test_attributes(table, test, pairs_dir)
     scores = score_test_set(real, candidates, list(attributes["subject"]), recogniser, params)
     lpips_per_image, overall, skipped = perceptual_scores(real, generated, params.perceptual_metrics)
     per_image = pd.concat([attributes, scores, pd.DataFrame(lpips_per_image)], axis=1)

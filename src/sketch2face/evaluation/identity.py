@@ -27,12 +27,11 @@ from sketch2face.evaluation.metrics import luma
 
 def face_vectors(images: np.ndarray, feature_size: int) -> np.ndarray:
     """(N, H, W, C) uint8 -> (N, feature_size^2) luma vectors with zero mean and unit norm."""
-    grey = luma(images)[..., 0]
-    small = np.stack(
-        [cv2.resize(image, (feature_size, feature_size), interpolation=cv2.INTER_AREA) for image in grey]
-    ).reshape(len(grey), -1).astype(np.float64)
-    small -= small.mean(axis=1, keepdims=True)
-    return small / np.maximum(np.linalg.norm(small, axis=1, keepdims=True), 1e-12)
+    size = (feature_size, feature_size)
+    small = np.stack([cv2.resize(luma(image[None])[0, :, :, 0], size, interpolation=cv2.INTER_AREA) for image in images])
+    vectors = small.reshape(len(images), -1).astype(np.float64)
+    vectors -= vectors.mean(axis=1, keepdims=True)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,13 @@ class Recogniser:
         return projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
 
 
-def rank1_hits(recogniser: Recogniser, probes: np.ndarray, gallery: np.ndarray, subjects: list[str]) -> np.ndarray:
-    """hits[i]: the gallery photo nearest to probe i shows subject[i]; probe i is of gallery face i.
+def rank1_hits(probes: np.ndarray, gallery: np.ndarray, subjects: list[str]) -> np.ndarray:
+    """hits[i]: the gallery face nearest to probe i shows subjects[i]; probe i is of gallery face i.
 
-    A one-image probe batch (the mean-photo baseline) is matched once and stands for every probe.
+    Both are `Recogniser.embed` outputs. A single probe (the mean-photo baseline) is matched once
+    and stands for every probe.
     """
-    gallery_embedding = recogniser.embed(gallery)
-    similarity = recogniser.embed(probes) @ gallery_embedding.T
-    nearest = np.broadcast_to(similarity.argmax(axis=1), (len(subjects),))
+    nearest = np.broadcast_to((probes @ gallery.T).argmax(axis=1), (len(subjects),))
     labels = np.asarray(subjects)
     return labels[nearest] == labels
 
