@@ -98,7 +98,7 @@ def test_repro_then_experiment(project):
     assert "Running stage 'crop_resize'" not in experiment
 
     diff = _run(["dvc", "metrics", "diff"], root, env)
-    assert "metrics/eval.json" in diff and "psnr" in diff and "group.gender." in diff
-    assert "train.lr" in _run(["dvc", "exp", "show", "--no-pager", "--csv"], root, env)  # the table is too wide for 80 columns
+    assert "metrics/eval.json" in diff and "psnr" in diff
+    assert "train.lr" in _run(["dvc", "exp", "show", "--no-pager"], root, env)
     names = [name for _, name in _mlflow_runs(root)]
     assert len(names) == 2 and not names[-1].startswith("repro-") or not names[0].startswith("repro-")
