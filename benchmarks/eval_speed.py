@@ -5,8 +5,9 @@ photos, grey "sketches"), then times `score_test_set`, the metric part of the ev
 PSNR, SSIM, grey SSIM, FSIM and the rank-1 identity for the model AND both baselines (mean
 photo, sketch), i.e. every number of eval.json except LPIPS/FID, which need weights this
 machine does not have. Wall time depends on how busy the machine is; CPU time (summed over
-threads) divided by the cores is what an idle machine would need at best. The generator forward pass (256 px, ngf 64) is timed separately on
-`--forward-images` images and extrapolated, because on a CPU it alone exceeds the budget.
+threads) divided by the cores is what an idle machine would need at best. The generator
+forward pass (256 px, ngf 64) is timed separately on `--forward-images` images and
+extrapolated, because on a CPU it alone exceeds the budget.
 
     python benchmarks/eval_speed.py                 # the target: 1000 images, 256 px
     python benchmarks/eval_speed.py --images 100    # a quick look
@@ -23,7 +24,14 @@ import numpy as np
 import torch
 
 from sketch2face.config import EvaluateParams
-from sketch2face.evaluation.evaluator import MODEL, baseline_images, generate, image_quality, identity_rates, score_test_set
+from sketch2face.evaluation.evaluator import (
+    MODEL,
+    baseline_images,
+    generate,
+    identity_rates,
+    image_quality,
+    score_test_set,
+)
 from sketch2face.evaluation.identity import Recogniser
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator
 
@@ -46,7 +54,8 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     real = smooth_images(rng, args.images, args.size, 3)
-    generated = np.clip(real.astype(np.int16) + rng.integers(-25, 26, real.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+    noise = rng.integers(-25, 26, real.shape, dtype=np.int16)
+    generated = np.clip(real.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     sketches = 255 - real.mean(axis=3, keepdims=True).astype(np.uint8)
     subjects = [f"s{i // 2}" for i in range(args.images)]
     train = smooth_images(rng, args.train_subjects, args.size, 3)

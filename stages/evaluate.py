@@ -21,5 +21,6 @@ summary = run_evaluation(
     EvalOutputs.in_dirs(args.metrics_dir, args.results_dir),
 )
 for prefix in CANDIDATES:
-    print(f"evaluate {prefix.rstrip('_') or 'model'}:", {metric: summary[f"{prefix}{metric}"] for metric in HEADLINE_METRICS})
-print("evaluate: per-group metrics and gaps in", args.metrics_dir / "eval.json", "| skipped:", summary["skipped_metrics"] or "none")
+    headline = {metric: summary[f"{prefix}{metric}"] for metric in HEADLINE_METRICS}
+    print(f"evaluate {prefix.rstrip('_') or 'model'}:", headline)
+print(f"evaluate: groups and gaps in {args.metrics_dir / 'eval.json'}; skipped: {summary['skipped_metrics'] or 'none'}")

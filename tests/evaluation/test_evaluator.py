@@ -37,15 +37,19 @@ def _pairs_dir(root: Path) -> Path:
         for subject in subjects:
             pattern = RNG.integers(30, 220, (4, 4, 3))
             for view in range(2):
-                photo = np.clip(np.kron(pattern, np.ones((8, 8, 1))) + RNG.normal(0, 8, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8)
+                noisy = np.kron(pattern, np.ones((8, 8, 1))) + RNG.normal(0, 8, (SIZE, SIZE, 3))
+                photo = np.clip(noisy, 0, 255).astype(np.uint8)
                 sketch = 255 - photo.mean(axis=2).astype(np.uint8)
                 face_id = f"demo/s{subject:02d}-v{view}"
                 pair = f"{split}/{face_id}.png"
                 (root / pair).parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(side_by_side(sketch, photo)).save(root / pair)
                 gender = "female" if subject % 2 else "male"
-                rows.append({"id": face_id, "source": "demo", "subject": f"demo/s{subject:02d}", "gender": gender,
-                             "raw_photo": "x.png", "split": split, "pair": pair})
+                subject_id = f"demo/s{subject:02d}"
+                rows.append(
+                    {"id": face_id, "source": "demo", "subject": subject_id, "gender": gender,
+                     "raw_photo": "x.png", "split": split, "pair": pair}
+                )
     pd.DataFrame(rows).to_csv(root / "pairs.csv", index=False)
     return root
 

@@ -30,7 +30,8 @@ def test_greyscale_ssim_compares_the_bt601_luma_of_both_images():
     grey_fake = np.round(FAKE @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
     assert np.abs(luma(REAL)[..., 0].astype(int) - grey_real).max() <= 1  # float rounding at .5 only
     for window, options in (("gaussian", GAUSSIAN), ("uniform", {})):
-        expected = [structural_similarity(x[..., 0], y[..., 0], data_range=255, **options) for x, y in zip(luma(REAL), luma(FAKE))]
+        pairs = zip(luma(REAL), luma(FAKE))
+        expected = [structural_similarity(x[..., 0], y[..., 0], data_range=255, **options) for x, y in pairs]
         assert ssim_grey(REAL, FAKE, window) == pytest.approx(expected, abs=1e-9)
     assert not np.allclose(ssim_grey(REAL, FAKE), ssim(REAL, FAKE))
 

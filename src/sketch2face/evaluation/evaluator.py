@@ -169,7 +169,9 @@ def perceptual_scores(real: np.ndarray, generated: np.ndarray, wanted: tuple[str
     return per_image, overall, "; ".join(skipped)
 
 
-def summarise(per_image: pd.DataFrame, metric_columns: list[str], params: EvaluateParams, attributes: list[str]) -> dict:
+def summarise(
+    per_image: pd.DataFrame, metric_columns: list[str], params: EvaluateParams, attributes: list[str]
+) -> dict:
     """The flat `eval.json`: headline means, baselines, gains, groups and gaps."""
     means = per_image[metric_columns].mean()
     summary: dict = {"test_images": len(per_image)}
@@ -199,7 +201,12 @@ def run_evaluation(params: EvaluateParams, train_outputs: TrainOutputs, pairs_di
 
 
 def evaluate(
-    params: EvaluateParams, generator_path: Path, pairs_dir: Path, train_log: Path, outputs: EvalOutputs, tracker: Tracker
+    params: EvaluateParams,
+    generator_path: Path,
+    pairs_dir: Path,
+    train_log: Path,
+    outputs: EvalOutputs,
+    tracker: Tracker,
 ) -> dict:
     generator = load_generator(generator_path)
     config = generator.config
@@ -221,7 +228,8 @@ def evaluate(
     per_image = pd.concat([attributes, scores, pd.DataFrame(lpips_per_image)], axis=1)
     write_csv(outputs.per_image, per_image.round(DECIMALS))
 
-    metric_columns = [f"{prefix}{metric}" for prefix in CANDIDATES for metric in HEADLINE_METRICS] + list(lpips_per_image)
+    metric_columns = [f"{prefix}{metric}" for prefix in CANDIDATES for metric in HEADLINE_METRICS]
+    metric_columns += list(lpips_per_image)
     summary = summarise(per_image, metric_columns, params, grouped_attributes(per_image, params.group_attributes))
     summary.update(overall)
     summary["skipped_metrics"] = skipped
@@ -253,5 +261,6 @@ def _draw(
     for rank, indices in report.extremes(per_image["psnr"].to_numpy(), params.grid_size).items():
         report.comparison_grid([triples[i] for i in indices], outputs.extremes[rank])
     report.histogram_tables(per_image, IMAGE_METRICS, outputs.histograms_dir)
-    report.histogram_figure(per_image, IMAGE_METRICS, {"model": MODEL, "mean photo": MEAN_PHOTO, "sketch": SKETCH}, outputs.histograms)
+    labels = {"model": MODEL, "mean photo": MEAN_PHOTO, "sketch": SKETCH}
+    report.histogram_figure(per_image, IMAGE_METRICS, labels, outputs.histograms)
     report.loss_curves(pd.read_csv(train_log, sep="\t"), outputs.loss_curves)

@@ -77,7 +77,8 @@ def _phase_congruency_one(image_fft: torch.Tensor, bank: _FilterBank) -> torch.T
     # lower median of the squared smallest-scale amplitude = square of the amplitude's lower median
     smallest_scale = amplitude[:, 0].flatten(1).numpy()
     middle = (smallest_scale.shape[1] - 1) // 2
-    median_power = torch.from_numpy(np.partition(smallest_scale, middle, axis=1)[:, middle] ** 2).view(ORIENTATIONS, 1, 1)
+    median_amplitude = np.partition(smallest_scale, middle, axis=1)[:, middle]
+    median_power = torch.from_numpy(median_amplitude**2).view(ORIENTATIONS, 1, 1)
     noise_power = -median_power / math.log(0.5) / bank.filter_energy
     noise_energy2 = 2 * noise_power * bank.noise_sum_an2 + 4 * noise_power * bank.noise_sum_ai_aj
     tau = torch.sqrt(noise_energy2 / 2)

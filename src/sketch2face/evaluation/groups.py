@@ -36,7 +36,8 @@ def group_metrics(
     for attribute in attributes:
         keys = per_image[attribute].map(key_part)
         if keys.nunique() != per_image[attribute].nunique():
-            raise ValueError(f"attribute '{attribute}': distinct values collide as metrics keys: {sorted(set(per_image[attribute]))}")
+            values = sorted(set(per_image[attribute]))
+            raise ValueError(f"attribute '{attribute}': distinct values collide as metrics keys: {values}")
         grouped = per_image.groupby(keys)
         means = grouped[list(metrics)].mean()
         counts = grouped.size()

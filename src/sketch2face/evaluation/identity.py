@@ -28,7 +28,8 @@ from sketch2face.evaluation.metrics import luma
 def face_vectors(images: np.ndarray, feature_size: int) -> np.ndarray:
     """(N, H, W, C) uint8 -> (N, feature_size^2) luma vectors with zero mean and unit norm."""
     size = (feature_size, feature_size)
-    small = np.stack([cv2.resize(luma(image[None])[0, :, :, 0], size, interpolation=cv2.INTER_AREA) for image in images])
+    grey = (luma(image[None])[0, :, :, 0] for image in images)
+    small = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in grey])
     vectors = small.reshape(len(images), -1).astype(np.float64)
     vectors -= vectors.mean(axis=1, keepdims=True)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
