@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from sketch2face.config import load_params
-from sketch2face.evaluation.evaluator import EvalOutputs, run_evaluation
+from sketch2face.evaluation.evaluator import CANDIDATES, HEADLINE_METRICS, EvalOutputs, run_evaluation
 from sketch2face.training.trainer import TrainOutputs
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -20,4 +20,7 @@ summary = run_evaluation(
     args.pairs_dir,
     EvalOutputs.in_dirs(args.metrics_dir, args.results_dir),
 )
-print("evaluate:", summary)
+for prefix in CANDIDATES:
+    headline = {metric: summary[f"{prefix}{metric}"] for metric in HEADLINE_METRICS}
+    print(f"evaluate {prefix.rstrip('_') or 'model'}:", headline)
+print(f"evaluate: groups and gaps in {args.metrics_dir / 'eval.json'}; skipped: {summary['skipped_metrics'] or 'none'}")

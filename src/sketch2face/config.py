@@ -119,12 +119,27 @@ class TrainParams(_Section):
 SsimWindow = Literal["gaussian", "uniform"]
 
 
+PerceptualMetric = Literal["lpips", "fid"]
+
+
 class EvaluateParams(_Section):
     ssim_window: SsimWindow = Field(
         "gaussian", description="gaussian: sigma 1.5 (Wang et al. 2004); uniform: 7x7 (scikit-image)"
     )
-    grid_size: int = Field(8, ge=1, description="test faces shown in the sample grid")
-    batch_size: int = Field(16, ge=1)
+    grid_size: int = Field(8, ge=1, description="test faces shown in each sample grid")
+    batch_size: int = Field(16, ge=1, description="test images generated and scored at a time")
+    workers: int = Field(0, ge=0, description="threads scoring chunks of test images; 0: one per CPU")
+    group_attributes: tuple[str, ...] = Field(
+        ("gender", "race", "tone_group", "subset", "source"),
+        description="pairs.csv columns whose groups get their own metrics; absent ones are skipped",
+    )
+    min_group_count: int = Field(5, ge=1, description="smallest group that takes part in a gap")
+    identity_feature_size: int = Field(
+        32, ge=8, le=256, description="side of the luma image the PCA+LDA face recogniser sees"
+    )
+    perceptual_metrics: tuple[PerceptualMetric, ...] = Field(
+        ("lpips", "fid"), description="computed only when their weights are already in the torch hub cache"
+    )
 
 
 class TrackingParams(_Section):

@@ -1,22 +1,43 @@
-"""The evaluate stage: generate every test photo, score it, compare with a trivial baseline."""
+"""The evaluate stage: generate every test photo, score it and two baselines, per image and per group.
+
+Every number comes with a scale: the same metrics for a constant predictor (the mean training
+photo) and for the sketch itself taken as the photo (its grey replicated to RGB).
+"""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 import torch
 
-from sketch2face.config import EvaluateParams
-from sketch2face.data.dataset import load_split, to_model_range, to_pixels
-from sketch2face.evaluation.metrics import psnr, ssim
-from sketch2face.evaluation.report import comparison_grid, loss_curves
+from sketch2face.config import EvaluateParams, SsimWindow
+from sketch2face.data.dataset import PairTensors, load_split, read_pairs_table, to_model_range, to_pixels
+from sketch2face.evaluation import perceptual, report
+from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
+from sketch2face.evaluation.groups import group_metrics, grouped_attributes
+from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
+from sketch2face.evaluation.metrics import as_rgb, luma, psnr, ssim, ssim_grey
 from sketch2face.io import write_csv, write_image, write_json
 from sketch2face.models.generator import UnetGenerator, load_generator
 from sketch2face.tracking import Tracker, read_run_reference
 from sketch2face.training.trainer import TrainOutputs
+
+MODEL = ""  # the model's columns carry no prefix: `psnr`, `ssim`, ...
+MEAN_PHOTO = "baseline_mean_photo_"
+SKETCH = "baseline_sketch_"
+CANDIDATES = (MODEL, MEAN_PHOTO, SKETCH)
+IMAGE_METRICS = ("psnr", "ssim", "ssim_grey", "fsim")
+IDENTITY = "identity_rank1"
+HEADLINE_METRICS = (*IMAGE_METRICS, IDENTITY)
+PAIRS_BOOKKEEPING = ("split", "pair", "raw_photo", "raw_sketch", "photo_alignment", "sketch_alignment")
+DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -24,7 +45,10 @@ class EvalOutputs:
     generated_dir: Path
     metrics: Path
     per_image: Path
+    histograms_dir: Path
     grid: Path
+    extremes: dict[str, Path]
+    histograms: Path
     loss_curves: Path
 
     @classmethod
@@ -33,15 +57,20 @@ class EvalOutputs:
             generated_dir=results_dir / "generated",
             metrics=metrics_dir / "eval.json",
             per_image=metrics_dir / "eval_per_image.csv",
+            histograms_dir=metrics_dir / "histograms",
             grid=results_dir / "grid.png",
+            extremes={rank: results_dir / f"grid_{rank}.png" for rank in report.EXTREMES},
+            histograms=results_dir / "histograms.png",
             loss_curves=results_dir / "loss_curves.png",
         )
 
+    def pictures(self) -> list[Path]:
+        return [self.grid, *self.extremes.values(), self.histograms, self.loss_curves]
+
 
 def channels_last(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) uint8 -> (N, H, W, C) with 1-channel images squeezed to (N, H, W)."""
-    array = images.permute(0, 2, 3, 1).numpy()
-    return array[..., 0] if array.shape[-1] == 1 else array
+    """(N, C, H, W) -> (N, H, W, C), the layout of the metrics."""
+    return np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())
 
 
 @torch.no_grad()
@@ -52,6 +81,119 @@ def generate(generator: UnetGenerator, sketches: torch.Tensor, batch_size: int) 
     return torch.cat(outputs)
 
 
+def baseline_images(sketches: np.ndarray, train_photos: np.ndarray, photo_channels: int) -> dict[str, np.ndarray]:
+    """The two trivial predictors: one mean training photo for all, and each sketch as its photo."""
+    mean_photo = np.round(train_photos.mean(axis=0, dtype=np.float64)).astype(np.uint8)[None]
+    sketch_grey = luma(sketches)
+    return {MEAN_PHOTO: mean_photo, SKETCH: as_rgb(sketch_grey) if photo_channels == 3 else sketch_grey}
+
+
+@contextmanager
+def _single_threaded_torch() -> Iterator[None]:
+    """Chunks run in parallel instead: coarse work per thread beats torch's fine-grained threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def image_quality(
+    real: np.ndarray, candidates: Mapping[str, np.ndarray], window: SsimWindow, batch_size: int, workers: int = 1
+) -> pd.DataFrame:
+    """Per-image PSNR, SSIM, grey SSIM and FSIM of every candidate, columns `<prefix><metric>`.
+
+    A one-image candidate (the mean photo) is compared with every real photo; its FSIM features
+    are computed once, and each real photo's features serve all candidates. Chunks of
+    `batch_size` images are scored by `workers` threads (NumPy, OpenCV and torch release the GIL).
+    """
+    constant_features = {prefix: fsim_features(images) for prefix, images in candidates.items() if len(images) == 1}
+
+    def score_chunk(start: int) -> pd.DataFrame:
+        reference = real[start : start + batch_size]
+        reference_features = fsim_features(reference)
+        columns = {}
+        for prefix, images in candidates.items():
+            candidate = images if len(images) == 1 else images[start : start + batch_size]
+            features = constant_features[prefix] if prefix in constant_features else fsim_features(candidate)
+            columns[f"{prefix}psnr"] = psnr(reference, candidate)
+            columns[f"{prefix}ssim"] = ssim(reference, candidate, window)
+            columns[f"{prefix}ssim_grey"] = ssim_grey(reference, candidate, window)
+            columns[f"{prefix}fsim"] = fsim_from_features(reference_features, features)
+        return pd.DataFrame(columns)
+
+    with _single_threaded_torch(), ThreadPoolExecutor(max_workers=workers) as pool:
+        chunks = list(pool.map(score_chunk, range(0, len(real), batch_size)))
+    return pd.concat(chunks, ignore_index=True)
+
+
+def identity_rates(
+    recogniser: Recogniser, real: np.ndarray, candidates: Mapping[str, np.ndarray], subjects: list[str]
+) -> pd.DataFrame:
+    """Per-image rank-1 hits (1/0) of every candidate against the gallery of real test photos."""
+    gallery = recogniser.embed(real)
+    return pd.DataFrame(
+        {
+            f"{prefix}{IDENTITY}": rank1_hits(recogniser.embed(images), gallery, subjects).astype(int)
+            for prefix, images in candidates.items()
+        }
+    )
+
+
+def score_test_set(
+    real: np.ndarray,
+    candidates: Mapping[str, np.ndarray],
+    subjects: list[str],
+    recogniser: Recogniser,
+    params: EvaluateParams,
+) -> pd.DataFrame:
+    """Every per-image metric of every candidate: the part `benchmarks/eval_speed.py` times."""
+    workers = params.workers or os.cpu_count() or 1
+    quality = image_quality(real, candidates, params.ssim_window, params.batch_size, workers)
+    return pd.concat([quality, identity_rates(recogniser, real, candidates, subjects)], axis=1)
+
+
+def perceptual_scores(real: np.ndarray, generated: np.ndarray, wanted: tuple[str, ...]) -> tuple[dict, dict, str]:
+    """LPIPS per image and FID overall, for those whose weights are local; and why the others are not."""
+    per_image, overall, skipped = {}, {}, []
+    for metric in wanted:
+        missing = perceptual.missing_weights(metric)
+        if missing or real.shape[-1] != 3:
+            reason = f"no local weights ({', '.join(missing)}; never downloaded)" if missing else "needs RGB photos"
+            skipped.append(f"{metric}: {reason}")
+        elif metric == "lpips":
+            per_image["lpips"] = perceptual.lpips(real, generated)
+        else:
+            overall["fid"] = round(perceptual.fid(real, generated), DECIMALS)
+    return per_image, overall, "; ".join(skipped)
+
+
+def summarise(
+    per_image: pd.DataFrame, metric_columns: list[str], params: EvaluateParams, attributes: list[str]
+) -> dict:
+    """The flat `eval.json`: headline means, baselines, gains, groups and gaps."""
+    means = per_image[metric_columns].mean()
+    summary: dict = {"test_images": len(per_image)}
+    summary.update({column: round(float(means[column]), DECIMALS) for column in metric_columns})
+    summary["psnr_gain_over_mean_photo"] = round(float(means["psnr"] - means[f"{MEAN_PHOTO}psnr"]), DECIMALS)
+    summary["psnr_gain_over_sketch"] = round(float(means["psnr"] - means[f"{SKETCH}psnr"]), DECIMALS)
+    summary["identity_chance_rank1"] = round(chance_rate(list(per_image["subject"])), DECIMALS)
+    model_metrics = [column for column in metric_columns if not column.startswith("baseline_")]
+    summary.update(group_metrics(per_image, attributes, model_metrics, params.min_group_count))
+    summary["grouped_attributes"] = ", ".join(attributes)
+    summary["ssim_window"] = params.ssim_window
+    return summary
+
+
+def _test_attributes(table: pd.DataFrame, test: PairTensors, pairs_dir: Path) -> pd.DataFrame:
+    """The pairs-table columns that describe each test face, in the order of `test.ids`."""
+    rows = table[table["split"] == "test"].drop(columns=[c for c in PAIRS_BOOKKEEPING if c in table.columns])
+    if list(rows["id"]) != test.ids:
+        raise ValueError(f"{pairs_dir}: the test rows of the pairs table do not match the test images")
+    return rows.reset_index(drop=True)
+
+
 def run_evaluation(params: EvaluateParams, train_outputs: TrainOutputs, pairs_dir: Path, outputs: EvalOutputs) -> dict:
     """The evaluate stage: logs into the MLflow run that training opened."""
     with Tracker(read_run_reference(train_outputs.run_reference)).start() as tracker:
@@ -59,50 +201,66 @@ def run_evaluation(params: EvaluateParams, train_outputs: TrainOutputs, pairs_di
 
 
 def evaluate(
-    params: EvaluateParams, generator_path: Path, pairs_dir: Path, train_log: Path, outputs: EvalOutputs, tracker: Tracker
-) -> dict[str, float]:
+    params: EvaluateParams,
+    generator_path: Path,
+    pairs_dir: Path,
+    train_log: Path,
+    outputs: EvalOutputs,
+    tracker: Tracker,
+) -> dict:
     generator = load_generator(generator_path)
     config = generator.config
     test = load_split(pairs_dir, "test", config.input_channels, config.output_channels)
     train = load_split(pairs_dir, "train", config.input_channels, config.output_channels)
+    table = read_pairs_table(pairs_dir)
+    train_subjects = list(table.loc[table["split"] == "train", "subject"])
 
     generated = channels_last(generate(generator, test.sketches, params.batch_size))
-    real = channels_last(test.photos)
-    mean_photo = np.round(channels_last(train.photos).astype(np.float64).mean(axis=0)).astype(np.uint8)
+    real, sketches, train_photos = channels_last(test.photos), channels_last(test.sketches), channels_last(train.photos)
+    for face_id, image in zip(test.ids, generated):
+        write_image(outputs.generated_dir / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)
 
-    rows = []
-    for face_id, fake, photo in zip(test.ids, generated, real):
-        write_image(outputs.generated_dir / f"{face_id}.png", fake)
-        rows.append(
-            {
-                "id": face_id,
-                "psnr": psnr(photo, fake),
-                "ssim": ssim(photo, fake, params.ssim_window),
-                "baseline_mean_photo_psnr": psnr(photo, mean_photo),
-                "baseline_mean_photo_ssim": ssim(photo, mean_photo, params.ssim_window),
-            }
-        )
-    per_image = pd.DataFrame(rows)
-    write_csv(outputs.per_image, per_image.round(4))
+    candidates = {MODEL: generated, **baseline_images(sketches, train_photos, config.output_channels)}
+    recogniser = Recogniser.fit(train_photos, train_subjects, params.identity_feature_size)
+    attributes = _test_attributes(table, test, pairs_dir)
+    scores = score_test_set(real, candidates, list(attributes["subject"]), recogniser, params)
+    lpips_per_image, overall, skipped = perceptual_scores(real, generated, params.perceptual_metrics)
+    per_image = pd.concat([attributes, scores, pd.DataFrame(lpips_per_image)], axis=1)
+    write_csv(outputs.per_image, per_image.round(DECIMALS))
 
-    means = per_image.drop(columns="id").mean()
-    summary = {
-        "test_images": len(per_image),
-        "psnr": round(float(means["psnr"]), 4),
-        "ssim": round(float(means["ssim"]), 4),
-        "baseline_mean_photo_psnr": round(float(means["baseline_mean_photo_psnr"]), 4),
-        "baseline_mean_photo_ssim": round(float(means["baseline_mean_photo_ssim"]), 4),
-        "psnr_gain_over_mean_photo": round(float(means["psnr"] - means["baseline_mean_photo_psnr"]), 4),
-        "ssim_window": params.ssim_window,
-    }
+    metric_columns = [f"{prefix}{metric}" for prefix in CANDIDATES for metric in HEADLINE_METRICS]
+    metric_columns += list(lpips_per_image)
+    summary = summarise(per_image, metric_columns, params, grouped_attributes(per_image, params.group_attributes))
+    summary.update(overall)
+    summary["skipped_metrics"] = skipped
     write_json(outputs.metrics, summary)
 
-    shown = sorted(range(len(test.ids)), key=lambda i: test.ids[i])[: params.grid_size]
-    sketches = channels_last(test.sketches)
-    comparison_grid([(sketches[i], generated[i], real[i]) for i in shown], outputs.grid)
-    loss_curves(pd.read_csv(train_log, sep="\t"), outputs.loss_curves)
-
+    _draw(params, test, real, sketches, generated, per_image, train_log, outputs)
     tracker.log_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
-    for artifact in (outputs.metrics, outputs.per_image, outputs.grid, outputs.loss_curves):
+    for artifact in (outputs.metrics, outputs.per_image, *outputs.pictures()):
         tracker.log_artifact(artifact, "evaluation")
+    for histogram in sorted(outputs.histograms_dir.glob("*.csv")):
+        tracker.log_artifact(histogram, "evaluation/histograms")
     return summary
+
+
+def _draw(
+    params: EvaluateParams,
+    test: PairTensors,
+    real: np.ndarray,
+    sketches: np.ndarray,
+    generated: np.ndarray,
+    per_image: pd.DataFrame,
+    train_log: Path,
+    outputs: EvalOutputs,
+) -> None:
+    """Grids (fixed ids, best / median / worst by PSNR), histograms and loss curves."""
+    triples = [(sketches[i], generated[i], real[i]) for i in range(len(test))]
+    fixed = sorted(range(len(test)), key=lambda i: test.ids[i])[: params.grid_size]
+    report.comparison_grid([triples[i] for i in fixed], outputs.grid)
+    for rank, indices in report.extremes(per_image["psnr"].to_numpy(), params.grid_size).items():
+        report.comparison_grid([triples[i] for i in indices], outputs.extremes[rank])
+    report.histogram_tables(per_image, IMAGE_METRICS, outputs.histograms_dir)
+    labels = {"model": MODEL, "mean photo": MEAN_PHOTO, "sketch": SKETCH}
+    report.histogram_figure(per_image, IMAGE_METRICS, labels, outputs.histograms)
+    report.loss_curves(pd.read_csv(train_log, sep="\t"), outputs.loss_curves)

@@ -1,0 +1,116 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch.hub
+from PIL import Image
+
+from sketch2face.config import EvaluateParams
+from sketch2face.data.pairs import side_by_side
+from sketch2face.evaluation.evaluator import EvalOutputs, evaluate
+from sketch2face.evaluation.metrics import psnr
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
+from sketch2face.tracking import Tracker
+
+SIZE = 32
+RNG = np.random.default_rng(3)
+
+
+class RecordingTracker(Tracker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: dict = {}
+        self.artifacts: list[Path] = []
+
+    def log_metrics(self, metrics, step=None) -> None:
+        self.metrics.update(metrics)
+
+    def log_artifact(self, path, folder=None) -> None:
+        self.artifacts.append(Path(path))
+
+
+def _pairs_dir(root: Path) -> Path:
+    rows = []
+    for split, subjects in (("train", range(5)), ("test", range(10, 14))):
+        for subject in subjects:
+            pattern = RNG.integers(30, 220, (4, 4, 3))
+            for view in range(2):
+                noisy = np.kron(pattern, np.ones((8, 8, 1))) + RNG.normal(0, 8, (SIZE, SIZE, 3))
+                photo = np.clip(noisy, 0, 255).astype(np.uint8)
+                sketch = 255 - photo.mean(axis=2).astype(np.uint8)
+                face_id = f"demo/s{subject:02d}-v{view}"
+                pair = f"{split}/{face_id}.png"
+                (root / pair).parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(side_by_side(sketch, photo)).save(root / pair)
+                gender = "female" if subject % 2 else "male"
+                subject_id = f"demo/s{subject:02d}"
+                rows.append(
+                    {"id": face_id, "source": "demo", "subject": subject_id, "gender": gender,
+                     "raw_photo": "x.png", "split": split, "pair": pair}
+                )
+    pd.DataFrame(rows).to_csv(root / "pairs.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    pairs_dir = _pairs_dir(root / "pairs")
+    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), root / "g.pt")
+    log = root / "train_log.tsv"
+    pd.DataFrame({"epoch": [1, 2], "loss_G_GAN": [1.0, 0.8], "loss_D_real": [0.7, 0.6]}).to_csv(log, sep="\t", index=False)
+    outputs = EvalOutputs.in_dirs(root / "metrics", root / "results")
+    params = EvaluateParams(grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8)
+    tracker = RecordingTracker()
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("evaluation tried to download weights")
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TORCH_HOME", str(root / "empty_torch_home"))
+    patch.setattr(torch.hub, "download_url_to_file", no_download)
+    try:
+        summary = evaluate(params, root / "g.pt", pairs_dir, log, outputs, tracker)
+    finally:
+        patch.undo()
+    return summary, outputs, tracker, pairs_dir
+
+
+def test_eval_json_has_headlines_baselines_groups_and_notes(evaluated):
+    summary, outputs, _, _ = evaluated
+    assert json.loads(outputs.metrics.read_text()) == summary
+    assert summary["test_images"] == 8
+    for prefix in ("", "baseline_mean_photo_", "baseline_sketch_"):
+        for metric in ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1"):
+            assert isinstance(summary[f"{prefix}{metric}"], float), f"{prefix}{metric}"
+    assert summary["psnr_gain_over_sketch"] == pytest.approx(summary["psnr"] - summary["baseline_sketch_psnr"], abs=1e-3)
+    assert summary["identity_chance_rank1"] == pytest.approx(2 / 8)
+    assert summary["group.gender.female.count"] + summary["group.gender.male.count"] == 8
+    assert "gap.gender.fsim" in summary and summary["grouped_attributes"] == "gender, source"
+    assert "lpips: no local weights" in summary["skipped_metrics"] and "fid: no local weights" in summary["skipped_metrics"]
+    assert all(not isinstance(value, (dict, list)) for value in summary.values()), "eval.json must stay flat"
+
+
+def test_per_image_table_carries_attributes_and_matches_the_written_images(evaluated):
+    _, outputs, _, pairs_dir = evaluated
+    table = pd.read_csv(outputs.per_image, dtype={"id": str})
+    assert {"id", "subject", "gender", "source", "fsim", "baseline_sketch_ssim_grey", "identity_rank1"} <= set(table.columns)
+    assert "raw_photo" not in table.columns and "pair" not in table.columns
+    first = table.iloc[0]
+    generated = np.asarray(Image.open(outputs.generated_dir / f"{first['id']}.png"))
+    real = np.asarray(Image.open(pairs_dir / f"test/{first['id']}.png"))[:, SIZE:]
+    assert first["psnr"] == pytest.approx(psnr(real[None], generated[None])[0], abs=1e-3)
+    assert set(table["identity_rank1"]) <= {0, 1}
+
+
+def test_pictures_and_histograms_are_written_and_logged(evaluated):
+    _, outputs, tracker, _ = evaluated
+    for picture in outputs.pictures():
+        assert picture.stat().st_size > 0
+        assert picture in tracker.artifacts
+    histogram = pd.read_csv(outputs.histograms_dir / "psnr.csv")
+    assert list(histogram.columns) == ["value", "images"] and histogram["images"].sum() == 8
+    assert outputs.histograms_dir / "fsim.csv" in tracker.artifacts
+    assert {"psnr", "fsim", "gap.gender.psnr", "baseline_sketch_fsim"} <= set(tracker.metrics)

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from sketch2face.evaluation.identity import Recogniser, chance_rate, face_vectors, rank1_hits
+
+RNG = np.random.default_rng(2)
+SIZE = 32
+
+
+def _faces(subjects: int, views: int, offset: int) -> tuple[np.ndarray, list[str]]:
+    """Each subject a smooth random pattern; its views add noise and a brightness change."""
+    images, labels = [], []
+    for subject in range(subjects):
+        pattern = np.kron(RNG.uniform(40, 215, (8, 8, 3)), np.ones((SIZE // 8, SIZE // 8, 1)))
+        for _ in range(views):
+            view = pattern + RNG.normal(0, 12, pattern.shape) + RNG.uniform(-20, 20)
+            images.append(np.clip(view, 0, 255).astype(np.uint8))
+            labels.append(f"s{offset + subject}")
+    return np.stack(images), labels
+
+
+TRAIN, TRAIN_SUBJECTS = _faces(12, 2, 0)
+TEST, TEST_SUBJECTS = _faces(6, 2, 100)
+RECOGNISER = Recogniser.fit(TRAIN, TRAIN_SUBJECTS, feature_size=16)
+
+
+def test_faces_are_normalised_for_illumination():
+    vectors = face_vectors(TEST[:2], 16)
+    brighter = face_vectors(np.clip(TEST[:2].astype(int) + 10, 0, 255).astype(np.uint8), 16)
+    assert vectors.shape == (2, 256)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1) and np.allclose(vectors.mean(axis=1), 0)
+    assert np.allclose(vectors, brighter, atol=0.02)
+
+
+def test_noisy_copies_of_unseen_subjects_are_identified():
+    probes = np.clip(TEST.astype(int) + RNG.normal(0, 10, TEST.shape), 0, 255).astype(np.uint8)
+    hits = rank1_hits(RECOGNISER.embed(probes), RECOGNISER.embed(TEST), TEST_SUBJECTS)
+    assert hits.mean() >= 0.9
+
+
+def test_a_probe_nearest_to_another_subject_is_a_miss():
+    probes = TEST[[2, 3, 0, 1]]  # subject s101's photos as probes of s100, and the other way round
+    hits = rank1_hits(RECOGNISER.embed(probes), RECOGNISER.embed(TEST[:4]), TEST_SUBJECTS[:4])
+    assert not hits.any()
+
+
+def test_a_constant_probe_hits_only_the_subject_it_resembles():
+    hits = rank1_hits(RECOGNISER.embed(TEST[:1]), RECOGNISER.embed(TEST), TEST_SUBJECTS)
+    assert hits.shape == (len(TEST),)
+    assert list(hits) == [subject == TEST_SUBJECTS[0] for subject in TEST_SUBJECTS]
+
+
+def test_chance_rate_is_the_share_of_same_subject_gallery_photos():
+    assert chance_rate(["a", "a", "b", "c"]) == pytest.approx((2 / 4 + 2 / 4 + 1 / 4 + 1 / 4) / 4)
+
+
+def test_one_training_photo_per_subject_still_fits_thanks_to_mirrors():
+    Recogniser.fit(TRAIN[::2], TRAIN_SUBJECTS[::2], feature_size=16)
+    with pytest.raises(ValueError, match="at least 2 training subjects"):
+        Recogniser.fit(TRAIN[:2], TRAIN_SUBJECTS[:2], feature_size=16)
