@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sketch2face.config import load_params
 from sketch2face.evaluation.evaluator import EvalOutputs, run_evaluation
+from sketch2face.stage import reported_errors
 from sketch2face.training.trainer import TrainOutputs
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -14,10 +15,11 @@ parser.add_argument("metrics_dir", type=Path)
 parser.add_argument("results_dir", type=Path)
 args = parser.parse_args()
 
-summary = run_evaluation(
-    load_params().evaluate,
-    TrainOutputs.in_dirs(args.models_dir, args.metrics_dir),
-    args.pairs_dir,
-    EvalOutputs.in_dirs(args.metrics_dir, args.results_dir),
-)
-print("evaluate:", summary)
+with reported_errors("evaluate"):
+    summary = run_evaluation(
+        load_params().evaluate,
+        TrainOutputs.in_dirs(args.models_dir, args.metrics_dir),
+        args.pairs_dir,
+        EvalOutputs.in_dirs(args.metrics_dir, args.results_dir),
+    )
+    print("evaluate:", summary)
