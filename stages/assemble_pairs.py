@@ -5,11 +5,13 @@ from pathlib import Path
 
 from sketch2face.config import load_params
 from sketch2face.data.pairs import assemble_pairs
+from sketch2face.stage import reported_errors
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("faces_dir", type=Path)
 parser.add_argument("out_dir", type=Path)
 args = parser.parse_args()
 
-pairs = assemble_pairs(args.faces_dir, args.out_dir, load_params().assemble_pairs)
-print("assemble_pairs:", pairs["split"].value_counts().to_dict())
+with reported_errors("assemble_pairs"):
+    pairs = assemble_pairs(args.faces_dir, args.out_dir, load_params().assemble_pairs)
+    print("assemble_pairs:", pairs["split"].value_counts().to_dict())

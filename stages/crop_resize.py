@@ -5,10 +5,12 @@ from pathlib import Path
 
 from sketch2face.config import load_params
 from sketch2face.data.faces import build_faces
+from sketch2face.stage import reported_errors
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("out_dir", type=Path)
 args = parser.parse_args()
 
-report = build_faces(load_params().crop_resize, args.out_dir)
-print(f"crop_resize: {report.used} pairs used, {report.rejected} inputs rejected -> {args.out_dir}")
+with reported_errors("crop_resize"):
+    report = build_faces(load_params().crop_resize, args.out_dir)
+    print(f"crop_resize: {report.used} pairs used, {report.rejected} inputs rejected -> {args.out_dir}")

@@ -4,7 +4,8 @@ import argparse
 from pathlib import Path
 
 from sketch2face.config import load_params
-from sketch2face.evaluation.evaluator import CANDIDATES, HEADLINE_METRICS, EvalOutputs, run_evaluation
+from sketch2face.evaluation.evaluator import EvalOutputs, headline, run_evaluation
+from sketch2face.stage import reported_errors
 from sketch2face.training.trainer import TrainOutputs
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -14,13 +15,9 @@ parser.add_argument("metrics_dir", type=Path)
 parser.add_argument("results_dir", type=Path)
 args = parser.parse_args()
 
-summary = run_evaluation(
-    load_params().evaluate,
-    TrainOutputs.in_dirs(args.models_dir, args.metrics_dir),
-    args.pairs_dir,
-    EvalOutputs.in_dirs(args.metrics_dir, args.results_dir),
-)
-for prefix in CANDIDATES:
-    headline = {metric: summary[f"{prefix}{metric}"] for metric in HEADLINE_METRICS}
-    print(f"evaluate {prefix.rstrip('_') or 'model'}:", headline)
-print(f"evaluate: groups and gaps in {args.metrics_dir / 'eval.json'}; skipped: {summary['skipped_metrics'] or 'none'}")
+with reported_errors("evaluate"):
+    outputs = EvalOutputs.in_dirs(args.metrics_dir, args.results_dir)
+    summary = run_evaluation(
+        load_params().evaluate, TrainOutputs.in_dirs(args.models_dir, args.metrics_dir), args.pairs_dir, outputs
+    )
+    print(headline(summary, outputs))

@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from sketch2face.config import load_params
+from sketch2face.stage import reported_errors
 from sketch2face.training.trainer import TrainOutputs, run_training
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -12,5 +13,6 @@ parser.add_argument("models_dir", type=Path)
 parser.add_argument("metrics_dir", type=Path)
 args = parser.parse_args()
 
-summary = run_training(load_params(), args.pairs_dir, TrainOutputs.in_dirs(args.models_dir, args.metrics_dir))
-print("train:", summary)
+with reported_errors("train"):
+    summary = run_training(load_params(), args.pairs_dir, TrainOutputs.in_dirs(args.models_dir, args.metrics_dir))
+    print("train:", summary)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 import pytest
@@ -18,12 +22,58 @@ from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_ge
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+NOBODY = 65534
+T = TypeVar("T")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(tmp_path, monkeypatch):
     """Every test gets its own MLflow store, never the developer's `mlflow.db`."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow-test.db'}")
 
+
+
+def _as_nobody(function: Callable[[], T]) -> T:
+    """Runs `function` in a forked child that dropped to `nobody`; its result or error comes back."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        os.close(reader)
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            outcome = ("returned", function())
+        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the parent
+            outcome = ("raised", exc)
+        with os.fdopen(writer, "wb") as pipe:
+            pickle.dump(outcome, pipe)
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        kind, value = pickle.load(pipe)
+    os.waitpid(child, 0)
+    if kind == "raised":
+        raise value
+    return value
+
+
+@pytest.fixture
+def unprivileged() -> Callable[[Callable[[], T]], T]:
+    """Runs a function without the power to bypass file permissions.
+
+    chmod does not stop root, so under root (CI containers) the function runs as `nobody` in a
+    forked child instead; use it on paths inside `shared_tmp`, which `nobody` can reach.
+    """
+    return (lambda function: function()) if os.geteuid() != 0 else _as_nobody
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder every user can reach (pytest's own tmp_path is private to its owner)."""
+    folder = Path(tempfile.mkdtemp(prefix="sketch2face-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 # ---- a tiny trained-generator stand-in, shared by the predict, CLI and MLflow model tests ----
 

@@ -139,8 +139,6 @@ class SketchAligner:
 
     def __call__(self, path: Path) -> tuple[np.ndarray, str]:
         """The aligned sketch and how it was aligned; raises ImageReadError or UnusableSketch."""
-        if path.is_file() and path.stat().st_size == 0:
-            raise UnusableSketch(path, "empty file (0 bytes)")
         image = read_image(path, "gray" if self.channels == 1 else "rgb")
         if self.mode == "none":
             height, width = image.shape[:2]

@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+
+TEMPORARY_SUFFIX = ".tmp"
+
+
+class OutputError(OSError):
+    """An output file that could not be written. The previous version of the file, if any, is
+    untouched and no temporary file is left behind; the message names the path and the cause."""
+
+    def __init__(self, code: int | None, problem: str, path: str) -> None:
+        super().__init__(code, problem, path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+    @classmethod
+    def caused_by(cls, path: Path, exc: OSError) -> OutputError:
+        problem = PROBLEMS.get(exc.errno, exc.strerror or str(exc))
+        return cls(exc.errno, problem, str(path))
+
+
+PROBLEMS = {
+    errno.ENOSPC: "disk full (no space left on device)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+}
+
+
+def _as_output_error(path: Path, exc: OSError) -> OutputError:
+    return exc if isinstance(exc, OutputError) else OutputError.caused_by(path, exc)
 
 
 def _new_file_mode() -> int:
@@ -26,17 +58,30 @@ NEW_FILE_MODE = _new_file_mode()
 
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yields a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    """Yields a temporary path beside `path`; it replaces `path` only if the block succeeds.
+
+    An OSError (disk full, permission denied...) becomes an `OutputError` naming `path`; any other
+    failure keeps its type and gets a note naming `path`. Either way the temporary file is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    os.chmod(temporary, NEW_FILE_MODE)
     try:
-        yield Path(temporary)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+        os.close(handle)
+        os.chmod(name, NEW_FILE_MODE)
+    except OSError as exc:
+        raise _as_output_error(path, exc) from exc
+    temporary = Path(name)
+    try:
+        yield temporary
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as exc:
+        with suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _as_output_error(path, exc) from exc
+        if isinstance(exc, Exception):
+            exc.add_note(f"while writing {path}")
         raise
 
 

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from sketch2face.models.generator import SketchToPhoto
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# MLflow's defaults retry an unreachable server 7 times with a 120 s timeout: a stage would stall
+# for minutes before the tracker gives up. Two retries still ride out a blip; env settings win.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 
 EXPERIMENT_NAME = "sketch2face"
 STORE_FILE = "mlflow.db"
@@ -40,6 +44,7 @@ MODEL_NAME = "generator"
 PICKLE_FORMAT = "pickle"
 # what loading the pickled generator imports (sketch2face itself travels with the model)
 MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pydantic", "PyYAML")
+WARNING_LENGTH = 300  # MLflow errors can carry whole SQL statements; the first line says enough
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -113,7 +118,8 @@ class Tracker:
             return function(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure must not stop the pipeline
             self.enabled = False
-            warnings.warn(f"MLflow {action} failed, continuing without tracking: {exc}", stacklevel=3)
+            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:WARNING_LENGTH]
+            warnings.warn(f"MLflow {action} failed, continuing without tracking: {cause}", stacklevel=3)
             return None
 
     def start(self, tags: Mapping[str, str] | None = None) -> Tracker:
@@ -149,14 +155,18 @@ class Tracker:
             return None
         return self._call("log_model", _log_generator, model, settings)
 
-    def end(self) -> None:
-        self._call("end_run", lambda: self._mlflow.end_run())
+    def end(self, status: str = "FINISHED") -> None:
+        self._call("end_run", lambda: self._mlflow.end_run(status=status))
 
     def __enter__(self) -> Tracker:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.end()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        """A run that died is not marked FINISHED: KILLED on Ctrl-C, FAILED on an error."""
+        if exc_type is None:
+            self.end()
+        else:
+            self.end("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
 
 
 def write_run_reference(path: Path, tracker: Tracker) -> None:

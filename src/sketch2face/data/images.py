@@ -1,15 +1,37 @@
-"""Reading face images from users' disks into uint8 arrays, with errors that name the file."""
+"""Reading face images from users' disks into uint8 arrays, with errors that name the file.
+
+Every stage that reads images goes through `read_image`, so this is the one place that decides
+what a usable image is. An input is either decoded completely and correctly or rejected with a
+short reason for `rejects.csv`; it never comes back half-decoded:
+
+- truncated files are errors (PIL's `LOAD_TRUNCATED_IMAGES` stays False, which would otherwise
+  fill the missing rows with grey);
+- transparent images (RGBA, LA, palette or greyscale with a transparent colour) are composited
+  on white, because sketches are drawn on white paper and transparent pixels would otherwise
+  turn black;
+- 16-bit greyscale is scaled to 8 bits (PIL's own conversion clips everything above 255);
+- CMYK is converted to RGB, EXIF orientation is applied;
+- images over `max_pixels` are refused from their header, before any decoding (decompression
+  bombs: a few kB of PNG can claim gigapixels).
+"""
 
 from __future__ import annotations
 
+import errno
+import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 ColourMode = Literal["rgb", "gray"]
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"})
+DEFAULT_MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond any face photo, far below a bomb
+PAPER_WHITE = (255, 255, 255, 255)
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+TRANSPARENT_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+EIGHT_BIT_TARGET = {"rgb": "RGB", "gray": "L"}
 
 
 class ImageReadError(ValueError):
@@ -20,22 +42,80 @@ class ImageReadError(ValueError):
         self.path = str(path)
         self.reason = reason
 
+    def __reduce__(self) -> tuple:
+        """Picklable, so the error survives the trip back from a worker process."""
+        return type(self), (self.path, self.reason)
+
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def read_image(path: Path | str, mode: ColourMode) -> np.ndarray:
-    """Decodes `path` as RGB (H, W, 3) or greyscale (H, W) uint8, honouring EXIF orientation."""
-    path = Path(path)
-    try:
+def _on_white(image: Image.Image) -> Image.Image:
+    """Composites a transparent image on white paper; opaque images pass unchanged."""
+    if image.mode not in TRANSPARENT_MODES and "transparency" not in image.info:
+        return image
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, PAPER_WHITE), rgba).convert("RGB")
+
+
+def _to_eight_bit(image: Image.Image, mode: ColourMode) -> np.ndarray:
+    """Scales 16-bit greyscale (0..65535) down to 0..255 instead of letting PIL clip it."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        wide = np.asarray(image, dtype=np.float64)
+        grey = np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8)
+        return grey if mode == "gray" else np.repeat(grey[..., None], 3, axis=-1)
+    return np.asarray(image.convert(EIGHT_BIT_TARGET[mode]))
+
+
+def _decode(path: Path, max_pixels: int) -> Image.Image:
+    """Opens and fully decodes `path`; the pixel budget is checked from the header alone."""
+    if path.is_dir():
+        raise ImageReadError(path, "is a directory, not an image file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ImageReadError(path, "empty file (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageReadError(path, f"too large: {width}x{height} pixels (limit {max_pixels})")
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            return np.asarray(upright.convert("RGB" if mode == "rgb" else "L"))
-    except FileNotFoundError:
-        raise ImageReadError(path, "file not found") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(path, "not a readable image") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(path, f"corrupt image ({exc})") from None
+            return ImageOps.exif_transpose(image)
+
+
+def _reason(exc: Exception) -> str:
+    """A short, stable reason for an exception raised while opening or decoding an image."""
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too large, possible decompression bomb ({exc})"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a readable image"
+    if isinstance(exc, OSError) and exc.errno not in (None, 0):
+        return f"cannot read file ({errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror})"
+    if "truncated" in str(exc).lower():
+        return "truncated image"
+    return f"corrupt image ({type(exc).__name__}: {exc})"
+
+
+def read_image(path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decodes `path` as RGB (H, W, 3) or greyscale (H, W) uint8, or raises `ImageReadError`."""
+    path = Path(path)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on: truncated images would pass as grey")
+    try:
+        image = _decode(path, max_pixels)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise many types on malformed bytes
+        raise ImageReadError(path, _reason(exc)) from None
+    try:
+        pixels = _to_eight_bit(_on_white(image), mode)
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(path, f"unsupported pixel format {image.mode!r} ({exc})") from None
+    if pixels.size == 0:
+        raise ImageReadError(path, "image has no pixels")
+    return pixels

@@ -194,6 +194,16 @@ def _test_attributes(table: pd.DataFrame, test: PairTensors, pairs_dir: Path) ->
     return rows.reset_index(drop=True)
 
 
+def headline(summary: Mapping[str, object], outputs: EvalOutputs) -> str:
+    """A few lines for the console: headline metrics of the model and each baseline."""
+    lines = []
+    for prefix in CANDIDATES:
+        metrics = {metric: summary[f"{prefix}{metric}"] for metric in HEADLINE_METRICS}
+        lines.append(f"evaluate {prefix.rstrip('_') or 'model'}: {metrics}")
+    lines.append(f"evaluate: groups and gaps in {outputs.metrics}; skipped: {summary['skipped_metrics'] or 'none'}")
+    return "\n".join(lines)
+
+
 def run_evaluation(params: EvaluateParams, train_outputs: TrainOutputs, pairs_dir: Path, outputs: EvalOutputs) -> dict:
     """The evaluate stage: logs into the MLflow run that training opened."""
     with Tracker(read_run_reference(train_outputs.run_reference)).start() as tracker:

@@ -1,0 +1,245 @@
+"""`read_image` on every kind of bad or unusual file: each is decoded correctly or rejected with its reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+
+EXIF_ORIENTATION = 0x0112
+ROTATE_90_CLOCKWISE = 6
+
+
+def _noise(height: int = 24, width: int = 32) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A few dozen bytes whose header claims a width x height greyscale image: a decompression bomb."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+# --- writers: each makes one kind of file at the given path -------------------------------
+
+
+def _write(data: bytes) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(data)
+
+
+def _truncated(fmt: str) -> Callable[[Path], None]:
+    whole = _encoded(Image.fromarray(_noise()), fmt)
+    return _write(whole[: len(whole) // 2])
+
+
+def _cmyk_jpeg(path: Path) -> None:
+    image = Image.new("CMYK", (16, 16), (0, 0, 0, 0))  # no ink: white paper
+    image.paste((0, 255, 255, 0), (0, 0, 8, 16))  # magenta + yellow ink: red
+    image.save(path, format="JPEG", quality=95)
+
+
+def _sixteen_bit_png(path: Path) -> None:
+    levels = np.array([[0, 257 * 128, 65535]], dtype=np.uint16).repeat(4, axis=0)
+    Image.fromarray(levels).save(path, format="PNG")
+
+
+def _rgba_png(path: Path) -> None:
+    pixels = np.zeros((8, 8, 4), dtype=np.uint8)  # transparent black on the left ...
+    pixels[:, 4:] = (0, 0, 255, 255)  # ... opaque blue on the right
+    Image.fromarray(pixels, "RGBA").save(path, format="PNG")
+
+
+def _la_png(path: Path) -> None:
+    pixels = np.zeros((8, 8, 2), dtype=np.uint8)
+    pixels[:, 4:] = (60, 255)
+    Image.fromarray(pixels, "LA").save(path, format="PNG")
+
+
+def _palette_png_with_transparency(path: Path) -> None:
+    image = Image.new("P", (8, 8), 1)
+    image.putpalette([255, 0, 0, 0, 0, 0])  # index 0 red, index 1 black (declared transparent)
+    image.paste(0, (4, 0, 8, 8))
+    image.save(path, format="PNG", transparency=1)
+
+
+def _exif_rotated_jpeg(path: Path) -> None:
+    """Stored 32 wide x 16 high with a white block top-left; the tag says: turn 90 degrees clockwise."""
+    pixels = np.zeros((16, 32, 3), dtype=np.uint8)
+    pixels[:6, :6] = 255
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = ROTATE_90_CLOCKWISE
+    Image.fromarray(pixels).save(path, format="JPEG", quality=95, exif=exif)
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+# --- checks on the decoded pixels ----------------------------------------------------------
+
+
+def _cmyk_is_red_on_white(rgb: np.ndarray) -> None:
+    assert rgb.shape == (16, 16, 3)
+    np.testing.assert_allclose(rgb[8, 2], (255, 0, 0), atol=12)
+    np.testing.assert_allclose(rgb[8, 13], (255, 255, 255), atol=12)
+
+
+def _sixteen_bit_is_scaled_not_clipped(grey: np.ndarray) -> None:
+    assert grey.shape == (4, 3)
+    assert list(grey[0]) == [0, 128, 255]
+
+
+def _transparent_half_is_white_paper(rgb: np.ndarray) -> None:
+    assert (rgb[:, :4] == 255).all(), "transparent pixels must be white, not the colour under the alpha"
+    assert not (rgb[:, 4:] == 255).all()
+
+
+def _la_is_white_then_grey(grey: np.ndarray) -> None:
+    assert (grey[:, :4] == 255).all() and (grey[:, 4:] == 60).all()
+
+
+def _rotated_upright(rgb: np.ndarray) -> None:
+    assert rgb.shape == (32, 16, 3), "EXIF orientation 6 turns a 32x16 landscape into a 16x32 portrait"
+    assert rgb[:6, -6:].mean() > 200, "the top-left block must end up top-right"
+    assert rgb[:6, :6].mean() < 50
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    filename: str
+    write: Callable[[Path], None]
+    mode: str = "rgb"
+    check: Callable[[np.ndarray], None] | None = None  # used, with these pixels ...
+    reason: str | None = None  # ... or rejected, with a reason starting like this
+
+
+CASES = [
+    Case("zero-byte file", "a.png", _write(b""), reason="empty file"),
+    Case("truncated JPEG", "a.jpg", _truncated("JPEG"), reason="truncated image"),
+    Case("truncated PNG", "a.png", _truncated("PNG"), reason="truncated image"),
+    Case("text file named .jpg", "a.jpg", _write(b"name,age\nann,31\n"), reason="not a readable image"),
+    Case("CMYK JPEG", "a.jpg", _cmyk_jpeg, check=_cmyk_is_red_on_white),
+    Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),
+    Case("RGBA PNG", "a.png", _rgba_png, check=_transparent_half_is_white_paper),
+    Case("LA PNG (grey + alpha)", "a.png", _la_png, mode="gray", check=_la_is_white_then_grey),
+    Case("palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper),
+    Case("EXIF-rotated JPEG", "a.jpg", _exif_rotated_jpeg, check=_rotated_upright),
+    Case("header over max_pixels", "a.png", _write(_png_claiming(9000, 9000)), reason="too large: 9000x9000"),
+    Case("decompression bomb", "a.png", _write(_png_claiming(60000, 60000)), reason="too large, possible decompression bomb"),
+    Case("directory named x.png", "x.png", _directory, reason="is a directory"),
+    Case("missing file", "a.png", lambda path: None, reason="file not found"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_or_unusual_input_is_used_correctly_or_rejected_with_its_reason(case: Case, tmp_path):
+    path = tmp_path / case.filename
+    case.write(path)
+    if case.reason is None:
+        pixels = read_image(path, case.mode)
+        assert pixels.dtype == np.uint8
+        case.check(pixels)
+    else:
+        with pytest.raises(ImageReadError) as error:
+            read_image(path, case.mode)
+        assert error.value.reason.startswith(case.reason), error.value.reason
+        assert error.value.path == str(path) and str(path) in str(error.value)
+
+
+def test_unreadable_file_is_rejected_as_permission_denied(shared_tmp, unprivileged):
+    path = shared_tmp / "locked.png"
+    Image.fromarray(_noise()).save(path)
+    path.chmod(0o000)
+    with pytest.raises(ImageReadError) as error:
+        unprivileged(lambda: read_image(path, "rgb"))
+    assert error.value.reason == "permission denied"
+
+
+def test_pixel_budget_is_configurable(tmp_path):
+    path = tmp_path / "a.png"
+    Image.fromarray(_noise(24, 32)).save(path)
+    assert read_image(path, "gray", max_pixels=24 * 32).shape == (24, 32)
+    with pytest.raises(ImageReadError, match="too large: 32x24 pixels \\(limit 767\\)"):
+        read_image(path, "gray", max_pixels=24 * 32 - 1)
+    assert DEFAULT_MAX_PIXELS >= 4000 * 4000, "ordinary camera photos must pass"
+
+
+def test_truncated_images_are_never_filled_in(tmp_path):
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
+            read_image(tmp_path / "any.png", "rgb")
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def _valid_encodings() -> list[bytes]:
+    image = Image.fromarray(_noise(12, 10))
+    return [_encoded(image, "PNG"), _encoded(image, "JPEG", quality=90), _encoded(image.convert("P"), "PNG")]
+
+
+def _fuzz_inputs(count: int, seed: int = 7) -> list[bytes]:
+    """Random bytes, and valid PNG/JPEG files with random bytes flipped, cut or inserted."""
+    rng = np.random.default_rng(seed)
+    valid = _valid_encodings()
+    inputs = []
+    for index in range(count):
+        if index % 4 == 0:
+            inputs.append(rng.integers(0, 256, int(rng.integers(1, 400)), dtype=np.uint8).tobytes())
+            continue
+        data = bytearray(valid[index % len(valid)])
+        for _ in range(int(rng.integers(1, 6))):
+            position = int(rng.integers(0, len(data)))
+            action = rng.integers(0, 3)
+            if action == 0:
+                data[position] = int(rng.integers(0, 256))
+            elif action == 1:
+                del data[position : position + int(rng.integers(1, 64))]
+            else:
+                data[position:position] = rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8).tobytes()
+        inputs.append(bytes(data))
+    return inputs
+
+
+def test_fuzzed_bytes_decode_to_valid_pixels_or_raise_image_read_error(tmp_path):
+    outcomes = {"used": 0, "rejected": 0}
+    for index, data in enumerate(_fuzz_inputs(300)):
+        path = tmp_path / f"{index}.png"
+        path.write_bytes(data)
+        for mode, channels in (("rgb", (3,)), ("gray", ())):
+            try:
+                pixels = read_image(path, mode)
+            except ImageReadError as exc:
+                assert exc.reason and "\n" not in exc.reason
+                outcomes["rejected"] += 1
+                continue
+            assert pixels.dtype == np.uint8 and pixels.ndim == 2 + len(channels)
+            assert pixels.shape[2:] == channels and min(pixels.shape[:2]) >= 1
+            outcomes["used"] += 1
+    assert outcomes["rejected"] > 0 and outcomes["used"] > 0, outcomes
