@@ -38,7 +38,8 @@ class SynthesizeParams(_Section):
     seed: int = 0
 
 
-SourceKind = Literal["demo", "pairs"]
+SourceKind = Literal["demo", "pairs", "cufs", "cufsf", "aligned"]
+SketchSide = Literal["left", "right"]
 
 
 class SourceParams(_Section):
@@ -47,23 +48,39 @@ class SourceParams(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="prefix of the record ids")
     kind: SourceKind
     root: Path
+    photos_root: Path | None = Field(
+        None, description="cufsf only: the colorFERET tree holding the colour photos (.ppm.bz2)"
+    )
+    sketch_side: SketchSide = Field("left", description="aligned only: which half of an AB image is the sketch")
+
+    @model_validator(mode="after")
+    def _kind_specific_keys(self) -> SourceParams:
+        if self.kind == "cufsf" and self.photos_root is None:
+            raise ValueError(f"source '{self.name}': kind cufsf needs photos_root (the colorFERET folder)")
+        if self.kind != "cufsf" and self.photos_root is not None:
+            raise ValueError(f"source '{self.name}': photos_root is only used by kind cufsf")
+        return self
 
 
 NoFacePolicy = Literal["reject", "center_crop"]
 
 
 class AlignmentParams(_Section):
-    """Canonical geometry: where the eye centres land in the S x S output."""
+    """Canonical geometry: where the eye centres land in the S x S output, and what to do without eyes."""
 
     eye_y: float = Field(0.42, gt=0.0, lt=1.0, description="eye line height, fraction of S")
     eye_distance: float = Field(0.36, gt=0.05, lt=0.9, description="inter-eye distance, fraction of S")
-    no_landmarks: NoFacePolicy = "center_crop"
+    detect: bool = Field(True, description="find the eyes with OpenCV when a dataset ships no landmarks")
+    no_landmarks: NoFacePolicy = Field("center_crop", description="when no eyes are known or found")
 
 
 class CropResizeParams(_Section):
     image_size: int = Field(64, ge=32, le=1024, description="S; the 70x70 PatchGAN needs at least 32")
     sources: tuple[SourceParams, ...] = Field(min_length=1)
     alignment: AlignmentParams = AlignmentParams()
+    workers: int = Field(0, ge=0, description="worker processes; 0 = one per CPU core")
+    chunk_size: int = Field(8, ge=1, description="records handed to a worker at a time")
+    contact_sheet_pairs: int = Field(24, ge=0, description="pairs shown per source in the contact sheet")
 
     @field_validator("image_size")
     @classmethod
@@ -81,10 +98,20 @@ class CropResizeParams(_Section):
         return self
 
 
+SplitMode = Literal["random", "standard"]
+StratifyColumn = Literal["source", "subset", "gender", "race"]
+
+
 class AssemblePairsParams(_Section):
+    """Subject-disjoint splits; `standard` keeps each dataset's published train/test split."""
+
     seed: int = 0
-    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="of all pairs; carved from train")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="of all pairs without a published split")
+    split: SplitMode = Field("random", description="random, or standard (published splits where known)")
+    stratify: tuple[StratifyColumn, ...] = Field(
+        ("source", "gender"), description="manifest columns whose groups are split proportionally"
+    )
 
     @model_validator(mode="after")
     def _leaves_training_data(self) -> AssemblePairsParams:

@@ -3,28 +3,47 @@
     <out>/photos/<id>.png, <out>/sketches/<id>.png   (ids may contain '/', giving sub-folders)
     <out>/manifest.csv    one row per face used, with its attributes and how it was aligned
     <out>/rejects.csv     one row per input not used, with the reason
+    <out>/contact_sheets/<source>.png   aligned pairs with the canonical eye positions marked
+    <summary>             counts per source, attribute, alignment method and reject reason
+
+Pairs are aligned in a process pool (one worker per core by default): decoding and eye
+detection dominate, and every pair is independent.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Iterable, Iterator
 
+import cv2
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from sketch2face.config import AlignmentParams, CropResizeParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.data.detect import detect_eyes
+from sketch2face.data.faces_report import faces_summary, write_contact_sheets
 from sketch2face.data.images import ImageReadError, read_image
 from sketch2face.data.records import EyeCentres, FaceRecord, Rejection
 from sketch2face.data.sources import scan_sources
-from sketch2face.io import write_csv, write_image
+from sketch2face.io import write_csv, write_image, write_json
 
 MANIFEST_FILE = "manifest.csv"
 REJECTS_FILE = "rejects.csv"
 PHOTOS_DIR = "photos"
 SKETCHES_DIR = "sketches"
 REJECT_COLUMNS = ["source", "path", "reason"]
+
+# How an image was brought to the canonical geometry (manifest columns photo/sketch_alignment).
+BY_LANDMARKS = "landmarks"
+BY_DETECTION = "detected"
+BY_CENTER_CROP = "center_crop"
+AS_IS = "as_is"
 
 
 @dataclass(frozen=True)
@@ -33,29 +52,60 @@ class FacesReport:
 
     used: int
     rejected: int
+    summary: dict
+
+
+class NoFaceError(LookupError):
+    """Neither landmarks nor a detected face, and the policy says reject."""
 
 
 def _normalise(
-    image: np.ndarray, eyes: EyeCentres | None, alignment: AlignmentParams, size: int
+    image: np.ndarray, eyes: EyeCentres | None, alignment: AlignmentParams, size: int, what: str
 ) -> tuple[np.ndarray, str]:
-    """Aligns on the eyes when known, else applies the no-landmarks policy; returns the method."""
+    """Aligns on the shipped eyes, else on detected eyes, else applies the no-landmarks policy."""
     if eyes is not None:
-        return align_to_eyes(image, eyes, alignment, size), "landmarks"
+        return align_to_eyes(image, eyes, alignment, size), BY_LANDMARKS
+    if alignment.detect and (found := detect_eyes(image)) is not None:
+        return align_to_eyes(image, found, alignment, size), BY_DETECTION
     if alignment.no_landmarks == "center_crop":
-        return center_crop_resize(image, size), "center_crop"
-    raise LookupError("no landmarks and no_landmarks policy is 'reject'")
+        return center_crop_resize(image, size), BY_CENTER_CROP
+    searched = "no face detected" if alignment.detect else "detection off"
+    raise NoFaceError(f"{what}: no landmarks and {searched} (no_landmarks: reject)")
+
+
+def _ab_halves(record: FaceRecord, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Photo and sketch halves of an already aligned AB image, each resized to S x S as they are."""
+    both = read_image(record.photo_path, "rgb")
+    height, width = both.shape[:2]
+    if width % 2:
+        raise ImageReadError(record.photo_path, f"AB image width {width} is odd, cannot split into two halves")
+    left, right = both[:, : width // 2], both[:, width // 2 :]
+    sketch, photo = (left, right) if record.ab_sketch_side == "left" else (right, left)
+    interpolation = cv2.INTER_AREA if height > size else cv2.INTER_CUBIC
+    resize = partial(cv2.resize, dsize=(size, size), interpolation=interpolation)
+    return resize(photo), resize(cv2.cvtColor(sketch, cv2.COLOR_RGB2GRAY))
+
+
+def _aligned_pair(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndarray, np.ndarray, str, str]:
+    if record.ab_sketch_side is not None:
+        return (*_ab_halves(record, params.image_size), AS_IS, AS_IS)
+    photo = read_image(record.photo_path, "rgb")
+    sketch = read_image(record.sketch_path, "gray")
+    photo, photo_method = _normalise(photo, record.photo_eyes, params.alignment, params.image_size, "photo")
+    sketch, sketch_method = _normalise(sketch, record.sketch_eyes, params.alignment, params.image_size, "sketch")
+    return photo, sketch, photo_method, sketch_method
 
 
 def process_record(record: FaceRecord, params: CropResizeParams, out_dir: Path) -> dict | Rejection:
     """Aligns and writes one pair; returns its manifest row, or the reason it was rejected."""
     try:
-        photo = read_image(record.photo_path, "rgb")
-        sketch = read_image(record.sketch_path, "gray")
-        photo, photo_method = _normalise(photo, record.photo_eyes, params.alignment, params.image_size)
-        sketch, sketch_method = _normalise(sketch, record.sketch_eyes, params.alignment, params.image_size)
+        photo, sketch, photo_method, sketch_method = _aligned_pair(record, params)
     except ImageReadError as exc:
         return Rejection(record.source, exc.path, exc.reason)
-    except (LookupError, ValueError) as exc:
+    except NoFaceError as exc:
+        failed = record.photo_path if str(exc).startswith("photo") else record.sketch_path
+        return Rejection(record.source, str(failed), str(exc))
+    except ValueError as exc:
         return Rejection(record.source, str(record.photo_path), str(exc))
 
     photo_file = Path(PHOTOS_DIR) / f"{record.id}.png"
@@ -76,19 +126,46 @@ def process_record(record: FaceRecord, params: CropResizeParams, out_dir: Path) 
     }
 
 
-def build_faces(params: CropResizeParams, out_dir: Path) -> FacesReport:
-    """Scans the configured sources, aligns every pair and writes the manifest and rejects."""
+def _single_threaded_worker() -> None:
+    """Each worker process uses one thread: the pool already fills the cores."""
+    cv2.setNumThreads(1)
+
+
+def process_records(
+    records: list[FaceRecord], params: CropResizeParams, out_dir: Path, progress: bool = True
+) -> Iterator[dict | Rejection]:
+    """Outcomes in record order; one worker process per core (`workers: 0`) or as configured."""
+    workers = params.workers or os.cpu_count() or 1
+    task = partial(process_record, params=params, out_dir=out_dir)
+    bar = partial(tqdm, total=len(records), desc="crop_resize", unit="pair", disable=not progress)
+    if workers == 1 or len(records) <= 1:
+        yield from bar(map(task, records))
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_single_threaded_worker) as pool:
+        yield from bar(pool.map(task, records, chunksize=params.chunk_size))
+
+
+def _table(rows: Iterable[dict], columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=columns)
+
+
+def build_faces(
+    params: CropResizeParams, out_dir: Path, summary_path: Path | None = None, progress: bool = True
+) -> FacesReport:
+    """Scans the configured sources, aligns every pair, writes manifest, rejects, summary and sheets."""
     scan = scan_sources(params.sources)
     rows: list[dict] = []
     rejections: list[Rejection] = list(scan.rejections)
-    for record in scan.records:
-        outcome = process_record(record, params, out_dir)
-        if isinstance(outcome, Rejection):
-            rejections.append(outcome)
-        else:
-            rows.append(outcome)
-    write_csv(out_dir / REJECTS_FILE, pd.DataFrame([vars(r) for r in rejections], columns=REJECT_COLUMNS))
+    for outcome in process_records(scan.records, params, out_dir, progress):
+        (rejections if isinstance(outcome, Rejection) else rows).append(outcome)
+    rejects = _table((vars(r) for r in rejections), REJECT_COLUMNS)
+    write_csv(out_dir / REJECTS_FILE, rejects)
+    manifest = _table(rows)
+    summary = faces_summary(manifest, rejects, records_found=len(scan.records), files_rejected=len(scan.rejections))
+    if summary_path is not None:
+        write_json(summary_path, summary)
     if not rows:
         raise ValueError(f"no usable face pairs in {[s.name for s in params.sources]}; see {out_dir / REJECTS_FILE}")
-    write_csv(out_dir / MANIFEST_FILE, pd.DataFrame(rows))
-    return FacesReport(used=len(rows), rejected=len(rejections))
+    write_csv(out_dir / MANIFEST_FILE, manifest)
+    write_contact_sheets(manifest, out_dir, params.alignment, params.image_size, params.contact_sheet_pairs)
+    return FacesReport(used=len(rows), rejected=len(rejections), summary=summary)

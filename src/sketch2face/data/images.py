@@ -12,11 +12,13 @@ short reason for `rejects.csv`; it never comes back half-decoded:
 - 16-bit greyscale is scaled to 8 bits (PIL's own conversion clips everything above 255);
 - CMYK is converted to RGB, EXIF orientation is applied;
 - images over `max_pixels` are refused from their header, before any decoding (decompression
-  bombs: a few kB of PNG can claim gigapixels).
+  bombs: a few kB of PNG can claim gigapixels);
+- bzip2-compressed images (`x.ppm.bz2`, as FERET ships them) are decompressed while reading.
 """
 
 from __future__ import annotations
 
+import bz2
 import errno
 import warnings
 from pathlib import Path
@@ -32,6 +34,7 @@ PAPER_WHITE = (255, 255, 255, 255)
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 TRANSPARENT_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 EIGHT_BIT_TARGET = {"rgb": "RGB", "gray": "L"}
+BZIP2_SUFFIX = ".bz2"  # FERET ships its images bzip2-compressed (`00001_930831_fa.ppm.bz2`)
 
 
 class ImageReadError(ValueError):
@@ -47,8 +50,18 @@ class ImageReadError(ValueError):
         return type(self), (self.path, self.reason)
 
 
+def _uncompressed_name(path: Path) -> Path:
+    return Path(path.stem) if path.suffix.lower() == BZIP2_SUFFIX else Path(path.name)
+
+
 def is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    """An image by its extension, also when bzip2-compressed (`x.ppm.bz2`)."""
+    return path.is_file() and _uncompressed_name(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_stem(path: Path) -> str:
+    """The name without its image extension: `a.jpg` and `a.ppm.bz2` both give `a`."""
+    return _uncompressed_name(path).stem
 
 
 def _on_white(image: Image.Image) -> Image.Image:
@@ -76,7 +89,8 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
         raise ImageReadError(path, "empty file (0 bytes)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(path) as image:
+        compressed = path.suffix.lower() == BZIP2_SUFFIX
+        with bz2.open(path) if compressed else open(path, "rb") as stream, Image.open(stream) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageReadError(path, f"too large: {width}x{height} pixels (limit {max_pixels})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Literal, Mapping
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class FaceRecord:
 
     `id` is stable and traceable (e.g. `cufs/cuhk/f-005-01`); `subject` keeps splits
     identity-disjoint; `attributes` (gender, race, tone group, subset...) feed per-group metrics.
+    `ab_sketch_side` is set when photo and sketch are the two halves of one already aligned
+    pix2pix AB image (`photo_path == sketch_path`): such a pair is resized as it is.
     """
 
     id: str
@@ -31,6 +33,7 @@ class FaceRecord:
     photo_eyes: EyeCentres | None = None
     sketch_eyes: EyeCentres | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    ab_sketch_side: Literal["left", "right"] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,8 @@ class SourceScan:
     def extend(self, other: SourceScan) -> None:
         self.records.extend(other.records)
         self.rejections.extend(other.rejections)
+
+
+# Attribute keys that carry a split decided by the dataset rather than by `assemble_pairs`.
+OFFICIAL_SPLIT = "official_split"  # the published train/test split; honoured with `split: standard`
+FOLDER_SPLIT = "folder_split"  # the train/val/test folder of an imported AB dataset; always honoured

@@ -10,13 +10,16 @@ from typing import Callable, Iterable
 
 from sketch2face.config import SourceParams
 from sketch2face.data.records import SourceScan
-from sketch2face.data.sources import demo, pairs
+from sketch2face.data.sources import aligned, cufs, cufsf, demo, pairs
 
 Adapter = Callable[[SourceParams], SourceScan]
 
 ADAPTERS: dict[str, Adapter] = {
     "demo": demo.scan,
     "pairs": pairs.scan,
+    "cufs": cufs.scan,
+    "cufsf": cufsf.scan,
+    "aligned": aligned.scan,
 }
 
 

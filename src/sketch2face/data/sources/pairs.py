@@ -1,7 +1,8 @@
 """The generic layout: `<root>/photos/` and `<root>/sketches/` holding files with matching stems.
 
-Any common image format; a photo without a sketch (or the reverse), or a stem that appears
-twice in one folder, is rejected with its reason. Each stem is its own subject.
+Any common image format (also bzip2-compressed, `a.ppm.bz2`); a photo without a sketch (or the
+reverse), or a stem that appears twice in one folder, is rejected with its reason. Each stem is
+its own subject. No landmarks are shipped: crop_resize finds the eyes with the detector.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from sketch2face.config import SourceParams
-from sketch2face.data.images import is_image_file
+from sketch2face.data.images import image_stem, is_image_file
 from sketch2face.data.records import FaceRecord, Rejection, SourceScan
 
 PHOTOS_DIR = "photos"
@@ -22,7 +23,7 @@ def _images_by_stem(folder: Path, source: str, rejections: list[Rejection]) -> d
     by_stem: dict[str, list[Path]] = defaultdict(list)
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if is_image_file(path):
-            by_stem[path.stem].append(path)
+            by_stem[image_stem(path)].append(path)
         elif path.is_file():
             rejections.append(Rejection(source, str(path), "not an image file extension"))
     unique: dict[str, Path] = {}

@@ -1,0 +1,81 @@
+"""Helpers shared by the adapters: finding files by name pattern, landmark text files, eyes."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sketch2face.data.records import EyeCentres, Rejection
+
+Point = tuple[float, float]
+
+
+class LandmarkFileError(ValueError):
+    """A landmark file that cannot be parsed; the message names the file and the problem."""
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every visible file below `root`, sorted, so that renamed or nested folders still work."""
+    return sorted(
+        path for path in root.rglob("*") if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
+
+
+def unique_by_key(
+    paths: Iterable[Path], key: Callable[[Path], str | None], source: str, rejections: list[Rejection], what: str
+) -> dict[str, Path]:
+    """Paths keyed by `key(path)` (None: not wanted); a key found twice rejects every copy."""
+    by_key: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        name = key(path)
+        if name is not None:
+            by_key[name].append(path)
+    unique: dict[str, Path] = {}
+    for name, found in by_key.items():
+        if len(found) > 1:
+            rejections.extend(Rejection(source, str(path), f"duplicate {what} '{name}' ({len(found)} files)") for path in found)
+        else:
+            unique[name] = found[0]
+    return unique
+
+
+def stem_matching(pattern: re.Pattern[str], suffix: str) -> Callable[[Path], str | None]:
+    """A key function: the name without `suffix` when it ends so and matches `pattern`."""
+
+    def key(path: Path) -> str | None:
+        name = path.name
+        if not name.lower().endswith(suffix):
+            return None
+        stem = name[: len(name) - len(suffix)]
+        return stem if pattern.fullmatch(stem) else None
+
+    return key
+
+
+def read_points(path: Path, minimum: int) -> list[Point]:
+    """`x y` pairs, whitespace separated, any line layout; at least `minimum` points."""
+    try:
+        numbers = [float(token) for token in path.read_text().split()]
+    except ValueError as exc:
+        raise LandmarkFileError(f"{path}: not a list of numbers ({exc})") from None
+    if len(numbers) % 2 or len(numbers) // 2 < minimum:
+        raise LandmarkFileError(f"{path}: expected at least {minimum} 'x y' points, found {len(numbers)} numbers")
+    return [(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)]
+
+
+def eyes_from_points(first: Point, second: Point) -> EyeCentres:
+    """Two eye centres in either order; `EyeCentres.left` is the one at smaller x in the image."""
+    left, right = sorted((first, second))
+    return EyeCentres(left=left, right=right)
+
+
+def official_split_from_folders(path: Path, root: Path) -> str | None:
+    """`train`/`test`/`val` when a folder between `root` and `path` is named so (`training`, `Testing`...)."""
+    for part in path.relative_to(root).parts[:-1]:
+        lowered = part.lower()
+        for split in ("train", "test", "val"):
+            if split in lowered:
+                return split
+    return None
