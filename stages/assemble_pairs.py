@@ -10,8 +10,9 @@ from sketch2face.stage import reported_errors
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("faces_dir", type=Path)
 parser.add_argument("out_dir", type=Path)
+parser.add_argument("summary", type=Path, help="counts per split, source and attribute (JSON)")
 args = parser.parse_args()
 
 with reported_errors("assemble_pairs"):
-    pairs = assemble_pairs(args.faces_dir, args.out_dir, load_params().assemble_pairs)
+    pairs = assemble_pairs(args.faces_dir, args.out_dir, load_params().assemble_pairs, args.summary)
     print("assemble_pairs:", pairs["split"].value_counts().to_dict())

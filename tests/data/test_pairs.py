@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -6,15 +8,60 @@ from sketch2face.config import AssemblePairsParams
 from sketch2face.data.pairs import PAIRS_FILE, assemble_pairs, split_subjects
 
 
+def _manifest(rows: int, **columns) -> pd.DataFrame:
+    frame = pd.DataFrame({"subject": [f"s{i // 2}" for i in range(rows)], "source": "a"})
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
 def test_split_is_subject_disjoint_seeded_and_close_to_the_fractions():
-    subjects = pd.Series([f"s{i // 2}" for i in range(200)])
+    manifest = _manifest(200)
     params = AssemblePairsParams(seed=1, val_fraction=0.1, test_fraction=0.2)
-    splits = split_subjects(subjects, params)
-    assert splits.groupby(subjects).nunique().max() == 1
+    splits = split_subjects(manifest, params)
+    assert splits.groupby(manifest["subject"]).nunique().max() == 1
     counts = splits.value_counts()
     assert abs(counts["test"] - 40) <= 2 and abs(counts["val"] - 20) <= 2
-    assert splits.equals(split_subjects(subjects, params))
-    assert not splits.equals(split_subjects(subjects, AssemblePairsParams(seed=2)))
+    assert splits.equals(split_subjects(manifest, params))
+    assert not splits.equals(split_subjects(manifest, AssemblePairsParams(seed=2)))
+
+
+def test_split_is_stratified_by_source_and_gender():
+    # 160 rows of source a (3/4 female), 40 of source b (all male): each group gets its share.
+    manifest = _manifest(200, source=["a"] * 160 + ["b"] * 40, gender=(["female"] * 3 + ["male"]) * 40 + ["male"] * 40)
+    manifest["subject"] = [f"s{i}" for i in range(200)]
+    splits = split_subjects(manifest, AssemblePairsParams(test_fraction=0.25, val_fraction=0.1))
+    test = manifest[splits == "test"]
+    assert len(test[(test.source == "a") & (test.gender == "female")]) == 30
+    assert len(test[(test.source == "a") & (test.gender == "male")]) == 10
+    assert len(test[test.source == "b"]) == 10
+
+
+def test_standard_split_keeps_the_published_test_set_and_carves_val_from_train():
+    official = ["train"] * 88 + ["test"] * 100
+    manifest = _manifest(188, official_split=official)
+    manifest["subject"] = [f"s{i}" for i in range(188)]
+    manifest.loc[188:, "official_split"] = ""
+    extra = _manifest(20, official_split="")  # a source without a published split, split at random
+    extra["subject"] = [f"x{i}" for i in range(20)]
+    manifest = pd.concat([manifest, extra], ignore_index=True)
+
+    splits = split_subjects(manifest, AssemblePairsParams(split="standard", val_fraction=0.1, test_fraction=0.25, stratify=()))
+
+    published = splits[:188]
+    assert (published[88:] == "test").all()
+    assert set(published[:88]) == {"train", "val"} and (published[:88] == "val").sum() == 19  # 10% of 188
+    assert (splits[188:] == "test").sum() == 5 and (splits[188:] == "val").sum() == 2
+    random = split_subjects(manifest, AssemblePairsParams(split="random", stratify=()))
+    assert (random[88:188] == "test").sum() < 100
+
+
+def test_folder_split_of_imported_ab_data_is_always_kept():
+    manifest = _manifest(6, folder_split=["train", "val", "test", "test", "val", "train"])
+    manifest["subject"] = [f"s{i}" for i in range(6)]
+    for mode in ("random", "standard"):
+        splits = split_subjects(manifest, AssemblePairsParams(split=mode))
+        assert list(splits) == list(manifest["folder_split"])
 
 
 def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
@@ -29,10 +76,13 @@ def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
                      "photo": f"photos/f{index}.png", "sketch": f"sketches/f{index}.png", "gender": "female"})
     pd.DataFrame(rows).to_csv(faces / "manifest.csv", index=False)
 
-    pairs = assemble_pairs(faces, tmp_path / "pairs", AssemblePairsParams(val_fraction=0.2, test_fraction=0.2))
+    pairs = assemble_pairs(faces, tmp_path / "pairs", AssemblePairsParams(val_fraction=0.2, test_fraction=0.2), tmp_path / "pairs.json")
 
     assert len(pairs) == 5 and set(pairs["split"]) == {"train", "val", "test"}
     assert list(pd.read_csv(tmp_path / "pairs" / PAIRS_FILE)["gender"]) == ["female"] * 5
     ab = np.asarray(Image.open(tmp_path / "pairs" / pairs["pair"][0]))
     assert ab.shape == (8, 16, 3)
     assert (ab[:, :8] == 60).all() and (ab[:, 8:] == (200, 10, 10)).all()
+    summary = json.loads((tmp_path / "pairs.json").read_text())
+    assert summary["split.train"] + summary["split.val"] + summary["split.test"] == 5
+    assert summary["split.train.gender.female"] == summary["split.train"] == 3

@@ -14,30 +14,85 @@ import pandas as pd
 from sketch2face.config import AssemblePairsParams
 from sketch2face.data.faces import MANIFEST_FILE
 from sketch2face.data.images import read_image
-from sketch2face.io import write_csv, write_image
+from sketch2face.data.records import FOLDER_SPLIT, OFFICIAL_SPLIT
+from sketch2face.io import write_csv, write_image, write_json
 
 PAIRS_FILE = "pairs.csv"
 SPLITS = ("train", "val", "test")
+SUMMARY_COLUMNS = ("source", "subset", "gender", "race")
 
 
-def split_subjects(subjects: pd.Series, params: AssemblePairsParams) -> pd.Series:
+def _fill_splits(rows_per_subject: pd.Series, targets: dict[str, float], rng: np.random.Generator) -> dict[str, str]:
+    """Shuffled whole subjects fill each target split in turn (up to its row count); the rest train.
+
+    A subject joins a split while that keeps the split nearer its target than leaving it out.
+    """
+    order = rows_per_subject.index[rng.permutation(len(rows_per_subject))]
+    filled = dict.fromkeys(targets, 0)
+    split_of = {}
+    for subject in order:
+        rows = int(rows_per_subject[subject])
+        split = next((name for name in targets if filled[name] + rows / 2 <= targets[name]), "train")
+        filled[split] = filled.get(split, 0) + rows
+        split_of[subject] = split
+    return split_of
+
+
+def _stratified(
+    pool: pd.DataFrame, whole: pd.DataFrame, params: AssemblePairsParams, fractions: dict[str, float], rng: np.random.Generator
+) -> dict[str, str]:
+    """Subject -> split for the rows of `pool`, each stratum (`params.stratify` values) on its own.
+
+    A split's target is its fraction of the stratum's rows in `whole`, which also holds rows
+    whose split was already decided (a published test set), so fractions mean the same in
+    every mode.
+    """
+    if pool.empty:
+        return {}
+    columns = [column for column in params.stratify if column in whole]
+    stratum_of = whole[columns].fillna("").astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=whole.index)
+    split_of: dict[str, str] = {}
+    for stratum, rows in pool.groupby(stratum_of[pool.index], sort=True):
+        size = int((stratum_of == stratum).sum())
+        targets = {split: fraction * size for split, fraction in fractions.items()}
+        split_of.update(_fill_splits(rows["subject"].value_counts().sort_index(), targets, rng))
+    return split_of
+
+
+def _check_disjoint(subjects: pd.Series, split: pd.Series) -> None:
+    mixed = split.groupby(subjects).nunique()
+    if (mixed > 1).any():
+        raise ValueError(f"subjects in more than one split (fixed splits disagree): {sorted(mixed[mixed > 1].index)[:5]}")
+
+
+def _column(manifest: pd.DataFrame, name: str) -> pd.Series:
+    """A manifest column with '' and absent values as NaN."""
+    if name not in manifest:
+        return pd.Series(np.nan, index=manifest.index, dtype=object)
+    return manifest[name].replace("", np.nan)
+
+
+def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Series:
     """Assigns each row a split so that no subject appears in two splits.
 
-    Subjects are shuffled with the seed, then whole subjects fill the test split, then val, up
-    to their fractions of the rows; the rest is train.
+    An imported AB folder's split (`folder_split`) is always kept. With `split: standard`, rows
+    carrying their dataset's published split (`official_split`) keep it, and val is carved from
+    their train rows. Every other row is split at random (seeded), whole subjects at a time,
+    stratified by the `stratify` columns.
     """
     rng = np.random.default_rng(params.seed)
-    rows_per_subject = subjects.value_counts().sort_index()
-    order = rows_per_subject.index[rng.permutation(len(rows_per_subject))]
-    targets = {"test": params.test_fraction * len(subjects), "val": params.val_fraction * len(subjects)}
-    split_of: dict[str, str] = {}
-    filled = {"test": 0, "val": 0}
-    for subject in order:
-        split = next((name for name in ("test", "val") if filled[name] < targets[name]), "train")
-        if split != "train":
-            filled[split] += int(rows_per_subject[subject])
-        split_of[subject] = split
-    return subjects.map(split_of)
+    split = _column(manifest, FOLDER_SPLIT)
+    if params.split == "standard":
+        official = _column(manifest, OFFICIAL_SPLIT).where(split.isna())
+        split = split.fillna(official.where(official == "test"))
+        published = manifest[official.notna()]
+        carve = published[split[published.index].isna()]
+        split = split.fillna(manifest["subject"].map(_stratified(carve, published, params, {"val": params.val_fraction}, rng)))
+    undecided = manifest[split.isna()]
+    fractions = {"test": params.test_fraction, "val": params.val_fraction}
+    split = split.fillna(manifest["subject"].map(_stratified(undecided, undecided, params, fractions, rng)))
+    _check_disjoint(manifest["subject"], split)
+    return split
 
 
 def side_by_side(sketch: np.ndarray, photo: np.ndarray) -> np.ndarray:
@@ -45,10 +100,22 @@ def side_by_side(sketch: np.ndarray, photo: np.ndarray) -> np.ndarray:
     return np.concatenate([np.repeat(sketch[:, :, None], 3, axis=2), photo], axis=1)
 
 
-def assemble_pairs(faces_dir: Path, out_dir: Path, params: AssemblePairsParams) -> pd.DataFrame:
+def pairs_summary(pairs: pd.DataFrame) -> dict[str, int]:
+    """Flat counts per split, and per split and source or attribute, for `dvc metrics diff`."""
+    summary = {f"split.{split}": int((pairs["split"] == split).sum()) for split in SPLITS}
+    for column in SUMMARY_COLUMNS:
+        if column in pairs:
+            counts = pairs.groupby(["split", column]).size()
+            summary.update({f"split.{split}.{column}.{value}": int(count) for (split, value), count in counts.items() if value != ""})
+    return summary
+
+
+def assemble_pairs(
+    faces_dir: Path, out_dir: Path, params: AssemblePairsParams, summary_path: Path | None = None
+) -> pd.DataFrame:
     """Writes `<out>/<split>/<id>.png` AB images and `<out>/pairs.csv`; returns the pairs table."""
     manifest = pd.read_csv(faces_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
-    manifest["split"] = split_subjects(manifest["subject"], params)
+    manifest["split"] = split_subjects(manifest, params)
     manifest["pair"] = [f"{split}/{face_id}.png" for split, face_id in zip(manifest["split"], manifest["id"])]
     for _, row in manifest.iterrows():
         sketch = read_image(faces_dir / row["sketch"], "gray")
@@ -56,4 +123,6 @@ def assemble_pairs(faces_dir: Path, out_dir: Path, params: AssemblePairsParams) 
         write_image(out_dir / row["pair"], side_by_side(sketch, photo))
     pairs = manifest.drop(columns=["photo", "sketch"])
     write_csv(out_dir / PAIRS_FILE, pairs)
+    if summary_path is not None:
+        write_json(summary_path, pairs_summary(pairs))
     return pairs
