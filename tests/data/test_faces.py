@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +7,8 @@ from PIL import Image
 
 from sketch2face.config import CropResizeParams, SourceParams
 from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces
+from sketch2face.data.faces_report import CONTACT_SHEETS_DIR, SHEET_TILE_MIN, reason_key
+from sketch2face.data.synthetic import generate_demo_faces
 
 
 def _pairs_folder(root, names, corrupt=()):
@@ -18,37 +22,95 @@ def _pairs_folder(root, names, corrupt=()):
                 Image.fromarray(np.full((30, 40, 3), 20 * index, dtype=np.uint8)).save(path)
 
 
-def test_counts_add_up_and_outputs_are_square(tmp_path):
+def _params(*sources, **settings) -> CropResizeParams:
+    return CropResizeParams(image_size=32, sources=sources, **{"workers": 1, **settings})
+
+
+def test_counts_add_up_and_outputs_are_square_with_a_process_pool(tmp_path):
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a", "b", "c"], corrupt={"c"})
     (raw / "sketches" / "orphan.png").write_bytes((raw / "sketches" / "a.png").read_bytes())
-    params = CropResizeParams(image_size=32, sources=(SourceParams(name="p", kind="pairs", root=raw),))
+    params = _params(SourceParams(name="p", kind="pairs", root=raw), workers=2, chunk_size=1)
 
-    report = build_faces(params, tmp_path / "faces")
+    report = build_faces(params, tmp_path / "faces", tmp_path / "faces.json", progress=False)
 
     manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
     assert (report.used, report.rejected) == (2, 2)
     assert list(manifest["id"]) == ["p/a", "p/b"]
-    assert set(manifest["photo_alignment"]) == {"center_crop"}
+    assert set(manifest["photo_alignment"]) == {"center_crop"}  # flat images: no face to detect
     assert sorted(rejects["reason"].str.split(" ").str[0]) == ["not", "sketch"]  # "not a readable image", "sketch without a photo"
     photo = np.asarray(Image.open(tmp_path / "faces" / manifest["photo"][0]))
     sketch = np.asarray(Image.open(tmp_path / "faces" / manifest["sketch"][0]))
     assert photo.shape == (32, 32, 3) and sketch.shape == (32, 32)
+    summary = json.loads((tmp_path / "faces.json").read_text())
+    assert summary["inputs"] == summary["used"] + summary["rejected"] == 4
+    assert summary["pairs_found"] == 3 and summary["pairs_rejected"] == 1 and summary["files_rejected_before_pairing"] == 1
+    assert summary["source.p.used"] == 2 and summary["reason.not_a_readable_image"] == 1
 
 
-def test_reject_policy_without_landmarks_leaves_a_reason_per_pair(tmp_path):
+def test_reject_policy_names_the_image_without_a_face(tmp_path):
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a"])
-    params = CropResizeParams(
-        image_size=32,
-        sources=(SourceParams(name="p", kind="pairs", root=raw),),
-        alignment={"no_landmarks": "reject"},
-    )
+    params = _params(SourceParams(name="p", kind="pairs", root=raw), alignment={"no_landmarks": "reject"})
     with pytest.raises(ValueError, match="no usable face pairs"):
-        build_faces(params, tmp_path / "faces")
+        build_faces(params, tmp_path / "faces", progress=False)
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
-    assert list(rejects["reason"]) == ["no landmarks and no_landmarks policy is 'reject'"]
+    assert list(rejects["reason"]) == ["photo: no landmarks and no face detected (no_landmarks: reject)"]
+    assert rejects["path"][0].endswith("photos/a.png")
+
+
+def test_faces_without_landmarks_are_aligned_on_detected_eyes(tmp_path):
+    raw = tmp_path / "raw"
+    for face in generate_demo_faces(2, 256, seed=0, views_per_subject=1):
+        for folder, image in (("photos", face.photo), ("sketches", face.sketch)):
+            (raw / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(raw / folder / f"{face.subject}.png")
+    params = _params(SourceParams(name="p", kind="pairs", root=raw), alignment={"no_landmarks": "reject"})
+
+    build_faces(params, tmp_path / "faces", progress=False)
+
+    manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
+    assert len(manifest) >= 1 and set(manifest["sketch_alignment"]) == {"detected"}
+
+
+def test_ab_images_are_split_into_halves_and_resized_as_they_are(tmp_path):
+    ab = np.zeros((64, 128, 3), dtype=np.uint8)
+    ab[:, :64] = 40  # the sketch half (left)
+    ab[:, 64:] = (200, 100, 0)
+    (tmp_path / "ab/val").mkdir(parents=True)
+    Image.fromarray(ab).save(tmp_path / "ab/val/x.png")
+    Image.fromarray(np.zeros((8, 15, 3), dtype=np.uint8)).save(tmp_path / "ab/val/odd.png")
+    params = _params(SourceParams(name="ab", kind="aligned", root=tmp_path / "ab"))
+
+    report = build_faces(params, tmp_path / "faces", progress=False)
+
+    manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
+    assert report.used == 1 and manifest["folder_split"][0] == "val" and manifest["photo_alignment"][0] == "as_is"
+    assert (np.asarray(Image.open(tmp_path / "faces" / manifest["sketch"][0])) == 40).all()
+    assert (np.asarray(Image.open(tmp_path / "faces" / manifest["photo"][0])) == (200, 100, 0)).all()
+    assert "width 15 is odd" in pd.read_csv(tmp_path / "faces" / REJECTS_FILE)["reason"][0]
+
+
+def test_contact_sheet_shows_each_pair_with_the_canonical_eyes_marked(tmp_path):
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a", "b", "c"])
+    params = _params(SourceParams(name="p", kind="pairs", root=raw), contact_sheet_pairs=2)
+
+    build_faces(params, tmp_path / "faces", progress=False)
+
+    sheet = np.asarray(Image.open(tmp_path / "faces" / CONTACT_SHEETS_DIR / "p.png"))
+    side = SHEET_TILE_MIN
+    assert sheet.shape[0] >= 2 * side and sheet.shape[1] >= 2 * side  # two pairs, photo above sketch
+    eye_y = round(params.alignment.eye_y * side)
+    eye_x = round(side / 2 - params.alignment.eye_distance * side / 2)
+    for top in (eye_y, side + eye_y):
+        assert tuple(sheet[top, eye_x]) == (255, 0, 0)
+
+
+def test_reason_keys_drop_the_details():
+    assert reason_key("corrupt image (cannot identify x)") == "corrupt_image"
+    assert reason_key("duplicate photo 'm-001-01' (2 files)") == "duplicate_photo"
 
 
 def test_missing_source_root_is_a_clear_error(tmp_path):

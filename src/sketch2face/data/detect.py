@@ -55,7 +55,7 @@ def _largest_face(grey: np.ndarray) -> tuple[float, float, float, float] | None:
     if len(faces) == 0:
         return None
     x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
-    return x / scale, y / scale, w / scale, h / scale
+    return float(x / scale), float(y / scale), float(w / scale), float(h / scale)
 
 
 def _eyes_in_face(grey: np.ndarray, face: tuple[float, float, float, float]) -> EyeCentres | None:
@@ -74,7 +74,7 @@ def _eyes_in_face(grey: np.ndarray, face: tuple[float, float, float, float]) -> 
         sides = [[c for c in centres if (c[0] < half) == is_left] for is_left in (True, False)]
         if all(sides):
             chosen = [max(side, key=lambda c: c[2]) for side in sides]
-            points = [(max(left, 0) + cx / scale, max(top, 0) + cy / scale) for cx, cy, _ in chosen]
+            points = [(float(max(left, 0) + cx / scale), float(max(top, 0) + cy / scale)) for cx, cy, _ in chosen]
             return EyeCentres(left=points[0], right=points[1])
     return None
 

@@ -1,0 +1,35 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketch2face.config import SourceParams
+from sketch2face.data.sources import aligned
+
+
+def _ab(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((16, 32, 3), dtype=np.uint8)).save(path)
+
+
+def test_split_folders_become_records_that_keep_their_split(tmp_path):
+    _ab(tmp_path / "train/1.jpg")
+    _ab(tmp_path / "train/2.png")
+    _ab(tmp_path / "test/9.jpg")
+    _ab(tmp_path / "extra/5.jpg")
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val/notes.txt").write_text("x")
+
+    scan = aligned.scan(SourceParams(name="facades", kind="aligned", root=tmp_path, sketch_side="right"))
+
+    assert [r.id for r in scan.records] == ["facades/test/9", "facades/train/1", "facades/train/2"]
+    assert [r.attributes for r in scan.records] == [{"folder_split": "test"}] + [{"folder_split": "train"}] * 2
+    assert all(r.photo_path == r.sketch_path and r.ab_sketch_side == "right" for r in scan.records)
+    assert sorted((Path(r.path).name, r.reason.split(" ")[0]) for r in scan.rejections) == [("5.jpg", "not"), ("notes.txt", "not")]
+
+
+def test_a_folder_without_split_folders_is_a_clear_error(tmp_path):
+    _ab(tmp_path / "1.jpg")
+    with pytest.raises(ValueError, match="expected train/, val/, test/ folders"):
+        aligned.scan(SourceParams(name="x", kind="aligned", root=tmp_path))
