@@ -97,3 +97,10 @@ def detect_eyes(image: np.ndarray) -> EyeCentres | None:
     if face is None:
         return None
     return _eyes_in_face(grey, face) or fallback_eyes(face)
+
+
+def detect_both_eyes(image: np.ndarray) -> EyeCentres | None:
+    """Like `detect_eyes`, but None unless the eye cascades found both eyes (for measuring alignment)."""
+    grey = _greyscale(np.ascontiguousarray(image))
+    face = _largest_face(grey)
+    return None if face is None else _eyes_in_face(grey, face)
