@@ -59,6 +59,8 @@ class SourceParams(_Section):
             raise ValueError(f"source '{self.name}': kind cufsf needs photos_root (the colorFERET folder)")
         if self.kind != "cufsf" and self.photos_root is not None:
             raise ValueError(f"source '{self.name}': photos_root is only used by kind cufsf")
+        if self.kind != "aligned" and "sketch_side" in self.model_fields_set:
+            raise ValueError(f"source '{self.name}': sketch_side is only used by kind aligned")
         return self
 
 

@@ -33,3 +33,8 @@ def test_a_folder_without_split_folders_is_a_clear_error(tmp_path):
     _ab(tmp_path / "1.jpg")
     with pytest.raises(ValueError, match="expected train/, val/, test/ folders"):
         aligned.scan(SourceParams(name="x", kind="aligned", root=tmp_path))
+
+
+def test_sketch_side_belongs_to_aligned_sources_only(tmp_path):
+    with pytest.raises(ValueError, match="sketch_side is only used by kind aligned"):
+        SourceParams(name="x", kind="pairs", root=tmp_path, sketch_side="right")

@@ -50,6 +50,16 @@ EYE_KEYS = ("left_eye_coordinates", "right_eye_coordinates")
 
 
 @dataclass(frozen=True)
+class Annotations:
+    """Landmark and ground-truth files found under the roots, by the name each is looked up with."""
+
+    sketch_points: dict[str, Path]  # subject id
+    photo_points: dict[str, Path]  # greyscale FERET name
+    truth_eyes: dict[str, Path]  # colour image stem (`name_value/<subj>/<image>.txt`)
+    truth_subjects: dict[str, Path]  # subject id (`xml/<subj>/<subj>.xml`)
+
+
+@dataclass(frozen=True)
 class ListedPhoto:
     """One line of the names list: the greyscale FERET image a sketch was drawn from."""
 
@@ -144,14 +154,16 @@ def scan(params: SourceParams) -> SourceScan:
         lambda path: image_stem(path) if SUBJECT.fullmatch(image_stem(path)) else None,
         params.name, result.rejections, "sketch",
     )
-    sketch_points = unique_by_key(files, stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX), params.name, result.rejections, "sketch points")
-    photo_points = unique_by_key(files, stem_matching(GREY_NAME, PHOTO_POINTS_SUFFIX), params.name, result.rejections, "photo points")
     photo_files = files_under(params.photos_root) if params.photos_root.is_dir() else []
     if not photo_files:
         raise ValueError(f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)")
     colour = _colour_photos(photo_files)
-    truth_text = {path.stem: path for path in photo_files if _in_folder(path, "name_value") and path.suffix == GROUND_TRUTH_TEXT_SUFFIX}
-    truth_xml = {path.stem: path for path in photo_files if _in_folder(path, "xml") and path.suffix == GROUND_TRUTH_XML_SUFFIX}
+    annotations = Annotations(
+        sketch_points=unique_by_key(files, stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX), params.name, result.rejections, "sketch points"),
+        photo_points=unique_by_key(files, stem_matching(GREY_NAME, PHOTO_POINTS_SUFFIX), params.name, result.rejections, "photo points"),
+        truth_eyes={path.stem: path for path in photo_files if _in_folder(path, "name_value") and path.suffix == GROUND_TRUTH_TEXT_SUFFIX},
+        truth_subjects={path.stem: path for path in photo_files if _in_folder(path, "xml") and path.suffix == GROUND_TRUTH_XML_SUFFIX},
+    )
 
     listed_subjects = {photo.subject for photo in listed}
     for subject in sorted(sketches.keys() - listed_subjects):
@@ -168,7 +180,7 @@ def scan(params: SourceParams) -> SourceScan:
             result.rejections.append(Rejection(params.name, str(sketch), reason))
             continue
         try:
-            record = _record(params, photo, sketch, colour_photo, split, sketch_points, photo_points, truth_text, truth_xml)
+            record = _record(params, photo, sketch, colour_photo, split, annotations)
         except (LandmarkFileError, OSError) as exc:
             result.rejections.append(Rejection(params.name, str(sketch), f"unreadable landmarks: {exc}"))
             continue
@@ -182,23 +194,21 @@ def _record(
     sketch: Path,
     colour_photo: Path,
     split: str,
-    sketch_points: dict[str, Path],
-    photo_points: dict[str, Path],
-    truth_text: dict[str, Path],
-    truth_xml: dict[str, Path],
+    annotations: Annotations,
 ) -> FaceRecord:
+    """One pair with its eyes (ground truth first: it is on the colour image itself) and attributes."""
     sketch_eyes = None
-    if photo.subject in sketch_points:
-        sketch_eyes = eyes_from_points(*read_points(sketch_points[photo.subject], minimum=3)[:2])
+    if photo.subject in annotations.sketch_points:
+        sketch_eyes = eyes_from_points(*read_points(annotations.sketch_points[photo.subject], minimum=3)[:2])
     photo_eyes = None
-    truth = truth_text.get(image_stem(colour_photo))
+    truth = annotations.truth_eyes.get(image_stem(colour_photo))
     if truth is not None:
         photo_eyes = ground_truth_eyes(truth)
-    if photo_eyes is None and photo.grey_name in photo_points:
-        photo_eyes = pos_eyes(photo_points[photo.grey_name])
+    if photo_eyes is None and photo.grey_name in annotations.photo_points:
+        photo_eyes = pos_eyes(annotations.photo_points[photo.grey_name])
     attributes = {"subset": "feret", OFFICIAL_SPLIT: split}
-    if photo.subject in truth_xml:
-        attributes.update(ground_truth_attributes(truth_xml[photo.subject]))
+    if photo.subject in annotations.truth_subjects:
+        attributes.update(ground_truth_attributes(annotations.truth_subjects[photo.subject]))
     return FaceRecord(
         id=f"{params.name}/{photo.grey_name}",
         source=params.name,
