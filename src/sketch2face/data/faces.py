@@ -7,11 +7,14 @@
     <summary>             counts per source, attribute, alignment method and reject reason
 
 Pairs are aligned in a process pool (one worker per core by default): decoding and eye
-detection dominate, and every pair is independent.
+detection dominate, and every pair is independent. Workers are spawned, not forked: a fork of
+a process whose OpenCV or BLAS thread pools are running can deadlock, so scripts that call
+`build_faces` need the usual `if __name__ == "__main__":` guard.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -141,7 +144,8 @@ def process_records(
     if workers == 1 or len(records) <= 1:
         yield from bar(map(task, records))
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_single_threaded_worker) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_single_threaded_worker) as pool:
         yield from bar(pool.map(task, records, chunksize=params.chunk_size))
 
 
