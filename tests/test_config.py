@@ -113,8 +113,8 @@ def test_bad_source_entries_are_named_by_position_without_follow_on_noise():
     raw = {"crop_resize": {"sources": [{"name": "my faces", "kind": "zip", "root": "x", "roots": "y"}]}}
     assert _problems(raw) == [
         "crop_resize.sources.0.name: must match the pattern ^[A-Za-z0-9_-]+$ (got 'my faces')",
-        "crop_resize.sources.0.kind: must be one of 'demo' or 'pairs' (got 'zip')",
-        "crop_resize.sources.0.roots: unknown key (did you mean 'root'?); allowed keys: name, kind, root",
+        "crop_resize.sources.0.kind: must be one of 'demo', 'pairs', 'cufs', 'cufsf' or 'aligned' (got 'zip')",
+        "crop_resize.sources.0.roots: unknown key (did you mean 'root'?); allowed keys: name, kind, root, photos_root, sketch_side",
     ]
     assert _problems({"crop_resize": {"sources": []}}) == ["crop_resize.sources: must have at least 1 item(s) (got [])"]
 

@@ -127,7 +127,8 @@ def _interrupt_on_call(number: int, function):
 
 
 def test_interrupted_crop_resize_reruns_to_the_same_result(tiny_data, tmp_path, monkeypatch):
-    params = CropResizeParams(image_size=SIZE, sources=(_demo_source(tiny_data),))
+    # one worker: the interrupt is patched into this process, not into spawned pool workers
+    params = CropResizeParams(image_size=SIZE, sources=(_demo_source(tiny_data),), workers=1)
     clean = tmp_path / "clean"
     build_faces(params, clean)
 

@@ -20,8 +20,8 @@ from sketch2face.stage import EXIT_USER_ERROR, TRACEBACK_VARIABLE, reported_erro
 REPO = Path(__file__).resolve().parents[1]
 STAGE_ARGUMENTS = {
     "synthesize": ["out"],
-    "crop_resize": ["out"],
-    "assemble_pairs": ["faces", "pairs"],
+    "crop_resize": ["out", "faces.json"],
+    "assemble_pairs": ["faces", "pairs", "pairs.json"],
     "train": ["pairs", "models", "metrics"],
     "evaluate": ["models", "pairs", "metrics", "results"],
 }
