@@ -207,6 +207,9 @@ def test_bad_files_in_a_pairs_source_are_used_or_rejected_and_counts_reconcile(t
     assert (report.used, report.rejected) == (2, 8)
     inputs = {path.relative_to(raw).as_posix() for path in raw.rglob("*") if path.is_file()}
     used = {Path(path).relative_to(raw).as_posix() for path in (*manifest["raw_photo"], *manifest["raw_sketch"])}
-    partners_of_rejected_pairs = {"sketches/truncated.png", "photos/empty.png"}
+    partners_of_rejected_pairs = {
+        Path(partner).relative_to(raw).as_posix() for partner in rejects["partner"].dropna() if partner
+    }
+    assert partners_of_rejected_pairs == {"sketches/truncated.png", "photos/empty.png"}
     assert inputs == used | set(reasons) | partners_of_rejected_pairs
     assert len(inputs) == 2 * report.used + report.rejected + len(partners_of_rejected_pairs) == 14

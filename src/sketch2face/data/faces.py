@@ -32,7 +32,7 @@ from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.detect import detect_eyes
 from sketch2face.data.faces_report import faces_summary, write_contact_sheets
 from sketch2face.data.images import ImageReadError, read_image
-from sketch2face.data.records import EyeCentres, FaceRecord, Rejection
+from sketch2face.data.records import EyeCentres, FaceRecord, Rejection, SourceError
 from sketch2face.data.sources import scan_sources
 from sketch2face.io import write_csv, write_image, write_json
 
@@ -40,7 +40,7 @@ MANIFEST_FILE = "manifest.csv"
 REJECTS_FILE = "rejects.csv"
 PHOTOS_DIR = "photos"
 SKETCHES_DIR = "sketches"
-REJECT_COLUMNS = ["source", "path", "reason"]
+REJECT_COLUMNS = ["source", "path", "reason", "partner"]
 
 # How an image was brought to the canonical geometry (manifest columns photo/sketch_alignment).
 BY_LANDMARKS = "landmarks"
@@ -99,17 +99,23 @@ def _aligned_pair(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndar
     return photo, sketch, photo_method, sketch_method
 
 
+def _pair_rejection(record: FaceRecord, failed: Path, reason: str) -> Rejection:
+    """The failed file with its reason, naming the other file of the pair, unused with it."""
+    partner = record.sketch_path if Path(failed) == Path(record.photo_path) else record.photo_path
+    return Rejection(record.source, str(failed), reason, partner=str(partner))
+
+
 def process_record(record: FaceRecord, params: CropResizeParams, out_dir: Path) -> dict | Rejection:
     """Aligns and writes one pair; returns its manifest row, or the reason it was rejected."""
     try:
         photo, sketch, photo_method, sketch_method = _aligned_pair(record, params)
     except ImageReadError as exc:
-        return Rejection(record.source, exc.path, exc.reason)
+        return _pair_rejection(record, Path(exc.path), exc.reason)
     except NoFaceError as exc:
         failed = record.photo_path if str(exc).startswith("photo") else record.sketch_path
-        return Rejection(record.source, str(failed), str(exc))
+        return _pair_rejection(record, failed, str(exc))
     except ValueError as exc:
-        return Rejection(record.source, str(record.photo_path), str(exc))
+        return _pair_rejection(record, record.photo_path, str(exc))
 
     photo_file = Path(PHOTOS_DIR) / f"{record.id}.png"
     sketch_file = Path(SKETCHES_DIR) / f"{record.id}.png"
@@ -169,7 +175,7 @@ def build_faces(
     if summary_path is not None:
         write_json(summary_path, summary)
     if not rows:
-        raise ValueError(f"no usable face pairs in {[s.name for s in params.sources]}; see {out_dir / REJECTS_FILE}")
+        raise SourceError(f"no usable face pairs in {[s.name for s in params.sources]}; see {out_dir / REJECTS_FILE}")
     write_csv(out_dir / MANIFEST_FILE, manifest)
     write_contact_sheets(manifest, out_dir, params.alignment, params.image_size, params.contact_sheet_pairs)
     return FacesReport(used=len(rows), rejected=len(rejections), summary=summary)

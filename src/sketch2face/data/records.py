@@ -36,13 +36,22 @@ class FaceRecord:
     ab_sketch_side: Literal["left", "right"] | None = None
 
 
+class SourceError(ValueError):
+    """A configured source that cannot be read at all (missing root, wrong layout, bad list file)."""
+
+
 @dataclass(frozen=True)
 class Rejection:
-    """An input that was not used, and why: nothing is dropped silently."""
+    """An input that was not used, and why: nothing is dropped silently.
+
+    When one file of a pair fails, `path` is that file and `partner` the other file of the pair,
+    which is not used either.
+    """
 
     source: str
     path: str
     reason: str
+    partner: str = ""
 
 
 @dataclass

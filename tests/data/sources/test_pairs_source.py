@@ -18,6 +18,7 @@ def test_matching_stems_pair_up_and_everything_else_is_rejected(tmp_path):
     for name in ("a.png", "b.jpeg", "only_sketch.png", "dup.png"):
         _image(tmp_path / "sketches" / name)
     (tmp_path / "photos" / "notes.txt").write_text("not an image")
+    (tmp_path / "sketches" / "extra").mkdir()
 
     scan = pairs.scan(SourceParams(name="mine", kind="pairs", root=tmp_path))
 
@@ -28,9 +29,10 @@ def test_matching_stems_pair_up_and_everything_else_is_rejected(tmp_path):
         ("dup.jpg", "duplicate id 'dup' in " + str(tmp_path / "photos")),
         ("dup.png", "duplicate id 'dup' in " + str(tmp_path / "photos")),
         ("dup.png", "sketch without a photo"),
+        ("extra", "sub-folder not read (the pairs layout is flat)"),
         ("notes.txt", "not an image file extension"),
         ("only_photo.png", "photo without a sketch"),
         ("only_sketch.png", "sketch without a photo"),
     ]
-    inputs = sum(1 for _ in tmp_path.rglob("*") if _.is_file())
+    inputs = sum(1 for _ in tmp_path.rglob("*") if _.is_file() or _.name == "extra")
     assert inputs == 2 * len(scan.records) + len(scan.rejections)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from sketch2face.config import SourceParams
-from sketch2face.data.records import SourceScan
+from sketch2face.data.records import SourceError, SourceScan
 from sketch2face.data.sources import aligned, cufs, cufsf, demo, pairs
 
 Adapter = Callable[[SourceParams], SourceScan]
@@ -22,9 +22,6 @@ ADAPTERS: dict[str, Adapter] = {
     "aligned": aligned.scan,
 }
 
-
-class SourceError(ValueError):
-    """A configured source that cannot be read at all (missing root, unknown kind)."""
 
 
 def scan_sources(sources: Iterable[SourceParams]) -> SourceScan:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
-from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceScan
+from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceError, SourceScan
 from sketch2face.data.sources.common import files_under
 
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -21,7 +21,7 @@ SPLIT_FOLDERS = ("train", "val", "test")
 def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
     if not any((params.root / split).is_dir() for split in SPLIT_FOLDERS):
-        raise ValueError(f"source '{params.name}': expected {'/, '.join(SPLIT_FOLDERS)}/ folders in {params.root}")
+        raise SourceError(f"source '{params.name}': expected {'/, '.join(SPLIT_FOLDERS)}/ folders in {params.root}")
     for path in files_under(params.root):
         relative = path.relative_to(params.root)
         if len(relative.parts) != 2 or relative.parts[0] not in SPLIT_FOLDERS:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
-from sketch2face.data.records import OFFICIAL_SPLIT, EyeCentres, FaceRecord, Rejection, SourceScan
+from sketch2face.data.records import EyeCentres, FaceRecord, OFFICIAL_SPLIT, Rejection, SourceError, SourceScan
 from sketch2face.data.sources.common import (
     LandmarkFileError,
     eyes_from_points,
@@ -72,7 +72,7 @@ def parse_listed_photo(line: str, names_file: Path, number: int) -> ListedPhoto:
     grey_name = line.strip().rsplit(".", 1)[0]
     match = GREY_NAME.fullmatch(grey_name)
     if match is None:
-        raise ValueError(f"{names_file}:{number}: '{line.strip()}' is not a greyscale FERET name like 00001fb010_930831.jpg")
+        raise SourceError(f"{names_file}:{number}: '{line.strip()}' is not a greyscale FERET name like 00001fb010_930831.jpg")
     return ListedPhoto(grey_name, match["subject"], f"{match['subject']}_{match['date']}_{match['pose']}")
 
 
@@ -141,7 +141,7 @@ def scan(params: SourceParams) -> SourceScan:
     files = files_under(params.root)
     names_files = [path for path in files if path.name == NAMES_FILE]
     if len(names_files) != 1:
-        raise ValueError(f"source '{params.name}': expected one {NAMES_FILE} under {params.root}, found {len(names_files)}")
+        raise SourceError(f"source '{params.name}': expected one {NAMES_FILE} under {params.root}, found {len(names_files)}")
     names_file = names_files[0]
     listed = [
         parse_listed_photo(line, names_file, number)
@@ -156,7 +156,7 @@ def scan(params: SourceParams) -> SourceScan:
     )
     photo_files = files_under(params.photos_root) if params.photos_root.is_dir() else []
     if not photo_files:
-        raise ValueError(f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)")
+        raise SourceError(f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)")
     colour = _colour_photos(photo_files)
     annotations = Annotations(
         sketch_points=unique_by_key(files, stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX), params.name, result.rejections, "sketch points"),

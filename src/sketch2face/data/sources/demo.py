@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sketch2face.config import SourceParams, SynthesizeParams
-from sketch2face.data.records import EyeCentres, FaceRecord, Rejection, SourceScan
+from sketch2face.data.records import EyeCentres, FaceRecord, Rejection, SourceError, SourceScan
 from sketch2face.io import write_csv, write_image
 
 METADATA_FILE = "metadata.csv"
@@ -60,11 +60,11 @@ def eyes_from_row(row: pd.Series) -> EyeCentres:
 def scan(params: SourceParams) -> SourceScan:
     metadata_path = params.root / METADATA_FILE
     if not metadata_path.is_file():
-        raise ValueError(f"source '{params.name}': {metadata_path} not found (is this a demo folder?)")
+        raise SourceError(f"source '{params.name}': {metadata_path} not found (is this a demo folder?)")
     metadata = pd.read_csv(metadata_path, dtype=str)
     missing = [column for column in REQUIRED_COLUMNS if column not in metadata.columns]
     if missing:
-        raise ValueError(f"{metadata_path}: missing columns {missing}")
+        raise SourceError(f"{metadata_path}: missing columns {missing}")
 
     scan_result = SourceScan()
     for _, row in metadata.iterrows():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
-from sketch2face.data.records import FaceRecord, Rejection, SourceScan
+from sketch2face.data.records import FaceRecord, Rejection, SourceError, SourceScan
 
 PHOTOS_DIR = "photos"
 SKETCHES_DIR = "sketches"
@@ -24,7 +24,9 @@ def _images_by_stem(folder: Path, source: str, rejections: list[Rejection]) -> d
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if is_image_file(path):
             by_stem[image_stem(path)].append(path)
-        elif path.is_file():
+        elif path.is_dir():
+            rejections.append(Rejection(source, str(path), "sub-folder not read (the pairs layout is flat)"))
+        else:
             rejections.append(Rejection(source, str(path), "not an image file extension"))
     unique: dict[str, Path] = {}
     for stem, paths in by_stem.items():
@@ -39,7 +41,7 @@ def scan(params: SourceParams) -> SourceScan:
     photos_dir, sketches_dir = params.root / PHOTOS_DIR, params.root / SKETCHES_DIR
     for folder in (photos_dir, sketches_dir):
         if not folder.is_dir():
-            raise ValueError(f"source '{params.name}': expected folder {folder}")
+            raise SourceError(f"source '{params.name}': expected folder {folder}")
     result = SourceScan()
     photos = _images_by_stem(photos_dir, params.name, result.rejections)
     sketches = _images_by_stem(sketches_dir, params.name, result.rejections)
