@@ -98,6 +98,16 @@ def data_parallel(module: nn.Module, device: torch.device, group: ProcessGroup) 
     return DistributedDataParallel(module, device_ids=device_ids)
 
 
+def share_buffers(module: nn.Module, group: ProcessGroup) -> None:
+    """Rank 0's norm statistics on every rank, as DDP's next forward would make them.
+
+    Called before validating or saving, so that the saved model is the one every rank holds.
+    """
+    if group.distributed:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
 def any_rank(flag: bool, group: ProcessGroup) -> bool:
     """True on every rank when it is true on one (a stop request must stop all ranks together)."""
     if not group.distributed:

@@ -298,6 +298,7 @@ def fit(
             save_checkpoint(outputs.checkpoint, checkpoint_state(trainer, loop, run_fingerprint))
 
     started = time.perf_counter() - loop.seconds
+    stopping = False
     with StopRequest() as stop:
         for epoch in range(loop.epoch, params.epochs):
             progress = tqdm(
@@ -318,25 +319,32 @@ def fit(
                 on_step(loop.global_step, logs)
                 progress.set_postfix({name: f"{value:.3f}" for name, value in logs.items()})
                 loop.seconds = time.perf_counter() - started
-                if distributed.any_rank(stop.requested, group):
-                    save()
-                    raise TrainingInterrupted(f"stopped at step {loop.global_step}; checkpoint in {outputs.checkpoint}")
+                stopping = distributed.any_rank(stop.requested, group)
+                if stopping:
+                    break
                 if loop.global_step % params.checkpoint_every_steps == 0 and loop.step_in_epoch < steps:
                     save()
             progress.close()
+            if loop.step_in_epoch < steps:  # stopped mid-epoch: resume will finish it
+                save()
+                raise TrainingInterrupted(f"stopped at step {loop.global_step}; checkpoint in {outputs.checkpoint}")
             finish_epoch(trainer, loop, val)
             if group.is_main:
                 record = loop.history[-1]
                 print(" ".join([f"epoch {epoch + 1}/{params.epochs}"] + [f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"]))
                 write_csv(outputs.log, pd.DataFrame(loop.history), sep="\t")
                 on_epoch(record)
-            if loop.global_step % params.checkpoint_every_steps == 0 or loop.epoch == params.epochs:
+            if stopping or loop.global_step % params.checkpoint_every_steps == 0 or loop.epoch == params.epochs:
                 save()
+            if stopping and loop.epoch < params.epochs:
+                raise TrainingInterrupted(f"stopped after epoch {loop.epoch}; checkpoint in {outputs.checkpoint}")
     return loop
 
 
 def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | None) -> None:
     """Appends the epoch's mean losses and validation metrics, keeps the best G, steps the LR."""
+    for network in (trainer.generator, trainer.discriminator):
+        distributed.share_buffers(network, trainer.group)
     record = {"epoch": loop.epoch + 1, "lr": trainer.learning_rate}
     record.update({name: total / loop.step_in_epoch for name, total in loop.loss_sums.items()})
     scores = dict.fromkeys(VAL_METRICS, float("nan"))
