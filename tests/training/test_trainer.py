@@ -78,6 +78,14 @@ def test_same_seed_same_weights(tmp_path):
     _assert_same_weights(_fit(_outputs(tmp_path / "a")), _fit(_outputs(tmp_path / "b")))
 
 
+def test_on_step_sees_every_step_with_its_losses(tmp_path):
+    seen = []
+    _fit(_outputs(tmp_path), epochs=1, on_step=lambda step, logs: seen.append((step, logs)))
+    assert [step for step, _ in seen] == [1, 2, 3, 4, 5, 6], "5 pairs in batches of 2: 3 steps x 2 epochs"
+    assert all(set(logs) == {"loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake"} for _, logs in seen)
+    assert all(math.isfinite(value) for _, logs in seen for value in logs.values())
+
+
 @pytest.mark.parametrize("stop_at", [2, 3, 6])  # mid-epoch, at an epoch end, in the last epoch
 def test_interrupted_run_resumes_bit_identically(tmp_path, stop_at):
     """Ctrl-C at a step, then a new process-like start: the same weights as never interrupted."""

@@ -299,39 +299,39 @@ def fit(
 
     started = time.perf_counter() - loop.seconds
     stopping = False
-    with StopRequest() as stop:
+    progress = tqdm(
+        total=params.epochs * steps,
+        initial=loop.global_step,
+        unit="step",
+        mininterval=1.0,
+        dynamic_ncols=True,
+        disable=not group.is_main,
+    )
+    with StopRequest() as stop, progress:
         for epoch in range(loop.epoch, params.epochs):
-            progress = tqdm(
-                islice(trainer.epoch_batches(data, epoch), loop.step_in_epoch, None),
-                total=steps,
-                initial=loop.step_in_epoch,
-                desc=f"epoch {epoch + 1}/{params.epochs}",
-                leave=False,
-                mininterval=1.0,
-                disable=not group.is_main,
-            )
-            for source, target in progress:
+            progress.set_description(f"epoch {epoch + 1}/{params.epochs}")
+            for source, target in islice(trainer.epoch_batches(data, epoch), loop.step_in_epoch, None):
                 logs = trainer.train_step(source, target)
                 loop.step_in_epoch += 1
                 loop.global_step += 1
                 for name in LOSS_NAMES:
                     loop.loss_sums[name] += logs[name]
                 on_step(loop.global_step, logs)
-                progress.set_postfix({name: f"{value:.3f}" for name, value in logs.items()})
+                progress.update()
+                progress.set_postfix({name: f"{value:.3f}" for name, value in logs.items()}, refresh=False)
                 loop.seconds = time.perf_counter() - started
                 stopping = distributed.any_rank(stop.requested, group)
                 if stopping:
                     break
                 if loop.global_step % params.checkpoint_every_steps == 0 and loop.step_in_epoch < steps:
                     save()
-            progress.close()
             if loop.step_in_epoch < steps:  # stopped mid-epoch: resume will finish it
                 save()
                 raise TrainingInterrupted(f"stopped at step {loop.global_step}; checkpoint in {outputs.checkpoint}")
             finish_epoch(trainer, loop, val)
             if group.is_main:
                 record = loop.history[-1]
-                print(" ".join([f"epoch {epoch + 1}/{params.epochs}"] + [f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"]))
+                progress.write(" ".join([f"epoch {epoch + 1}/{params.epochs}"] + [f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"]))
                 write_csv(outputs.log, pd.DataFrame(loop.history), sep="\t")
                 on_epoch(record)
             if stopping or loop.global_step % params.checkpoint_every_steps == 0 or loop.epoch == params.epochs:
