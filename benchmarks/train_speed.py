@@ -3,7 +3,8 @@
     python benchmarks/train_speed.py                        # 64/128/256 px x batch 1/4, fp32
     python benchmarks/train_speed.py --precision fp32 bf16 --sizes 256 --batches 1
 
-Each configuration runs in its own process so that peak memory (RSS on the CPU,
+`cpu s/img` is the process's CPU time per image: on a shared, busy machine it varies much less
+than the wall-clock figures. Each configuration runs in its own process so that peak memory (RSS on the CPU,
 max_memory_allocated on CUDA) belongs to that configuration alone. The networks are the paper's
 (U-Net depth log2(S), ngf = ndf = 64, 70x70 PatchGAN); data are random tensors in memory.
 """
@@ -38,7 +39,7 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(steps):
         trainer.train_step(source, target)
     if device.type == "cuda":
@@ -47,6 +48,7 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
     else:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     return {
         "device": str(device),
         "threads": torch.get_num_threads(),
@@ -55,6 +57,7 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
         "precision": precision,
         "images_per_second": round(steps * batch / seconds, 3),
         "seconds_per_step": round(seconds / steps, 4),
+        "cpu_seconds_per_image": round(cpu_seconds / (steps * batch), 4),
         "peak_memory_mib": round(peak_mib, 1),
     }
 
@@ -76,7 +79,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    print(f"{'device':8} {'thr':>3} {'size':>5} {'batch':>5} {'prec':>5} {'img/s':>8} {'s/step':>8} {'peak MiB':>9}")
+    print(f"{'device':8} {'thr':>3} {'size':>5} {'batch':>5} {'prec':>5} {'img/s':>8} {'s/step':>8} {'cpu s/img':>9} {'peak MiB':>9}")
     for precision in args.precision:
         for size in args.sizes:
             for batch in args.batches:
@@ -85,7 +88,8 @@ def main() -> None:
                            "--ngf", str(args.ngf), "--device", args.device]
                 row = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
                 print(f"{row['device']:8} {row['threads']:>3} {size:>5} {batch:>5} {precision:>5} "
-                      f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['peak_memory_mib']:>9.1f}",
+                      f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['cpu_seconds_per_image']:>9.3f} "
+                      f"{row['peak_memory_mib']:>9.1f}",
                       flush=True)
     print(f"reference pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, this 2-core CPU: "
           f"{1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; target 1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f}")
