@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from sketch2face.config import Precision
-from sketch2face.data.dataset import PairTensors, to_model_range, to_pixels
+from sketch2face.data.dataset import PairTensors
+from sketch2face.models.generator import to_model_range, to_pixels
 from sketch2face.training.device import autocast
 
 VAL_METRICS = ("val_l1", "val_psnr")
