@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -54,6 +55,7 @@ def test_sigkill_then_rerun_matches_an_uninterrupted_run(tmp_path):
     assert 0 < killed_at < TOTAL_STEPS, "the kill must land in the middle of training"
 
     _finish(_start(pairs_dir, killed_root))
+    assert json.loads((killed_root / "metrics/train.json").read_text())["resumed_from_step"] == killed_at
     _finish(_start(pairs_dir, reference_root))
     for name in ("generator.pt", "generator_best.pt"):
         resumed = torch.load(killed_root / "models" / name, weights_only=True)["state_dict"]

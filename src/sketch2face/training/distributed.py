@@ -54,7 +54,11 @@ def process_group(group: ProcessGroup, device: torch.device) -> Iterator[Process
     if not group.distributed:
         yield group
         return
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # before NCCL starts, so that each rank talks from its own GPU
+        dist.init_process_group("nccl", device_id=device)
+    else:
+        dist.init_process_group("gloo")
     try:
         yield group
     finally:

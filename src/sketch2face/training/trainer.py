@@ -291,6 +291,8 @@ def fit(
     """Trains from the last compatible checkpoint to the last epoch; writes checkpoints and the log."""
     params, group = trainer.params, trainer.group
     loop = resume(outputs.checkpoint, run_fingerprint, trainer)
+    for record in loop.history:  # a resumed run's tracking shows the epochs before the interruption too
+        on_epoch(record)
     steps = trainer.steps_per_epoch(data)
 
     def save() -> None:
@@ -435,6 +437,7 @@ def train(
     seconds = time.perf_counter() - started
     summary = summarise(params, loop, len(pairs), 0 if val is None else len(val), group)
     summary["images_per_second"] = round(steps_trained * params.batch_size * group.world_size / seconds, 2)
+    summary["resumed_from_step"] = loop.global_step - steps_trained
     if group.is_main:
         write_outputs(trainer, loop, outputs, summary)
         tracker.log_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
