@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from sketch2face.config import Params, TrainParams
@@ -135,13 +134,13 @@ class Pix2PixTrainer:
         self.params, self.group = params, group
         self.device = device or torch.device("cpu")
         torch.manual_seed(params.seed)
-        memory_format = torch.channels_last if uses_channels_last(self.device) else torch.contiguous_format
+        self.memory_format = torch.channels_last if uses_channels_last(self.device) else torch.contiguous_format
         self.generator: Generator = distributed.synchronise_norms(
             build_generator(generator_config(params, image_size)), self.device, group
-        ).to(self.device, memory_format=memory_format)
+        ).to(self.device, memory_format=self.memory_format)
         self.discriminator: ConditionalDiscriminator = distributed.synchronise_norms(
             ConditionalDiscriminator(discriminator_config(params)), self.device, group
-        ).to(self.device, memory_format=memory_format)
+        ).to(self.device, memory_format=self.memory_format)
         self.generator_ddp = distributed.data_parallel(self.generator, self.device, group)
         self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
         self.objective = Pix2PixObjective(params.gan_loss, params.lambda_l1)
@@ -187,11 +186,10 @@ class Pix2PixTrainer:
     def epoch_batches(self, data: JitteredPairs, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """This process's (source, target) batches of one epoch, on the training device."""
         batches = data.batches(self.params.batch_size, epoch_generator(self.params.seed, epoch))
-        memory_format = torch.channels_last if uses_channels_last(self.device) else torch.contiguous_format
         for source, target in distributed.shard(batches, self.batches_per_epoch(data), self.group):
             yield (
-                source.to(self.device, memory_format=memory_format, non_blocking=True),
-                target.to(self.device, memory_format=memory_format, non_blocking=True),
+                source.to(self.device, memory_format=self.memory_format, non_blocking=True),
+                target.to(self.device, memory_format=self.memory_format, non_blocking=True),
             )
 
     def batches_per_epoch(self, data: JitteredPairs) -> int:
