@@ -3,7 +3,7 @@
     python benchmarks/train_speed.py                        # 64/128/256 px x batch 1/4, fp32
     python benchmarks/train_speed.py --precision fp32 bf16 --sizes 256 --batches 1
 
-`cpu s/img` is the process's CPU time per image: on a shared, busy machine it varies much less
+Figures are medians over the timed steps; `cpu s/img` is the process's CPU time per image: on a shared, busy machine it varies much less
 than the wall-clock figures. Each configuration runs in its own process so that peak memory (RSS on the CPU,
 max_memory_allocated on CUDA) belongs to that configuration alone. The networks are the paper's
 (U-Net depth log2(S), ngf = ndf = 64, 70x70 PatchGAN); data are random tensors in memory.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -39,24 +40,28 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    started, cpu_started = time.perf_counter(), time.process_time()
+    step_seconds = []
+    cpu_started = time.process_time()
     for _ in range(steps):
+        started = time.perf_counter()
         trainer.train_step(source, target)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        step_seconds.append(time.perf_counter() - started)
+    cpu_seconds = time.process_time() - cpu_started
     if device.type == "cuda":
-        torch.cuda.synchronize()
         peak_mib = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started
+    seconds = statistics.median(step_seconds)  # robust to bursts of load from other processes
     return {
         "device": str(device),
         "threads": torch.get_num_threads(),
         "size": size,
         "batch": batch,
         "precision": precision,
-        "images_per_second": round(steps * batch / seconds, 3),
-        "seconds_per_step": round(seconds / steps, 4),
+        "images_per_second": round(batch / seconds, 3),
+        "seconds_per_step": round(seconds, 4),
         "cpu_seconds_per_image": round(cpu_seconds / (steps * batch), 4),
         "peak_memory_mib": round(peak_mib, 1),
     }
@@ -67,8 +72,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per configuration (the median counts)")
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: one configuration
