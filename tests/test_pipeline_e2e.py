@@ -106,7 +106,7 @@ def test_repro_then_experiment(project):
     assert "Running stage 'crop_resize'" not in experiment
 
     diff = _run(["dvc", "metrics", "diff"], root, env)
-    assert "metrics/eval.json" in diff and "psnr" in diff
+    assert "metrics/eval.json" in diff and "psnr" in diff and "group.gender." in diff
     shown = _run(["dvc", "exp", "show", "--csv"], root, env)
     assert "train.lr" in shown and "0.001" in shown
     experiment_name = _run(["dvc", "exp", "list", "--name-only"], root, env).split()[0]
