@@ -153,7 +153,7 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
     run_training(params, tiny_data / "pairs", clean)
 
     rerun = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
-    monkeypatch.setattr(trainer.Pix2PixTrainer, "train_epoch", _interrupt_on_call(2, trainer.Pix2PixTrainer.train_epoch))
+    monkeypatch.setattr(trainer, "finish_epoch", _interrupt_on_call(2, trainer.finish_epoch))
     with pytest.raises(KeyboardInterrupt):
         run_training(params, tiny_data / "pairs", rerun)
     monkeypatch.undo()

@@ -125,23 +125,45 @@ class AssemblePairsParams(_Section):
         return self
 
 
+GeneratorKind = Literal["unet", "resnet"]
+DiscriminatorKind = Literal["patch", "pixel"]
+NormKind = Literal["batch", "instance", "none"]
+GanLossKind = Literal["vanilla", "lsgan"]
+LrPolicy = Literal["linear", "step", "cosine"]
+Direction = Literal["sketch_to_photo", "photo_to_sketch"]
+DeviceKind = Literal["auto", "cpu", "cuda", "mps"]
+Precision = Literal["fp32", "bf16"]
+
+
 class TrainParams(_Section):
     """pix2pix training; defaults follow Isola et al. 2017 except the epoch counts."""
 
     seed: int = 0
+    direction: Direction = Field("sketch_to_photo", description="which half of the pair is the input")
     input_channels: Literal[1, 3] = 1
     output_channels: Literal[1, 3] = 3
+    generator: GeneratorKind = Field("unet", description="unet: depth log2(S); resnet: Johnson et al.")
+    resnet_blocks: Literal[6, 9] = Field(9, description="residual blocks of the resnet generator")
+    discriminator: DiscriminatorKind = Field("patch", description="patch: PatchGAN; pixel: 1x1 PixelGAN")
+    n_layers_d: int = Field(3, ge=1, le=6, description="PatchGAN depth; 3 gives 70x70 patches")
+    norm: NormKind = "batch"
+    gan_loss: GanLossKind = "vanilla"
     ngf: int = Field(64, ge=4, description="generator filters in the first layer")
     ndf: int = Field(64, ge=4, description="discriminator filters in the first layer")
     dropout: bool = True
     lambda_l1: float = Field(100.0, ge=0.0)
     lr: float = Field(2e-4, gt=0.0, le=1.0)
     beta1: float = Field(0.5, ge=0.0, lt=1.0)
-    batch_size: int = Field(1, ge=1)
+    lr_policy: LrPolicy = Field("linear", description="shape of the decay after epochs_constant")
+    lr_step_epochs: int = Field(50, ge=1, description="step policy: lr x 0.1 every this many decay epochs")
+    batch_size: int = Field(1, ge=1, description="per process; the global batch is batch_size x processes")
     epochs_constant: int = Field(10, ge=0, description="epochs at the initial learning rate")
-    epochs_decay: int = Field(10, ge=0, description="epochs of linear decay to zero")
+    epochs_decay: int = Field(10, ge=0, description="epochs of decay towards zero")
     jitter: float = Field(286 / 256, ge=1.0, le=2.0, description="resize factor before the random crop")
     flip: bool = True
+    checkpoint_every_steps: int = Field(500, ge=1, description="resume checkpoint interval (and at each end)")
+    device: DeviceKind = Field("auto", description="auto: cuda, else mps, else cpu")
+    precision: Precision = Field("fp32", description="bf16: autocast matmuls/convs to bfloat16")
     threads: int = Field(0, ge=0, description="CPU threads for torch; 0 keeps torch's default")
 
     @model_validator(mode="after")
@@ -153,6 +175,11 @@ class TrainParams(_Section):
     @property
     def epochs(self) -> int:
         return self.epochs_constant + self.epochs_decay
+
+    @property
+    def min_image_size(self) -> int:
+        """The PatchGAN halves n_layers_d times and loses 2 pixels in its last two convs."""
+        return 3 * 2**self.n_layers_d if self.discriminator == "patch" else 4
 
 
 SsimWindow = Literal["gaussian", "uniform"]
@@ -212,6 +239,15 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
 
+    @model_validator(mode="after")
+    def _image_size_fits_the_discriminator(self) -> Params:
+        size = self.crop_resize.image_size
+        if size < self.train.min_image_size:
+            raise ValueError(
+                f"crop_resize.image_size {size} is too small for a PatchGAN with train.n_layers_d="
+                f"{self.train.n_layers_d}: it needs at least {self.train.min_image_size}"
+            )
+        return self
 
 TYPE_REQUIREMENTS = {
     "int_type": "must be an integer",

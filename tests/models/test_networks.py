@@ -2,8 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from sketch2face.models.discriminator import DiscriminatorConfig, PatchDiscriminator
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator, load_generator, save_generator
+from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
+from sketch2face.models.generator import (
+    GeneratorConfig,
+    ResnetGenerator,
+    UnetGenerator,
+    build_generator,
+    load_generator,
+    save_generator,
+)
 from sketch2face.models.losses import GanLoss
 
 
@@ -33,7 +40,7 @@ def test_skip_connections_carry_the_input():
 
 
 def test_patchgan_receptive_field_is_70():
-    discriminator = PatchDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4))
+    discriminator = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4))
     assert discriminator(torch.randn(1, 1, 256, 256), torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
     field, jump = 1, 1
     for layer in discriminator.model:
@@ -57,3 +64,49 @@ def test_gan_loss_targets():
     logits = torch.full((1, 1, 4, 4), 10.0)
     assert GanLoss("vanilla")(logits, True) < 1e-3 < GanLoss("vanilla")(logits, False)
     assert GanLoss("lsgan")(torch.ones(3), True) == 0
+
+
+@pytest.mark.parametrize("blocks", [6, 9])
+def test_resnet_generator_keeps_the_size_and_has_its_blocks(blocks):
+    config = GeneratorConfig(image_size=32, input_channels=1, ngf=4, architecture="resnet", resnet_blocks=blocks)
+    generator = build_generator(config)
+    assert isinstance(generator, ResnetGenerator)
+    assert sum(type(m).__name__ == "ResidualBlock" for m in generator.modules()) == blocks
+    out = generator(torch.randn(2, 1, 32, 32))
+    assert out.shape == (2, 3, 32, 32) and out.abs().max() <= 1
+
+
+def test_reference_resnet_9_blocks_parameter_count():
+    """pytorch-CycleGAN-and-pix2pix prints 11.378 M for resnet_9blocks with instance norm (CycleGAN)."""
+    generator = build_generator(GeneratorConfig(image_size=256, architecture="resnet", norm="instance"))
+    assert round(sum(p.numel() for p in generator.parameters()) / 1e6, 3) == 11.378
+
+
+def test_pixel_discriminator_judges_each_pixel():
+    discriminator = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4, architecture="pixel"))
+    assert discriminator(torch.randn(1, 1, 32, 32), torch.randn(1, 3, 32, 32)).shape == (1, 1, 32, 32)
+    assert all(layer.kernel_size == (1, 1) for layer in discriminator.modules() if isinstance(layer, nn.Conv2d))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        dict(architecture="resnet", resnet_blocks=6, norm="instance", dropout=True),
+        dict(architecture="unet", norm="none", input_channels=3, output_channels=1, direction="photo_to_sketch"),
+    ],
+)
+def test_any_variant_loads_from_its_file_alone(tmp_path, variant):
+    generator = build_generator(GeneratorConfig(image_size=32, ngf=4, **variant))
+    save_generator(generator, tmp_path / "g.pt")
+    loaded = load_generator(tmp_path / "g.pt")
+    assert loaded.config == generator.config and type(loaded) is type(generator)
+    x = torch.randn(1, generator.config.input_channels, 32, 32)
+    assert torch.equal(loaded.eval()(x), generator.eval()(x))
+
+
+def test_generator_files_written_before_the_options_still_load(tmp_path):
+    """Files from before `architecture` existed hold only the U-Net's fields."""
+    generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4))
+    old_config = {k: v for k, v in vars(generator.config).items() if k in ("image_size", "input_channels", "output_channels", "ngf", "norm", "dropout")}
+    torch.save({"config": old_config, "state_dict": generator.state_dict()}, tmp_path / "old.pt")
+    assert isinstance(load_generator(tmp_path / "old.pt"), UnetGenerator)

@@ -1,55 +1,187 @@
+import math
+import os
+import signal
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 
 from sketch2face.config import TrainParams
-from sketch2face.data.dataset import JitteredPairs, PairTensors
-from sketch2face.training.trainer import Pix2PixTrainer, linear_decay
+from sketch2face.data.dataset import JitteredPairs
+from sketch2face.training.schedules import lr_factor
+from sketch2face.training.validation import validate
+from sketch2face.training.trainer import (
+    BEST_GENERATOR_FILE,
+    Pix2PixTrainer,
+    TrainingInterrupted,
+    TrainOutputs,
+    fit,
+    load_oriented_split,
+    offline_tracker,
+    train,
+)
+from tiny_pairs import learnable_pairs, write_pairs_dir
 
 TINY = dict(ngf=4, ndf=4, batch_size=2, seed=3)
 
 
-def test_learning_rate_is_constant_then_decays_linearly():
-    factor = linear_decay(TrainParams(epochs_constant=3, epochs_decay=3))
-    assert [round(factor(e), 3) for e in range(6)] == [1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
-    assert factor(50) == 0.0, "training past the schedule must never ascend the gradient"
+@pytest.fixture
+def pairs_dir(tmp_path) -> Path:
+    return write_pairs_dir(tmp_path / "pairs", {"train": 6, "val": 2, "test": 2})
 
 
-def _pairs(count: int = 4, size: int = 32) -> PairTensors:
-    """Smooth random sketches and their negatives as photos: a mapping a small U-Net can learn."""
-    generator = torch.Generator().manual_seed(0)
-    coarse = torch.rand(count, 1, 4, 4, generator=generator) * 255
-    sketches = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear").round().to(torch.uint8)
-    photos = (255 - sketches).repeat(1, 3, 1, 1)
-    return PairTensors([str(i) for i in range(count)], sketches, photos)
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        ("linear", [1.0, 1.0, 1.0, 0.75, 0.5, 0.25]),
+        ("cosine", [1.0, 1.0, 1.0, 0.854, 0.5, 0.146]),
+        ("step", [1.0, 1.0, 1.0, 0.1, 0.1, 0.01]),
+    ],
+)
+def test_learning_rate_is_constant_then_decays(policy, expected):
+    factor = lr_factor(TrainParams(epochs_constant=3, epochs_decay=3, lr_policy=policy, lr_step_epochs=2))
+    assert [round(factor(e), 3) for e in range(6)] == expected
+    if policy != "step":
+        assert factor(50) == pytest.approx(0.0, abs=1e-12), "training past the schedule must never ascend the gradient"
 
 
-def _train(steps_epochs: int) -> Pix2PixTrainer:
-    trainer = Pix2PixTrainer(TrainParams(**TINY, epochs_constant=steps_epochs, epochs_decay=0), image_size=32)
-    data = JitteredPairs(_pairs(), jitter=1.0, flip=False)
-    for epoch in range(steps_epochs):
-        trainer.train_epoch(data, epoch, on_step=lambda step, logs: None)
+def _fit(outputs: TrainOutputs, epochs: int = 2, on_step=lambda step, logs: None, **overrides) -> Pix2PixTrainer:
+    params = TrainParams(**{**TINY, "epochs_constant": epochs, "epochs_decay": 1, **overrides})
+    trainer = Pix2PixTrainer(params, image_size=32)
+    pairs = learnable_pairs(5)
+    fit(trainer, JitteredPairs(pairs, jitter=1.125, flip=True), pairs, outputs, "fingerprint", on_step)
     return trainer
 
 
-def test_training_reduces_l1_on_a_learnable_mapping():
-    trainer = Pix2PixTrainer(TrainParams(**TINY, epochs_constant=40, epochs_decay=0), image_size=32)
-    data = JitteredPairs(_pairs(), jitter=1.0, flip=False)
-    first = trainer.train_epoch(data, 0, lambda step, logs: None).losses["loss_G_L1"]
-    for epoch in range(1, 40):
-        last = trainer.train_epoch(data, epoch, lambda step, logs: None).losses["loss_G_L1"]
-    assert last < 0.75 * first
+def _outputs(root) -> TrainOutputs:
+    return TrainOutputs.in_dirs(root / "models", root / "metrics")
 
 
-def test_same_seed_same_weights():
-    first, second = _train(2), _train(2)
-    for a, b in zip(first.model.parameters(), second.model.parameters()):
-        assert torch.equal(a, b)
+def _assert_same_weights(first: Pix2PixTrainer, second: Pix2PixTrainer) -> None:
+    for network in ("generator", "discriminator"):
+        a, b = getattr(first, network).state_dict(), getattr(second, network).state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{network}.{key} differs"
 
 
-def test_on_step_sees_every_batch_with_its_losses():
-    trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+def test_training_reduces_l1_on_a_learnable_mapping(tmp_path):
+    params = TrainParams(**TINY, epochs_constant=40, epochs_decay=0)
+    trainer = Pix2PixTrainer(params, image_size=32)
+    pairs = learnable_pairs()
+    loop = fit(trainer, JitteredPairs(pairs, 1.0, False), None, _outputs(tmp_path), "f")
+    assert loop.history[-1]["loss_G_L1"] < 0.75 * loop.history[0]["loss_G_L1"]
+
+
+def test_same_seed_same_weights(tmp_path):
+    _assert_same_weights(_fit(_outputs(tmp_path / "a")), _fit(_outputs(tmp_path / "b")))
+
+
+def test_on_step_sees_every_step_with_its_losses(tmp_path):
     seen = []
-    trainer.train_epoch(JitteredPairs(_pairs(5), 1.0, False), 0, lambda step, logs: seen.append((step, logs)))
-    assert [step for step, _ in seen] == [1, 2, 3]
-    assert set(seen[0][1]) == {"loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake"}
-    assert all(value == pytest.approx(value) for _, logs in seen for value in logs.values())
+    _fit(_outputs(tmp_path), epochs=1, on_step=lambda step, logs: seen.append((step, logs)))
+    assert [step for step, _ in seen] == [1, 2, 3, 4, 5, 6], "5 pairs in batches of 2: 3 steps x 2 epochs"
+    assert all(set(logs) == {"loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake"} for _, logs in seen)
+    assert all(math.isfinite(value) for _, logs in seen for value in logs.values())
+
+
+@pytest.mark.parametrize("stop_at", [2, 3, 6])  # mid-epoch, at an epoch end, in the last epoch
+def test_interrupted_run_resumes_bit_identically(tmp_path, stop_at):
+    """Ctrl-C at a step, then a new process-like start: the same weights as never interrupted."""
+    reference = _fit(_outputs(tmp_path / "reference"), dropout=True)
+
+    def interrupt(step: int, logs: dict) -> None:
+        if step == stop_at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    outputs = _outputs(tmp_path / "interrupted")
+    with pytest.raises(TrainingInterrupted):
+        _fit(outputs, on_step=interrupt, dropout=True)
+    seen = []
+    resumed = _fit(outputs, on_step=lambda step, logs: seen.append(step), dropout=True)
+    assert seen[0] == stop_at + 1
+    _assert_same_weights(reference, resumed)
+    assert (tmp_path / "reference/metrics/train_log.tsv").read_text() == (outputs.log).read_text()
+
+
+def test_periodic_checkpoints_resume_exactly(tmp_path):
+    """A kill between checkpoints loses only the steps since the last one, and changes nothing else."""
+    reference = _fit(_outputs(tmp_path / "reference"), checkpoint_every_steps=2)
+    outputs = _outputs(tmp_path / "killed")
+
+    class Killed(Exception):
+        pass
+
+    def crash(step: int, logs: dict) -> None:
+        if step == 5:
+            raise Killed  # like kill -9: no chance to save; the checkpoint of step 4 remains
+
+    with pytest.raises(Killed):
+        _fit(outputs, on_step=crash, checkpoint_every_steps=2)
+    seen = []
+    resumed = _fit(outputs, on_step=lambda step, logs: seen.append(step), checkpoint_every_steps=2)
+    assert seen[0] == 5
+    _assert_same_weights(reference, resumed)
+
+
+def test_finished_checkpoint_of_the_same_run_is_not_trained_again(tmp_path):
+    outputs = _outputs(tmp_path)
+    first = _fit(outputs)
+    seen = []
+    again = _fit(outputs, on_step=lambda step, logs: seen.append(step))
+    assert seen == []
+    _assert_same_weights(first, again)
+
+
+def test_checkpoint_of_another_config_is_not_resumed(tmp_path, capsys, pairs_dir):
+    """`dvc exp run -S train.lr=...` after a finished run must train the new config from scratch."""
+    outputs = _outputs(tmp_path / "out")
+    train(TrainParams(**TINY, epochs_constant=1, epochs_decay=0), pairs_dir, outputs, offline_tracker())
+    changed = TrainParams(**{**TINY, "lr": 1e-3}, epochs_constant=1, epochs_decay=0)
+    summary = train(changed, pairs_dir, outputs, offline_tracker())
+    assert "starting fresh" in capsys.readouterr().out
+    fresh = train(changed, pairs_dir, _outputs(tmp_path / "fresh"), offline_tracker())
+    assert summary["final_loss_G_L1"] == fresh["final_loss_G_L1"]
+
+
+def test_train_writes_validation_columns_and_the_best_generator(tmp_path, pairs_dir):
+    outputs = _outputs(tmp_path)
+    summary = train(TrainParams(**TINY, epochs_constant=2, epochs_decay=1), pairs_dir, outputs, offline_tracker())
+    log = pd.read_csv(outputs.log, sep="\t")
+    assert list(log["epoch"]) == [1, 2, 3]
+    assert {"val_l1", "val_psnr"} <= set(log.columns) and log["val_psnr"].between(0, 100).all()
+    assert summary["best_val_l1"] == pytest.approx(log["val_l1"].min(), abs=1e-4)
+    assert summary["best_epoch"] == int(log["val_l1"].idxmin()) + 1
+    assert (outputs.generator.parent / BEST_GENERATOR_FILE).exists() and outputs.checkpoint.exists()
+
+
+def test_empty_val_split_skips_validation(tmp_path, capsys):
+    pairs_dir = write_pairs_dir(tmp_path / "pairs", {"train": 4, "test": 1})
+    outputs = _outputs(tmp_path)
+    summary = train(TrainParams(**TINY, epochs_constant=1, epochs_decay=0), pairs_dir, outputs, offline_tracker())
+    assert "val split is empty" in capsys.readouterr().out
+    assert summary["val_pairs"] == 0 and "best_val_l1" not in summary
+    assert outputs.best_generator.exists()
+
+
+def test_photo_to_sketch_swaps_input_and_target(pairs_dir):
+    forward = load_oriented_split(pairs_dir, "train", TrainParams(input_channels=1, output_channels=3))
+    backward = load_oriented_split(
+        pairs_dir, "train", TrainParams(direction="photo_to_sketch", input_channels=3, output_channels=1)
+    )
+    assert backward.sketches.shape[1] == 3 and backward.photos.shape[1] == 1
+    assert torch.equal(backward.sketches, forward.photos)
+    assert load_oriented_split(pairs_dir, "missing", TrainParams()) is None
+
+
+def test_val_psnr_is_finite_and_l1_matches_by_hand():
+    trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+    pairs = learnable_pairs(3)
+    scores = validate(trainer.generator, pairs, 2, torch.device("cpu"), "fp32")
+    assert trainer.generator.training, "validation must hand the generator back in training mode"
+    trainer.generator.eval()
+    with torch.no_grad():
+        fake = trainer.generator(pairs.sketches.float() / 127.5 - 1)
+    assert scores["val_l1"] == pytest.approx((fake - (pairs.photos.float() / 127.5 - 1)).abs().mean().item(), rel=1e-5)
+    assert math.isfinite(scores["val_psnr"])

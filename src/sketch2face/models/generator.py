@@ -1,9 +1,13 @@
-"""The pix2pix U-Net generator, whose depth follows the image size.
+"""pix2pix generators: the U-Net whose depth follows the image size, and the ResNet.
 
-An S x S input is halved log2(S) times down to 1 x 1, then upsampled back with a skip
+`unet`: an S x S input is halved log2(S) times down to 1 x 1, then upsampled back with a skip
 connection from each encoder level to its mirror decoder level (Isola et al. 2017, fig. 3).
-The generator file carries its `GeneratorConfig` and the preprocessing its training data went
-through, so loading and predicting never depend on outside flags.
+`resnet`: two stride-2 downsamplings, 6 or 9 residual blocks, two upsamplings (Johnson et al.
+2016), the other generator of pytorch-CycleGAN-and-pix2pix.
+
+The generator file carries its whole `GeneratorConfig` and the preprocessing its training data
+went through, so loading and predicting rebuild any variant without outside flags and without a
+state_dict mismatch.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from sketch2face.models.layers import NormKind, conv_bias, init_weights, norm_layer
+from sketch2face.config import Direction, GeneratorKind, NormKind
+from sketch2face.models.layers import conv_bias, init_weights, norm_layer
 
 MAX_WIDTH_MULTIPLIER = 8
 FIRST_DROPOUT_DEPTH = 4  # the 8*ngf decoder levels below the first 8*ngf level, as in pix2pix
+DROPOUT = 0.5
+RESNET_DOWNSAMPLINGS = 2
 
 
 @dataclass(frozen=True)
@@ -30,9 +37,13 @@ class GeneratorConfig:
     ngf: int = 64
     norm: NormKind = "batch"
     dropout: bool = True
+    architecture: GeneratorKind = "unet"
+    resnet_blocks: int = 9
+    direction: Direction = "sketch_to_photo"  # which half of an AB pair the input is
 
     @property
     def depth(self) -> int:
+        """U-Net levels: one per halving of the image down to 1 x 1."""
         depth = int(math.log2(self.image_size))
         if 2**depth != self.image_size or depth < 2:
             raise ValueError(f"U-Net image_size must be a power of two >= 4, got {self.image_size}")
@@ -68,7 +79,7 @@ class UnetGenerator(nn.Module):
                     norm_layer(config.norm, widths[level - 1]),
                 ]
                 if config.dropout and FIRST_DROPOUT_DEPTH <= level < depth - 1:
-                    layers.append(nn.Dropout(0.5))
+                    layers.append(nn.Dropout(DROPOUT))
             self.decoder.append(nn.Sequential(*layers))
         init_weights(self)
 
@@ -82,6 +93,67 @@ class UnetGenerator(nn.Module):
         for level in range(len(self.decoder) - 2, -1, -1):
             features = self.decoder[level](torch.cat([skips[level], features], dim=1))
         return features
+
+
+class ResidualBlock(nn.Module):
+    """x + F(x), F = reflect-pad, conv 3x3, norm, ReLU, [dropout], reflect-pad, conv 3x3, norm."""
+
+    def __init__(self, channels: int, norm: NormKind, dropout: bool) -> None:
+        super().__init__()
+        bias = conv_bias(norm)
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=bias),
+            norm_layer(norm, channels),
+            nn.ReLU(),
+        ]
+        if dropout:
+            layers.append(nn.Dropout(DROPOUT))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features + self.body(features)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        if config.image_size % 2**RESNET_DOWNSAMPLINGS:
+            raise ValueError(f"resnet image_size must be a multiple of 4, got {config.image_size}")
+        self.config = config
+        norm, bias, width = config.norm, conv_bias(config.norm), config.ngf
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(config.input_channels, width, 7, bias=bias),
+            norm_layer(norm, width),
+            nn.ReLU(),
+        ]
+        for _ in range(RESNET_DOWNSAMPLINGS):
+            layers += [nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * width), nn.ReLU()]
+            width *= 2
+        layers += [ResidualBlock(width, norm, config.dropout) for _ in range(config.resnet_blocks)]
+        for _ in range(RESNET_DOWNSAMPLINGS):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                norm_layer(norm, width // 2),
+                nn.ReLU(),
+            ]
+            width //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, config.output_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+        return self.model(sketch)
+
+
+Generator = UnetGenerator | ResnetGenerator
+GENERATORS: dict[str, type[Generator]] = {"unet": UnetGenerator, "resnet": ResnetGenerator}
+
+
+def build_generator(config: GeneratorConfig) -> Generator:
+    return GENERATORS[config.architecture](config)
 
 
 def to_model_range(pixels: torch.Tensor) -> torch.Tensor:
@@ -102,7 +174,7 @@ class SketchToPhoto(nn.Module):
     and plain data so that a pickled copy (the MLflow model) loads without the data pipeline.
     """
 
-    def __init__(self, generator: UnetGenerator, preprocessing: Mapping[str, Any]) -> None:
+    def __init__(self, generator: Generator, preprocessing: Mapping[str, Any]) -> None:
         super().__init__()
         self.generator = generator
         self.preprocessing = dict(preprocessing)
@@ -124,7 +196,7 @@ class SketchToPhoto(nn.Module):
         return to_pixels(self.generator(to_model_range(sketches)))
 
 
-def save_generator(generator: UnetGenerator, path: Path) -> None:
+def save_generator(generator: Generator, path: Path) -> None:
     """Writes weights and config together, atomically."""
     _write_payload(path, {"config": asdict(generator.config), "state_dict": generator.state_dict()})
 
@@ -144,14 +216,14 @@ def _write_payload(path: Path | str, payload: dict[str, Any]) -> None:
 
 def load_generator_file(
     path: Path | str, map_location: str | torch.device = "cpu"
-) -> tuple[UnetGenerator, dict[str, Any]]:
-    """The generator and the preprocessing stored with it ({} for files written before it was stored)."""
+) -> tuple[Generator, dict[str, Any]]:
+    """The generator, whatever its variant, and the preprocessing stored with it ({} for older files)."""
     payload = torch.load(path, map_location=map_location, weights_only=True)
-    generator = UnetGenerator(GeneratorConfig(**payload["config"]))
+    generator = build_generator(GeneratorConfig(**payload["config"]))
     generator.load_state_dict(payload["state_dict"])
     return generator, payload.get("preprocessing", {})
 
 
-def load_generator(path: Path | str, map_location: str | torch.device = "cpu") -> UnetGenerator:
+def load_generator(path: Path | str, map_location: str | torch.device = "cpu") -> Generator:
     """Rebuilds the generator from the config stored in its own file."""
     return load_generator_file(path, map_location)[0]

@@ -1,12 +1,10 @@
-"""Building blocks shared by the generator and the discriminator."""
+"""Building blocks shared by the generators and the discriminators."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import nn
 
-NormKind = Literal["batch", "instance", "none"]
+from sketch2face.config import NormKind
 
 
 def norm_layer(kind: NormKind, channels: int) -> nn.Module:

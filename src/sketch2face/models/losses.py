@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
-GanLossKind = Literal["vanilla", "lsgan"]
+from sketch2face.config import GanLossKind
 
 
 class GanLoss(nn.Module):
@@ -19,4 +17,4 @@ class GanLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
-        return self.criterion(logits, target)
+        return self.criterion(logits.float(), target.float())

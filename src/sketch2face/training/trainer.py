@@ -1,32 +1,57 @@
-"""The pix2pix training loop: alternating D and G updates with Adam and a linear LR decay."""
+"""The pix2pix training loop: alternating D and G updates, exact resume, validation, best model.
+
+The loop position (epoch, step within the epoch, running loss sums, history, best model) and
+every random state live in the checkpoint, and each epoch's batch order comes from a generator
+seeded by (seed, epoch), so a run resumed from any checkpoint takes exactly the steps the
+uninterrupted run would have taken: on the CPU the final weights are bit-identical.
+"""
 
 from __future__ import annotations
 
+import math
+import signal
 import time
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
 from sketch2face.config import Params, TrainParams
+from sketch2face.data.dataset import JitteredPairs, PairTensors, load_split, read_pairs_table
 from sketch2face.io import write_csv, write_json
+from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
+from sketch2face.models.generator import Generator, GeneratorConfig, build_generator, save_generator
 from sketch2face.tracking import Tracker, write_run_reference
-from sketch2face.data.dataset import JitteredPairs, load_split
 from sketch2face.inference import publish_generator
-from sketch2face.models.discriminator import DiscriminatorConfig, PatchDiscriminator
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
-from sketch2face.models.losses import GanLoss
-from sketch2face.training.checkpoint import save_checkpoint
-from sketch2face.training.pix2pix import Pix2PixModel
+from sketch2face.training import distributed
+from sketch2face.training.checkpoint import fingerprint, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from sketch2face.training.device import (
+    adam_implementation,
+    autocast,
+    configure_backends,
+    resolve_device,
+    uses_channels_last,
+)
+from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
+from sketch2face.training.pix2pix import Pix2PixObjective
+from sketch2face.training.schedules import lr_factor
+from sketch2face.training.validation import VAL_METRICS, is_better, validate
 
 LOSS_NAMES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
 GENERATOR_FILE = "generator.pt"
+BEST_GENERATOR_FILE = "generator_best.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 RUN_REFERENCE_FILE = "mlflow_run.json"
 TRAIN_LOG_FILE = "train_log.tsv"
+SUMMARY_FILE = "train.json"
+TRAIN_SPLIT, VAL_SPLIT = "train", "val"
+ADAM_BETA2 = 0.999
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -34,6 +59,7 @@ class TrainOutputs:
     """Where training writes its artifacts."""
 
     generator: Path
+    best_generator: Path
     checkpoint: Path
     run_reference: Path
     log: Path
@@ -43,154 +69,397 @@ class TrainOutputs:
     def in_dirs(cls, models_dir: Path, metrics_dir: Path) -> TrainOutputs:
         return cls(
             generator=models_dir / GENERATOR_FILE,
+            best_generator=models_dir / BEST_GENERATOR_FILE,
             checkpoint=models_dir / CHECKPOINT_FILE,
             run_reference=models_dir / RUN_REFERENCE_FILE,
             log=metrics_dir / TRAIN_LOG_FILE,
-            summary=metrics_dir / "train.json",
+            summary=metrics_dir / SUMMARY_FILE,
         )
+
+
+class TrainingInterrupted(Exception):
+    """Raised after SIGINT/SIGTERM once the current step is finished and a checkpoint is written."""
 
 
 @dataclass
-class EpochRecord:
-    epoch: int
-    lr: float
-    losses: dict[str, float] = field(default_factory=dict)
+class LoopState:
+    """Where the loop stands: everything besides networks, optimisers and RNGs that resume needs."""
 
-    def as_row(self) -> dict[str, float]:
-        return {"epoch": self.epoch, "lr": self.lr, **self.losses}
-
-
-def linear_decay(params: TrainParams) -> Callable[[int], float]:
-    """pix2pix's policy: constant for `epochs_constant` epochs, then linearly towards zero."""
-
-    def factor(epoch: int) -> float:
-        return max(0.0, 1.0 - max(0, epoch + 1 - params.epochs_constant) / (params.epochs_decay + 1))
-
-    return factor
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # steps completed in the current epoch
+    global_step: int = 0
+    loss_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_NAMES, 0.0))
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_val_l1: float | None = None
+    best_epoch: int | None = None
+    best_generator: dict[str, torch.Tensor] | None = None
+    seconds: float = 0.0  # training time of all invocations together
 
 
-def build_model(params: TrainParams, image_size: int) -> Pix2PixModel:
-    generator = UnetGenerator(
-        GeneratorConfig(
-            image_size=image_size,
-            input_channels=params.input_channels,
-            output_channels=params.output_channels,
-            ngf=params.ngf,
-            dropout=params.dropout,
-        )
+def generator_config(params: TrainParams, image_size: int) -> GeneratorConfig:
+    return GeneratorConfig(
+        image_size=image_size,
+        input_channels=params.input_channels,
+        output_channels=params.output_channels,
+        ngf=params.ngf,
+        norm=params.norm,
+        dropout=params.dropout,
+        architecture=params.generator,
+        resnet_blocks=params.resnet_blocks,
+        direction=params.direction,
     )
-    discriminator = PatchDiscriminator(
-        DiscriminatorConfig(input_channels=params.input_channels + params.output_channels, ndf=params.ndf)
+
+
+def discriminator_config(params: TrainParams) -> DiscriminatorConfig:
+    return DiscriminatorConfig(
+        input_channels=params.input_channels + params.output_channels,
+        ndf=params.ndf,
+        n_layers=params.n_layers_d,
+        norm=params.norm,
+        architecture=params.discriminator,
     )
-    return Pix2PixModel(generator, discriminator, GanLoss("vanilla"), params.lambda_l1)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The data order and jitter of one epoch depend only on (seed, epoch), not on what ran before."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
 
 
 class Pix2PixTrainer:
-    def __init__(self, params: TrainParams, image_size: int) -> None:
-        self.params = params
+    """Networks, optimisers and schedulers, and the one D-then-G update of pix2pix."""
+
+    def __init__(
+        self, params: TrainParams, image_size: int, device: torch.device | None = None, group: ProcessGroup = SINGLE_PROCESS
+    ) -> None:
+        self.params, self.group = params, group
+        self.device = device or torch.device("cpu")
         torch.manual_seed(params.seed)
-        self.model = build_model(params, image_size)
-        betas = (params.beta1, 0.999)
-        self.optimizer_g = torch.optim.Adam(self.model.generator.parameters(), lr=params.lr, betas=betas)
-        self.optimizer_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=params.lr, betas=betas)
-        schedule = linear_decay(params)
+        self.memory_format = torch.channels_last if uses_channels_last(self.device) else torch.contiguous_format
+        self.generator: Generator = distributed.synchronise_norms(
+            build_generator(generator_config(params, image_size)), self.device, group
+        ).to(self.device, memory_format=self.memory_format)
+        self.discriminator: ConditionalDiscriminator = distributed.synchronise_norms(
+            ConditionalDiscriminator(discriminator_config(params)), self.device, group
+        ).to(self.device, memory_format=self.memory_format)
+        self.generator_ddp = distributed.data_parallel(self.generator, self.device, group)
+        self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
+        self.objective = Pix2PixObjective(params.gan_loss, params.lambda_l1)
+
+        adam = dict(lr=params.lr, betas=(params.beta1, ADAM_BETA2), **adam_implementation(self.device))
+        self.optimizer_g = torch.optim.Adam(self.generator.parameters(), **adam)
+        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), **adam)
+        schedule = lr_factor(params)
         self.schedulers = [
             torch.optim.lr_scheduler.LambdaLR(optimizer, schedule) for optimizer in (self.optimizer_g, self.optimizer_d)
         ]
-        self.data_generator = torch.Generator().manual_seed(params.seed)
 
-    def train_step(self, sketch: torch.Tensor, photo: torch.Tensor) -> dict[str, float]:
-        """One D update then one G update on the same generated batch."""
-        fake = self.model.generator(sketch)
+    @property
+    def learning_rate(self) -> float:
+        return self.schedulers[0].get_last_lr()[0]
+
+    def train_step(self, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """One D update then one G update on the same generated batch (as the reference does)."""
+        with autocast(self.device, self.params.precision):
+            fake = self.generator_ddp(source)
+
         self.optimizer_d.zero_grad(set_to_none=True)
-        loss_d, logs_d = self.model.discriminator_loss(sketch, photo, fake)
+        with autocast(self.device, self.params.precision):
+            logits_real = self.discriminator_ddp(source, target)
+            logits_fake = self.discriminator_ddp(source, fake.detach())
+        loss_d, logs_d = self.objective.discriminator_loss(logits_real, logits_fake)
         loss_d.backward()
         self.optimizer_d.step()
 
+        # D is fixed during the G update: no gradients for its weights, and no DDP all-reduce for them.
+        self.discriminator.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
-        loss_g, logs_g = self.model.generator_loss(sketch, photo, fake)
+        with autocast(self.device, self.params.precision):
+            logits = self.discriminator(source, fake)
+        loss_g, logs_g = self.objective.generator_loss(logits, fake, target)
         loss_g.backward()
         self.optimizer_g.step()
-        return {**logs_g, **logs_d}
+        self.discriminator.requires_grad_(True)
 
-    def train_epoch(self, data: JitteredPairs, epoch: int, on_step: Callable[[int, dict], None]) -> EpochRecord:
-        self.model.train()
-        totals = dict.fromkeys(LOSS_NAMES, 0.0)
-        batches = 0
-        steps_per_epoch = -(-len(data) // self.params.batch_size)
-        progress = tqdm(
-            data.batches(self.params.batch_size, self.data_generator),
-            total=steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{self.params.epochs}",
-            leave=False,
-            mininterval=1.0,
-        )
-        for sketch, photo in progress:
-            logs = self.train_step(sketch, photo)
-            batches += 1
-            for name in LOSS_NAMES:
-                totals[name] += logs[name]
-            on_step(epoch * steps_per_epoch + batches, logs)
-            progress.set_postfix({name: f"{value:.3f}" for name, value in logs.items()})
-        record = EpochRecord(epoch + 1, self.schedulers[0].get_last_lr()[0], {k: v / batches for k, v in totals.items()})
+        logs = {**logs_g, **logs_d}
+        return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist()))
+
+    def epoch_batches(self, data: JitteredPairs, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This process's (source, target) batches of one epoch, on the training device."""
+        batches = data.batches(self.params.batch_size, epoch_generator(self.params.seed, epoch))
+        for source, target in distributed.shard(batches, self.batches_per_epoch(data), self.group):
+            yield (
+                source.to(self.device, memory_format=self.memory_format, non_blocking=True),
+                target.to(self.device, memory_format=self.memory_format, non_blocking=True),
+            )
+
+    def batches_per_epoch(self, data: JitteredPairs) -> int:
+        return -(-len(data) // self.params.batch_size)
+
+    def steps_per_epoch(self, data: JitteredPairs) -> int:
+        return distributed.steps_per_epoch(self.batches_per_epoch(data), self.group)
+
+    def end_epoch(self) -> None:
         for scheduler in self.schedulers:
             scheduler.step()
-        return record
 
-    def state(self, epoch: int) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {
-            "epoch": epoch,
-            "generator_config": asdict(self.model.generator.config),
-            "model": self.model.state_dict(),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
             "optimizer_g": self.optimizer_g.state_dict(),
             "optimizer_d": self.optimizer_d.state_dict(),
             "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
-            "data_generator": self.data_generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
         }
 
-
-def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict[str, float]:
-    """The train stage: opens the pipeline's MLflow run, trains, leaves the run id for evaluate."""
-    tracker = Tracker().start()
-    tracker.log_params(params.model_dump(mode="json"))
-    write_run_reference(outputs.run_reference, tracker)
-    with tracker:
-        summary = train(params.train, pairs_dir, outputs, tracker)
-        publish_generator(outputs.generator, params, tracker)
-        return summary
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer_g.load_state_dict(state["optimizer_g"])
+        self.optimizer_d.load_state_dict(state["optimizer_d"])
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(scheduler_state)
 
 
-def train(params: TrainParams, pairs_dir: Path, outputs: TrainOutputs, tracker: Tracker) -> dict[str, float]:
-    """Trains pix2pix on the train split and writes generator, checkpoint, log and summary."""
-    if params.threads:
-        torch.set_num_threads(params.threads)
-    pairs = load_split(pairs_dir, "train", params.input_channels, params.output_channels)
+class StopRequest:
+    """Turns SIGINT/SIGTERM into a request honoured between steps, so a checkpoint is consistent.
+
+    A second SIGINT interrupts at once (the previous handler is back by then).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signum, self._previous[signum])
+
+    def __enter__(self) -> StopRequest:
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def checkpoint_state(trainer: Pix2PixTrainer, loop: LoopState, run_fingerprint: str) -> dict[str, Any]:
+    return {
+        "fingerprint": run_fingerprint,
+        "generator_config": asdict(trainer.generator.config),
+        "trainer": trainer.state_dict(),
+        "loop": dict(vars(loop)),
+        "rng": rng_states(),
+    }
+
+
+def resume(path: Path, run_fingerprint: str, trainer: Pix2PixTrainer) -> LoopState:
+    """The loop state of a compatible checkpoint (networks, optimisers, RNGs restored), else a fresh one."""
+    group = trainer.group
+    state = load_checkpoint(path) if path.exists() else None
+    if state is not None and state.get("fingerprint") != run_fingerprint:
+        if group.is_main:
+            print(
+                f"WARNING: {path} was written for other train params, data, code or process count; "
+                "starting fresh (it will be overwritten)"
+            )
+        state = None
+    loop = LoopState()
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        restore_rng_states(state["rng"])
+        loop = LoopState(**state["loop"])
+        if group.is_main:
+            print(f"resuming from {path}: epoch {loop.epoch + 1}, step {loop.global_step}")
+    if distributed.broadcast_int(loop.global_step, group) != loop.global_step:
+        raise RuntimeError(f"rank {group.rank} found another checkpoint in {path} than rank 0: share models/")
+    return loop
+
+
+def fit(
+    trainer: Pix2PixTrainer,
+    data: JitteredPairs,
+    val: PairTensors | None,
+    outputs: TrainOutputs,
+    run_fingerprint: str,
+    on_step: Callable[[int, dict[str, float]], None] = lambda step, logs: None,
+    on_epoch: Callable[[dict[str, float]], None] = lambda record: None,
+) -> LoopState:
+    """Trains from the last compatible checkpoint to the last epoch; writes checkpoints and the log."""
+    params, group = trainer.params, trainer.group
+    loop = resume(outputs.checkpoint, run_fingerprint, trainer)
+    for record in loop.history:  # a resumed run's tracking shows the epochs before the interruption too
+        on_epoch(record)
+    steps = trainer.steps_per_epoch(data)
+
+    def save() -> None:
+        if group.is_main:
+            save_checkpoint(outputs.checkpoint, checkpoint_state(trainer, loop, run_fingerprint))
+
+    started = time.perf_counter() - loop.seconds
+    stopping = False
+    progress = tqdm(
+        total=params.epochs * steps,
+        initial=loop.global_step,
+        unit="step",
+        mininterval=1.0,
+        dynamic_ncols=True,
+        disable=not group.is_main,
+    )
+    with StopRequest() as stop, progress:
+        for epoch in range(loop.epoch, params.epochs):
+            progress.set_description(f"epoch {epoch + 1}/{params.epochs}")
+            for source, target in islice(trainer.epoch_batches(data, epoch), loop.step_in_epoch, None):
+                logs = trainer.train_step(source, target)
+                loop.step_in_epoch += 1
+                loop.global_step += 1
+                for name in LOSS_NAMES:
+                    loop.loss_sums[name] += logs[name]
+                on_step(loop.global_step, logs)
+                progress.update()
+                progress.set_postfix({name: f"{value:.3f}" for name, value in logs.items()}, refresh=False)
+                loop.seconds = time.perf_counter() - started
+                stopping = distributed.any_rank(stop.requested, group)
+                if stopping:
+                    break
+                if loop.global_step % params.checkpoint_every_steps == 0 and loop.step_in_epoch < steps:
+                    save()
+            if loop.step_in_epoch < steps:  # stopped mid-epoch: resume will finish it
+                save()
+                raise TrainingInterrupted(f"stopped at step {loop.global_step}; checkpoint in {outputs.checkpoint}")
+            finish_epoch(trainer, loop, val)
+            if group.is_main:
+                record = loop.history[-1]
+                progress.write(" ".join([f"epoch {epoch + 1}/{params.epochs}"] + [f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"]))
+                write_csv(outputs.log, pd.DataFrame(loop.history), sep="\t")
+                on_epoch(record)
+            if stopping or loop.global_step % params.checkpoint_every_steps == 0 or loop.epoch == params.epochs:
+                save()
+            if stopping and loop.epoch < params.epochs:
+                raise TrainingInterrupted(f"stopped after epoch {loop.epoch}; checkpoint in {outputs.checkpoint}")
+    return loop
+
+
+def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | None) -> None:
+    """Appends the epoch's mean losses and validation metrics, keeps the best G, steps the LR."""
+    for network in (trainer.generator, trainer.discriminator):
+        distributed.share_buffers(network, trainer.group)
+    record = {"epoch": loop.epoch + 1, "lr": trainer.learning_rate}
+    record.update({name: total / loop.step_in_epoch for name, total in loop.loss_sums.items()})
+    scores = dict.fromkeys(VAL_METRICS, float("nan"))
+    if val is not None and trainer.group.is_main:
+        scores = validate(trainer.generator, val, trainer.params.batch_size, trainer.device, trainer.params.precision)
+        if is_better(scores["val_l1"], loop.best_val_l1):
+            loop.best_val_l1, loop.best_epoch = scores["val_l1"], loop.epoch + 1
+            loop.best_generator = {key: value.detach().to("cpu", copy=True) for key, value in trainer.generator.state_dict().items()}
+    record.update(scores)
+    loop.history.append(record)
+    loop.epoch += 1
+    loop.step_in_epoch = 0
+    loop.loss_sums = dict.fromkeys(LOSS_NAMES, 0.0)
+    trainer.end_epoch()
+
+
+def load_oriented_split(pairs_dir: Path, split: str, params: TrainParams) -> PairTensors | None:
+    """(input, target) tensors of a split in the configured direction, or None when it is empty."""
+    if not read_pairs_table(pairs_dir)["split"].eq(split).any():
+        return None
+    if params.direction == "sketch_to_photo":
+        return load_split(pairs_dir, split, params.input_channels, params.output_channels)
+    pairs = load_split(pairs_dir, split, params.output_channels, params.input_channels)
+    return PairTensors(pairs.ids, sketches=pairs.photos, photos=pairs.sketches)
+
+
+def offline_tracker() -> Tracker:
+    """A tracker that logs nothing: ranks other than 0, and callers without MLflow."""
+    tracker = Tracker()
+    tracker.enabled = False
+    return tracker
+
+
+def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict[str, Any]:
+    """The train stage, in a plain process or as one rank of a torchrun launch.
+
+    Rank 0 opens the pipeline's MLflow run and leaves its id for evaluate; other ranks only train.
+    """
+    group = distributed.group_from_environment()
+    device = resolve_device(params.train.device, group.local_rank)
+    with distributed.process_group(group, device):
+        tracker = Tracker().start() if group.is_main else offline_tracker()
+        tracker.log_params(params.model_dump(mode="json"))
+        if group.is_main:
+            write_run_reference(outputs.run_reference, tracker)
+        with tracker:
+            summary = train(params.train, pairs_dir, outputs, tracker, device, group)
+            if group.is_main:
+                publish_generator(outputs.generator, params, tracker)
+            return summary
+
+
+def train(
+    params: TrainParams,
+    pairs_dir: Path,
+    outputs: TrainOutputs,
+    tracker: Tracker,
+    device: torch.device | None = None,
+    group: ProcessGroup = SINGLE_PROCESS,
+) -> dict[str, Any]:
+    """Trains pix2pix on the train split; rank 0 writes generators, checkpoint, log and summary."""
+    device = device or resolve_device(params.device)
+    configure_backends(device, params.threads)
+    pairs = load_oriented_split(pairs_dir, TRAIN_SPLIT, params)
+    if pairs is None:
+        raise ValueError(f"{pairs_dir}: the train split is empty")
+    val = load_oriented_split(pairs_dir, VAL_SPLIT, params)
+    if val is None and group.is_main:
+        print(f"{pairs_dir}: the val split is empty: no validation, generator_best.pt is the last generator")
     data = JitteredPairs(pairs, params.jitter, params.flip)
-    trainer = Pix2PixTrainer(params, image_size=pairs.sketches.shape[-1])
+    image_size = pairs.sketches.shape[-1]
+    trainer = Pix2PixTrainer(params, image_size, device, group)
+    run_fingerprint = fingerprint(params, image_size, group.world_size, [pairs.sketches, pairs.photos])
+
+    steps_trained = 0
+    started = time.perf_counter()
 
     def on_step(step: int, logs: dict[str, float]) -> None:
+        nonlocal steps_trained
+        steps_trained += 1
         tracker.log_metrics(logs, step=step)
 
-    history: list[dict[str, float]] = []
-    started = time.perf_counter()
-    for epoch in range(params.epochs):
-        record = trainer.train_epoch(data, epoch, on_step)
-        history.append(record.as_row())
-        print(f"epoch {record.epoch}/{params.epochs} " + " ".join(f"{k}={v:.4f}" for k, v in record.losses.items()))
-        tracker.log_metrics({f"epoch_{name}": value for name, value in record.losses.items()}, step=record.epoch)
-        write_csv(outputs.log, pd.DataFrame(history), sep="\t")
-    seconds = time.perf_counter() - started
+    def on_epoch(record: dict[str, float]) -> None:
+        logged = {f"epoch_{key}": value for key, value in record.items() if key != "epoch" and not math.isnan(value)}
+        tracker.log_metrics(logged, step=int(record["epoch"]))
 
-    save_checkpoint(outputs.checkpoint, trainer.state(params.epochs))
-    save_generator(trainer.model.generator, outputs.generator)
-    summary = {
-        "epochs": params.epochs,
-        "train_pairs": len(pairs),
-        "train_seconds": round(seconds, 1),
-        "images_per_second": round(params.epochs * len(pairs) / seconds, 2),
-        **{f"final_{name}": round(value, 4) for name, value in history[-1].items() if name in LOSS_NAMES},
-    }
-    write_json(outputs.summary, summary)
-    tracker.log_metrics(summary)
+    loop = fit(trainer, data, val, outputs, run_fingerprint, on_step, on_epoch)
+    seconds = time.perf_counter() - started
+    summary = summarise(params, loop, len(pairs), 0 if val is None else len(val), group)
+    summary["images_per_second"] = round(steps_trained * params.batch_size * group.world_size / seconds, 2)
+    summary["resumed_from_step"] = loop.global_step - steps_trained
+    if group.is_main:
+        write_outputs(trainer, loop, outputs, summary)
+        tracker.log_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
     return summary
+
+
+def summarise(params: TrainParams, loop: LoopState, train_pairs: int, val_pairs: int, group: ProcessGroup) -> dict[str, Any]:
+    last = loop.history[-1]
+    return {
+        "epochs": params.epochs,
+        "train_pairs": train_pairs,
+        "val_pairs": val_pairs,
+        "processes": group.world_size,
+        "train_seconds": round(loop.seconds, 1),
+        **{f"final_{name}": round(last[name], 4) for name in LOSS_NAMES},
+        **({f"final_{name}": round(last[name], 4) for name in VAL_METRICS} if val_pairs else {}),
+        **({"best_val_l1": round(loop.best_val_l1, 4), "best_epoch": loop.best_epoch} if loop.best_epoch else {}),
+    }
+
+
+def write_outputs(trainer: Pix2PixTrainer, loop: LoopState, outputs: TrainOutputs, summary: dict[str, Any]) -> None:
+    save_generator(trainer.generator, outputs.generator)
+    best = build_generator(trainer.generator.config)
+    best.load_state_dict(loop.best_generator or trainer.generator.state_dict())
+    save_generator(best, outputs.best_generator)
+    write_csv(outputs.log, pd.DataFrame(loop.history), sep="\t")
+    write_json(outputs.summary, summary)

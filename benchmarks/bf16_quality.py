@@ -1,0 +1,79 @@
+"""Does bf16 autocast cost quality? Trains fp32 and bf16 for the same steps on demo data, prints test PSNR.
+
+    python benchmarks/bf16_quality.py                     # 240 demo faces, 64 px, 10 epochs
+    python benchmarks/bf16_quality.py --epochs 30 --count 360
+
+The demo dataset is generated, aligned and split in a temporary folder with the pipeline's own
+library functions (synthesize, crop_resize, assemble_pairs); the acceptance bound is 0.3 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sketch2face.config import AssemblePairsParams, CropResizeParams, SourceParams, SynthesizeParams, TrainParams
+from sketch2face.data.dataset import load_split
+from sketch2face.data.faces import build_faces
+from sketch2face.data.pairs import assemble_pairs
+from sketch2face.data.sources.demo import write_demo_dataset
+from sketch2face.evaluation.evaluator import generate
+from sketch2face.evaluation.metrics import psnr
+from sketch2face.models.generator import load_generator
+from sketch2face.training.trainer import TrainOutputs, offline_tracker, train
+
+MAX_PSNR_GAP_DB = 0.3
+
+
+def demo_pairs(root: Path, count: int, size: int) -> Path:
+    write_demo_dataset(SynthesizeParams(count=count), root / "demo")
+    build_faces(CropResizeParams(image_size=size, sources=(SourceParams(name="demo", kind="demo", root=root / "demo"),)), root / "faces")
+    assemble_pairs(root / "faces", root / "pairs", AssemblePairsParams())
+    return root / "pairs"
+
+
+def test_psnr(generator_path: Path, pairs_dir: Path) -> float:
+    generator = load_generator(generator_path)
+    test = load_split(pairs_dir, "test", generator.config.input_channels, generator.config.output_channels)
+    fakes = generate(generator, test.sketches, 16).permute(0, 2, 3, 1).numpy()
+    reals = test.photos.permute(0, 2, 3, 1).numpy()
+    return float(np.mean([psnr(real, fake) for real, fake in zip(reals, fakes)]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=240, help="demo faces")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=10, help="half constant, half decay")
+    parser.add_argument("--ngf", type=int, default=32, help="ngf = ndf")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        pairs_dir = demo_pairs(root, args.count, args.size)
+        scores = {}
+        for precision in ("fp32", "bf16"):
+            params = TrainParams(
+                ngf=args.ngf, ndf=args.ngf, batch_size=args.batch_size, device=args.device, precision=precision,
+                epochs_constant=args.epochs - args.epochs // 2, epochs_decay=args.epochs // 2,
+            )
+            outputs = TrainOutputs.in_dirs(root / precision / "models", root / precision / "metrics")
+            started = time.perf_counter()
+            summary = train(params, pairs_dir, outputs, offline_tracker())
+            scores[precision] = test_psnr(outputs.generator, pairs_dir)
+            print(f"{precision}: test PSNR {scores[precision]:.2f} dB, last val PSNR "
+                  f"{summary.get('final_val_psnr', float('nan')):.2f}, {summary['images_per_second']:.2f} images/s, "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
+    gap = scores["fp32"] - scores["bf16"]
+    verdict = "within" if abs(gap) <= MAX_PSNR_GAP_DB else "OUTSIDE"
+    print(f"fp32 - bf16 = {gap:+.2f} dB: {verdict} the {MAX_PSNR_GAP_DB} dB bound")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Training throughput and peak memory of one pix2pix step (D then G update) on this machine.
+
+    python benchmarks/train_speed.py                        # 64/128/256 px x batch 1/4, fp32
+    python benchmarks/train_speed.py --precision fp32 bf16 --sizes 256 --batches 1
+
+Figures are medians over the timed steps; `cpu s/img` is the process's CPU time per image: on a shared, busy machine it varies much less
+than the wall-clock figures. Each configuration runs in its own process so that peak memory (RSS on the CPU,
+max_memory_allocated on CUDA) belongs to that configuration alone. The networks are the paper's
+(U-Net depth log2(S), ngf = ndf = 64, 70x70 PatchGAN); data are random tensors in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, this 2-core CPU
+
+
+def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf: int, device_kind: str) -> dict:
+    import torch
+
+    from sketch2face.config import TrainParams
+    from sketch2face.training.device import configure_backends, resolve_device
+    from sketch2face.training.trainer import Pix2PixTrainer
+
+    device = resolve_device(device_kind)
+    params = TrainParams(ngf=ngf, ndf=ngf, batch_size=batch, precision=precision, device=device_kind)
+    configure_backends(device, params.threads)
+    trainer = Pix2PixTrainer(params, image_size=size, device=device)
+    source = torch.rand(batch, params.input_channels, size, size, device=device) * 2 - 1
+    target = torch.rand(batch, params.output_channels, size, size, device=device) * 2 - 1
+    for _ in range(warmup):
+        trainer.train_step(source, target)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    step_seconds = []
+    cpu_started = time.process_time()
+    for _ in range(steps):
+        started = time.perf_counter()
+        trainer.train_step(source, target)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        step_seconds.append(time.perf_counter() - started)
+    cpu_seconds = time.process_time() - cpu_started
+    if device.type == "cuda":
+        peak_mib = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seconds = statistics.median(step_seconds)  # robust to bursts of load from other processes
+    return {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "size": size,
+        "batch": batch,
+        "precision": precision,
+        "images_per_second": round(batch / seconds, 3),
+        "seconds_per_step": round(seconds, 4),
+        "cpu_seconds_per_image": round(cpu_seconds / (steps * batch), 4),
+        "peak_memory_mib": round(peak_mib, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per configuration (the median counts)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: one configuration
+    args = parser.parse_args()
+
+    if args.one:
+        result = measure(args.sizes[0], args.batches[0], args.precision[0], args.steps, args.warmup, args.ngf, args.device)
+        print(json.dumps(result))
+        return
+
+    print(f"{'device':8} {'thr':>3} {'size':>5} {'batch':>5} {'prec':>5} {'img/s':>8} {'s/step':>8} {'cpu s/img':>9} {'peak MiB':>9}")
+    for precision in args.precision:
+        for size in args.sizes:
+            for batch in args.batches:
+                command = [sys.executable, __file__, "--one", "--sizes", str(size), "--batches", str(batch),
+                           "--precision", precision, "--steps", str(args.steps), "--warmup", str(args.warmup),
+                           "--ngf", str(args.ngf), "--device", args.device]
+                row = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+                print(f"{row['device']:8} {row['threads']:>3} {size:>5} {batch:>5} {precision:>5} "
+                      f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['cpu_seconds_per_image']:>9.3f} "
+                      f"{row['peak_memory_mib']:>9.1f}",
+                      flush=True)
+    print(f"reference pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, this 2-core CPU: "
+          f"{1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; target 1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f}")
+
+
+if __name__ == "__main__":
+    main()

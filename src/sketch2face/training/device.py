@@ -1,0 +1,48 @@
+"""Where and how fast training runs: device choice, backend switches, mixed precision."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ContextManager
+
+import torch
+
+from sketch2face.config import DeviceKind, Precision
+
+
+def resolve_device(kind: DeviceKind, local_rank: int = 0) -> torch.device:
+    """auto picks cuda, else mps, else cpu; an explicit device that is missing is an error."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if kind == "auto":
+        kind = next(name for name in ("cuda", "mps", "cpu") if available[name])
+    if not available[kind]:
+        raise RuntimeError(f"train.device is '{kind}' but no {kind} device is available here")
+    return torch.device(kind, local_rank) if kind == "cuda" else torch.device(kind)
+
+
+def configure_backends(device: torch.device, threads: int) -> None:
+    """TF32 matmuls/convs and cuDNN autotuning on CUDA; the thread count on the CPU."""
+    if threads:
+        torch.set_num_threads(threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+def uses_channels_last(device: torch.device) -> bool:
+    """NHWC feeds tensor cores on CUDA; on the CPU it measured slower (transposed convs), so NCHW."""
+    return device.type == "cuda"
+
+
+def autocast(device: torch.device, precision: Precision) -> ContextManager:
+    """bf16 autocast for the forward passes; fp32 runs without any context."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def adam_implementation(device: torch.device) -> dict[str, bool]:
+    """One fused kernel for all parameters where PyTorch has it, else the multi-tensor path."""
+    return {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}

@@ -1,0 +1,41 @@
+"""Per-epoch validation: L1 (the training loss's scale) and PSNR (the evaluation's) on the val split."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from sketch2face.config import Precision
+from sketch2face.data.dataset import PairTensors
+from sketch2face.models.generator import to_model_range, to_pixels
+from sketch2face.training.device import autocast
+
+VAL_METRICS = ("val_l1", "val_psnr")
+PEAK = 255.0
+MIN_MSE = 1e-10  # a perfect image scores a finite 100 dB instead of infinity
+
+
+@torch.no_grad()
+def validate(
+    generator: nn.Module, pairs: PairTensors, batch_size: int, device: torch.device, precision: Precision
+) -> dict[str, float]:
+    """Means over images, in inference mode (dropout off, running norm statistics) like evaluate."""
+    was_training = generator.training
+    generator.eval()
+    l1_total = psnr_total = 0.0
+    for start in range(0, len(pairs), batch_size):
+        source = to_model_range(pairs.sketches[start : start + batch_size]).to(device)
+        target = pairs.photos[start : start + batch_size].to(device)
+        with autocast(device, precision):
+            fake = generator(source).float()
+        l1_total += (fake - to_model_range(target)).abs().mean(dim=(1, 2, 3)).sum().item()
+        mse = (to_pixels(fake).float() - target.float()).pow(2).mean(dim=(1, 2, 3)).clamp_min(MIN_MSE)
+        psnr_total += (10.0 * torch.log10(PEAK**2 / mse)).sum().item()
+    generator.train(was_training)
+    return {"val_l1": l1_total / len(pairs), "val_psnr": psnr_total / len(pairs)}
+
+
+def is_better(val_l1: float, best: float | None) -> bool:
+    return best is None or (not math.isnan(val_l1) and val_l1 < best)

@@ -1,0 +1,60 @@
+"""Two CPU processes with gloo, as `torchrun --nproc_per_node=2` starts them."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import torch
+import torch.multiprocessing as mp
+from tiny_pairs import learnable_pairs
+
+from sketch2face.config import TrainParams
+from sketch2face.data.dataset import JitteredPairs
+from sketch2face.training import distributed
+from sketch2face.training.distributed import ProcessGroup, shard
+from sketch2face.training.trainer import Pix2PixTrainer, TrainOutputs, fit
+
+WORLD_SIZE = 2
+PARAMS = TrainParams(ngf=4, ndf=4, batch_size=2, seed=5, epochs_constant=2, epochs_decay=0, norm="batch")
+
+
+def test_shards_cover_every_batch_once_padding_the_last_round():
+    shards = [list(shard(iter(range(5)), 5, ProcessGroup(rank, rank, 2))) for rank in range(2)]
+    assert shards == [[0, 2, 4], [1, 3, 0]]
+    assert list(shard(iter(range(5)), 5, distributed.SINGLE_PROCESS)) == [0, 1, 2, 3, 4]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _worker(rank: int, port: int, root: Path) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    group = distributed.group_from_environment()
+    device = torch.device("cpu")
+    with distributed.process_group(group, device):
+        trainer = Pix2PixTrainer(PARAMS, image_size=32, device=device, group=group)
+        pairs = learnable_pairs(6)
+        outputs = TrainOutputs.in_dirs(root / "models", root / "metrics")
+        steps = []
+        fit(trainer, JitteredPairs(pairs, 1.125, True), pairs, outputs, "f", lambda step, logs: steps.append(step))
+        torch.save({"generator": trainer.generator.state_dict(), "discriminator": trainer.discriminator.state_dict(),
+                    "steps": steps}, root / f"rank{rank}.pt")
+
+
+def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
+    mp.spawn(_worker, args=(_free_port(), tmp_path), nprocs=WORLD_SIZE, join=True)
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD_SIZE)]
+    assert ranks[0]["steps"] == ranks[1]["steps"] == [1, 2, 3, 4], "6 pairs, batch 2, 2 ranks: 2 steps per epoch"
+    for network in ("generator", "discriminator"):
+        for key, value in ranks[0][network].items():
+            assert torch.equal(value, ranks[1][network][key]), f"{network}.{key} differs between ranks"
+    initial = Pix2PixTrainer(PARAMS, image_size=32).generator.state_dict()
+    assert not all(torch.equal(initial[key], ranks[0]["generator"][key]) for key in initial), "no training happened"
+    assert (tmp_path / "models/checkpoint.pt").exists() and (tmp_path / "metrics/train_log.tsv").exists()

@@ -1,0 +1,36 @@
+"""Tiny pair sets for training tests and benchmarks: in memory, or as a pairs folder like assemble_pairs writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sketch2face.data.dataset import PairTensors
+from sketch2face.io import write_csv, write_image
+
+
+def learnable_pairs(count: int = 4, size: int = 32, seed: int = 0) -> PairTensors:
+    """Smooth random sketches and their negatives as photos: a mapping a small U-Net can learn."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(count, 1, 4, 4, generator=generator) * 255
+    sketches = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear").round().to(torch.uint8)
+    photos = (255 - sketches).repeat(1, 3, 1, 1)
+    return PairTensors([str(i) for i in range(count)], sketches, photos)
+
+
+def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:
+    """AB images (sketch | photo) and pairs.csv, the layout of the assemble_pairs stage."""
+    rows = []
+    for split, count in splits.items():
+        pairs = learnable_pairs(count, size, seed=len(rows))
+        for index in range(count):
+            name = f"{split}/{split}-{index}.png"
+            sketch = pairs.sketches[index, 0].numpy()
+            photo = pairs.photos[index].permute(1, 2, 0).numpy()
+            write_image(root / name, np.concatenate([np.repeat(sketch[:, :, None], 3, axis=2), photo], axis=1))
+            rows.append({"id": f"{split}-{index}", "subject": f"{split}-{index}", "split": split, "pair": name})
+    write_csv(root / "pairs.csv", pd.DataFrame(rows))
+    return root
