@@ -27,9 +27,9 @@ from sketch2face.inference import (
     face_detector,
     load_sketch_to_photo,
     predict_sketches,
-    resolve_device,
 )
 from sketch2face.models.generator import SketchToPhoto
+from sketch2face.training.device import resolve_device
 
 DEFAULT_MODEL = Path("models/generator.pt")
 EXIT_OK, EXIT_NOTHING_PROCESSED, EXIT_USAGE = 0, 1, 2

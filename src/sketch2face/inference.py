@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sketch2face.config import AlignmentParams, NoFacePolicy, Params
+from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy, Params
 from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.images import ImageReadError, is_image_file, read_image
 from sketch2face.data.records import EyeCentres
@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 
 AlignMode = Literal["detect", "center", "none"]
 ALIGN_MODES: tuple[str, ...] = get_args(AlignMode)
-DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
-DEVICE_CHOICES: tuple[str, ...] = get_args(DeviceChoice)
+DEVICE_CHOICES: tuple[str, ...] = get_args(DeviceKind)
 EyeLocator = Callable[[np.ndarray], EyeCentres | None]
 
 DETECTOR_MODULE = "sketch2face.data.detect"
@@ -39,6 +38,7 @@ GEOMETRY_KEYS = ("eye_y", "eye_distance")
 PHOTO_SUFFIX = ".png"
 SIDE_BY_SIDE_SUFFIX = "_side_by_side"
 NO_FACE_FOUND = "no face found"
+SKETCH_TO_PHOTO = "sketch_to_photo"
 # how a written sketch was aligned, as counted in the summary
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 
@@ -72,31 +72,24 @@ def alignment_geometry(preprocessing: Mapping[str, object]) -> AlignmentParams:
 def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -> SketchToPhoto:
     """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches."""
     generator, preprocessing = load_generator_file(path, map_location=device)
+    if generator.config.direction != SKETCH_TO_PHOTO:
+        raise ValueError(f"{path}: a {generator.config.direction} generator cannot turn sketches into photos")
     return SketchToPhoto(generator, preprocessing).to(device)
 
 
-def publish_generator(path: Path, params: Params, tracker: Tracker) -> None:
-    """Hands a freshly trained generator file over to prediction (called by the train stage).
+def publish_generator(path: Path, best_path: Path, params: Params, tracker: Tracker) -> None:
+    """Hands the freshly trained generator files over to prediction (called by the train stage).
 
-    The file records the training geometry, so `sketch2face predict` aligns new sketches the
-    same way, and the generator is logged to the stage's MLflow run as a model.
+    Both files (last and best) record the training geometry, so `sketch2face predict` aligns
+    new sketches the same way, and the last generator is logged to the stage's MLflow run as a
+    model when it turns sketches into photos (the model's signature is uint8 sketches in).
     """
-    store_preprocessing(path, training_preprocessing(params.crop_resize.alignment))
-    tracker.log_generator(load_sketch_to_photo(path), params.tracking)
-
-
-def resolve_device(choice: DeviceChoice) -> torch.device:
-    """`auto` picks CUDA, then Apple MPS, then the CPU; an unavailable explicit choice is an error."""
-    available = {
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-        "cpu": True,
-    }
-    if choice == "auto":
-        return torch.device(next(name for name, present in available.items() if present))
-    if not available[choice]:
-        raise ValueError(f"device {choice!r} is not available on this machine (use --device auto or cpu)")
-    return torch.device(choice)
+    for generator_file in (path, best_path):
+        store_preprocessing(generator_file, training_preprocessing(params.crop_resize.alignment))
+    if params.train.direction == SKETCH_TO_PHOTO:
+        tracker.log_generator(load_sketch_to_photo(path), params.tracking)
+    else:
+        print(f"{path}: a {params.train.direction} generator is not logged as an MLflow sketch-to-photo model")
 
 
 # ---- alignment of new sketches ----------------------------------------------------------------

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch.hub
 from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
 
 from sketch2face.config import EvaluateParams
 from sketch2face.data.pairs import side_by_side
@@ -114,3 +115,24 @@ def test_pictures_and_histograms_are_written_and_logged(evaluated):
     assert list(histogram.columns) == ["value", "images"] and histogram["images"].sum() == 8
     assert outputs.histograms_dir / "fsim.csv" in tracker.artifacts
     assert {"psnr", "fsim", "gap.gender.psnr", "baseline_sketch_fsim"} <= set(tracker.metrics)
+
+
+def test_a_photo_to_sketch_generator_is_scored_against_the_real_sketches(tmp_path):
+    pairs_dir = _pairs_dir(tmp_path / "pairs")
+    config = GeneratorConfig(image_size=SIZE, input_channels=3, output_channels=1, ngf=4, direction="photo_to_sketch")
+    save_generator(UnetGenerator(config), tmp_path / "g.pt")
+    log = tmp_path / "train_log.tsv"
+    pd.DataFrame({"epoch": [1], "loss_G_GAN": [1.0], "loss_D_real": [0.7]}).to_csv(log, sep="\t", index=False)
+    outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
+    params = EvaluateParams(grid_size=2, batch_size=4, min_group_count=2, identity_feature_size=8)
+
+    summary = evaluate(params, tmp_path / "g.pt", pairs_dir, log, outputs, RecordingTracker())
+
+    generated = np.asarray(Image.open(outputs.generated_dir / "demo/s10-v0.png"))
+    assert generated.shape == (SIZE, SIZE), "a sketch generator writes greyscale sketches"
+    assert summary["test_images"] == 8
+    real_sketch = np.asarray(Image.open(pairs_dir / "test/demo/s10-v0.png"))[:, :SIZE, 0]
+    per_image = pd.read_csv(outputs.per_image).set_index("id")
+    assert per_image.loc["demo/s10-v0", "psnr"] == pytest.approx(
+        peak_signal_noise_ratio(real_sketch, generated, data_range=255), abs=1e-3
+    )

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from sketch2face.config import Direction
 from sketch2face.data.images import read_image
 from sketch2face.data.pairs import PAIRS_FILE
 from sketch2face.models.generator import to_model_range, to_pixels  # noqa: F401 - re-exported for evaluation
@@ -58,6 +59,22 @@ def load_split(pairs_dir: Path, split: str, input_channels: int = 3, output_chan
     if not sketches:
         raise ValueError(f"{pairs_dir / PAIRS_FILE}: split '{split}' is empty")
     return PairTensors(list(rows["id"]), torch.from_numpy(np.stack(sketches)), torch.from_numpy(np.stack(photos)))
+
+
+def load_oriented_split(
+    pairs_dir: Path, split: str, direction: Direction, input_channels: int, output_channels: int
+) -> PairTensors | None:
+    """A split as (input, target) for a model's direction, or None when the split is empty.
+
+    The fields keep their sketch/photo names but hold the input and the target: for
+    `photo_to_sketch` the photos are the inputs.
+    """
+    if not read_pairs_table(pairs_dir)["split"].eq(split).any():
+        return None
+    if direction == "sketch_to_photo":
+        return load_split(pairs_dir, split, input_channels, output_channels)
+    pairs = load_split(pairs_dir, split, output_channels, input_channels)
+    return PairTensors(pairs.ids, sketches=pairs.photos, photos=pairs.sketches)
 
 
 class JitteredPairs:

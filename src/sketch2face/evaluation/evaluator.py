@@ -18,7 +18,8 @@ import pandas as pd
 import torch
 
 from sketch2face.config import EvaluateParams, SsimWindow
-from sketch2face.data.dataset import PairTensors, load_split, read_pairs_table, to_model_range, to_pixels
+from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table, to_model_range, to_pixels
+from sketch2face.data.pairs import PAIRS_FILE
 from sketch2face.evaluation import perceptual, report
 from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
 from sketch2face.evaluation.groups import group_metrics, grouped_attributes
@@ -220,8 +221,10 @@ def evaluate(
 ) -> dict:
     generator = load_generator(generator_path)
     config = generator.config
-    test = load_split(pairs_dir, "test", config.input_channels, config.output_channels)
-    train = load_split(pairs_dir, "train", config.input_channels, config.output_channels)
+    orientation = (config.direction, config.input_channels, config.output_channels)
+    test, train = (load_oriented_split(pairs_dir, split, *orientation) for split in ("test", "train"))
+    if test is None or train is None:
+        raise ValueError(f"{pairs_dir / PAIRS_FILE}: evaluation needs non-empty train and test splits")
     table = read_pairs_table(pairs_dir)
     train_subjects = list(table.loc[table["split"] == "train", "subject"])
 

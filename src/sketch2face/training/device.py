@@ -16,7 +16,7 @@ def resolve_device(kind: DeviceKind, local_rank: int = 0) -> torch.device:
     if kind == "auto":
         kind = next(name for name in ("cuda", "mps", "cpu") if available[name])
     if not available[kind]:
-        raise RuntimeError(f"train.device is '{kind}' but no {kind} device is available here")
+        raise ValueError(f"device '{kind}' is not available on this machine (use auto or cpu)")
     return torch.device(kind, local_rank) if kind == "cuda" else torch.device(kind)
 
 

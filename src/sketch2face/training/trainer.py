@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from sketch2face.config import Params, TrainParams
-from sketch2face.data.dataset import JitteredPairs, PairTensors, load_split, read_pairs_table
+from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
 from sketch2face.io import write_csv, write_json
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator, save_generator
@@ -361,16 +361,6 @@ def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | No
     trainer.end_epoch()
 
 
-def load_oriented_split(pairs_dir: Path, split: str, params: TrainParams) -> PairTensors | None:
-    """(input, target) tensors of a split in the configured direction, or None when it is empty."""
-    if not read_pairs_table(pairs_dir)["split"].eq(split).any():
-        return None
-    if params.direction == "sketch_to_photo":
-        return load_split(pairs_dir, split, params.input_channels, params.output_channels)
-    pairs = load_split(pairs_dir, split, params.output_channels, params.input_channels)
-    return PairTensors(pairs.ids, sketches=pairs.photos, photos=pairs.sketches)
-
-
 def offline_tracker() -> Tracker:
     """A tracker that logs nothing: ranks other than 0, and callers without MLflow."""
     tracker = Tracker()
@@ -393,7 +383,7 @@ def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict
         with tracker:
             summary = train(params.train, pairs_dir, outputs, tracker, device, group)
             if group.is_main:
-                publish_generator(outputs.generator, params, tracker)
+                publish_generator(outputs.generator, outputs.best_generator, params, tracker)
             return summary
 
 
@@ -408,10 +398,10 @@ def train(
     """Trains pix2pix on the train split; rank 0 writes generators, checkpoint, log and summary."""
     device = device or resolve_device(params.device)
     configure_backends(device, params.threads)
-    pairs = load_oriented_split(pairs_dir, TRAIN_SPLIT, params)
+    pairs = load_oriented_split(pairs_dir, TRAIN_SPLIT, params.direction, params.input_channels, params.output_channels)
     if pairs is None:
         raise ValueError(f"{pairs_dir}: the train split is empty")
-    val = load_oriented_split(pairs_dir, VAL_SPLIT, params)
+    val = load_oriented_split(pairs_dir, VAL_SPLIT, params.direction, params.input_channels, params.output_channels)
     if val is None and group.is_main:
         print(f"{pairs_dir}: the val split is empty: no validation, generator_best.pt is the last generator")
     data = JitteredPairs(pairs, params.jitter, params.flip)
