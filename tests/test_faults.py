@@ -195,8 +195,8 @@ def test_bad_files_in_a_pairs_source_are_used_or_rejected_and_counts_reconcile(t
     reasons = {Path(path).relative_to(raw).as_posix(): reason for path, reason in zip(rejects["path"], rejects["reason"])}
     assert sorted(manifest["id"]) == ["p/good", "p/rgba"]
     assert reasons == {
-        "photos/dup.jpg": "duplicate id 'dup' in " + str(raw / "photos"),
-        "photos/dup.png": "duplicate id 'dup' in " + str(raw / "photos"),
+        "photos/dup.jpg": "duplicate id 'dup' (2 files)",
+        "photos/dup.png": "duplicate id 'dup' (2 files)",
         "sketches/dup.png": "sketch without a photo",
         "photos/notes.txt": "not an image file extension",
         "photos/photo_only.png": "photo without a sketch",

@@ -26,8 +26,8 @@ def test_matching_stems_pair_up_and_everything_else_is_rejected(tmp_path):
     assert scan.records[0].subject == "mine/a"
     reasons = sorted((Path(r.path).name, r.reason) for r in scan.rejections)
     assert reasons == [
-        ("dup.jpg", "duplicate id 'dup' in " + str(tmp_path / "photos")),
-        ("dup.png", "duplicate id 'dup' in " + str(tmp_path / "photos")),
+        ("dup.jpg", "duplicate id 'dup' (2 files)"),
+        ("dup.png", "duplicate id 'dup' (2 files)"),
         ("dup.png", "sketch without a photo"),
         ("extra", "sub-folder not read (the pairs layout is flat)"),
         ("notes.txt", "not an image file extension"),

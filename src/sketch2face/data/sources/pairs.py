@@ -7,34 +7,26 @@ its own subject. No landmarks are shipped: crop_resize finds the eyes with the d
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
 from sketch2face.data.records import FaceRecord, Rejection, SourceError, SourceScan
+from sketch2face.data.sources.common import unique_by_key
 
 PHOTOS_DIR = "photos"
 SKETCHES_DIR = "sketches"
 
 
 def _images_by_stem(folder: Path, source: str, rejections: list[Rejection]) -> dict[str, Path]:
-    """Image files of `folder` keyed by stem; other files and repeated stems become rejections."""
-    by_stem: dict[str, list[Path]] = defaultdict(list)
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if is_image_file(path):
-            by_stem[image_stem(path)].append(path)
-        elif path.is_dir():
+    """Image files of `folder` keyed by stem; other entries and repeated stems become rejections."""
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    for path in entries:
+        if path.is_dir():
             rejections.append(Rejection(source, str(path), "sub-folder not read (the pairs layout is flat)"))
-        else:
+        elif not is_image_file(path):
             rejections.append(Rejection(source, str(path), "not an image file extension"))
-    unique: dict[str, Path] = {}
-    for stem, paths in by_stem.items():
-        if len(paths) > 1:
-            rejections.extend(Rejection(source, str(path), f"duplicate id '{stem}' in {folder}") for path in paths)
-        else:
-            unique[stem] = paths[0]
-    return unique
+    return unique_by_key(filter(is_image_file, entries), image_stem, source, rejections, what="id")
 
 
 def scan(params: SourceParams) -> SourceScan:
