@@ -9,6 +9,7 @@ import torch
 
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
+from sketch2face.data.dataset import load_oriented_split
 from sketch2face.training.schedules import lr_factor
 from sketch2face.training.validation import validate
 from sketch2face.training.trainer import (
@@ -17,7 +18,6 @@ from sketch2face.training.trainer import (
     TrainingInterrupted,
     TrainOutputs,
     fit,
-    load_oriented_split,
     offline_tracker,
     train,
 )
@@ -166,13 +166,11 @@ def test_empty_val_split_skips_validation(tmp_path, capsys):
 
 
 def test_photo_to_sketch_swaps_input_and_target(pairs_dir):
-    forward = load_oriented_split(pairs_dir, "train", TrainParams(input_channels=1, output_channels=3))
-    backward = load_oriented_split(
-        pairs_dir, "train", TrainParams(direction="photo_to_sketch", input_channels=3, output_channels=1)
-    )
+    forward = load_oriented_split(pairs_dir, "train", "sketch_to_photo", input_channels=1, output_channels=3)
+    backward = load_oriented_split(pairs_dir, "train", "photo_to_sketch", input_channels=3, output_channels=1)
     assert backward.sketches.shape[1] == 3 and backward.photos.shape[1] == 1
     assert torch.equal(backward.sketches, forward.photos)
-    assert load_oriented_split(pairs_dir, "missing", TrainParams()) is None
+    assert load_oriented_split(pairs_dir, "missing", "sketch_to_photo", 1, 3) is None
 
 
 def test_val_psnr_is_finite_and_l1_matches_by_hand():
