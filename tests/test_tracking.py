@@ -1,5 +1,4 @@
 import warnings
-from pathlib import Path
 
 from sketch2face.tracking import Tracker, flatten, project_root, run_name
 

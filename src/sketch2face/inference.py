@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy, Params
 from sketch2face.data.align import align_to_eyes, center_crop_resize
-from sketch2face.data.images import ImageReadError, is_image_file, read_image
+from sketch2face.data.images import ImageReadError, as_rgb, is_image_file, read_image
 from sketch2face.data.records import EyeCentres
 from sketch2face.io import write_image
 from sketch2face.models.generator import SketchToPhoto, load_generator_file, store_preprocessing
@@ -213,10 +213,6 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
         else:
             unique[item.name] = item
     return list(unique.values()), failures
-
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
 
 
 def side_by_side(sketch: np.ndarray, photo: np.ndarray) -> np.ndarray:

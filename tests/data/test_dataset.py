@@ -1,6 +1,7 @@
 import torch
 
-from sketch2face.data.dataset import JitteredPairs, PairTensors, to_model_range, to_pixels
+from sketch2face.data.dataset import JitteredPairs, PairTensors
+from sketch2face.models.generator import to_model_range, to_pixels
 
 
 def test_pixel_range_round_trip():

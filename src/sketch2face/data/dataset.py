@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from sketch2face.config import Direction
-from sketch2face.data.images import read_image
+from sketch2face.data.images import luma, read_image
 from sketch2face.data.pairs import PAIRS_FILE
-from sketch2face.models.generator import to_model_range, to_pixels  # noqa: F401 - re-exported for evaluation
+from sketch2face.models.generator import to_model_range
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,29 @@ def _split_ab(ab: np.ndarray, input_channels: int, output_channels: int) -> tupl
     halves = []
     for half, channels in ((ab[:, :width], input_channels), (ab[:, width:], output_channels)):
         if channels == 1:
-            half = np.asarray(np.round(half @ np.array([0.299, 0.587, 0.114])), dtype=np.uint8)[:, :, None]
+            half = luma(half)
         halves.append(np.ascontiguousarray(half.transpose(2, 0, 1)))
     return halves[0], halves[1]
 
 
+def _decode(pairs_dir: Path, rows: pd.DataFrame, sketch_channels: int, photo_channels: int) -> PairTensors:
+    """Decodes the AB images of `rows` (of pairs.csv) into memory."""
+    halves = [_split_ab(read_image(pairs_dir / pair, "rgb"), sketch_channels, photo_channels) for pair in rows["pair"]]
+    sketches, photos = (torch.from_numpy(np.stack(side)) for side in zip(*halves))
+    return PairTensors(list(rows["id"]), sketches, photos)
+
+
+def _split_rows(pairs_dir: Path, split: str) -> pd.DataFrame:
+    table = read_pairs_table(pairs_dir)
+    return table[table["split"] == split]
+
+
 def load_split(pairs_dir: Path, split: str, input_channels: int = 3, output_channels: int = 3) -> PairTensors:
     """Decodes every AB image of one split into memory."""
-    table = read_pairs_table(pairs_dir)
-    rows = table[table["split"] == split]
-    sketches, photos = [], []
-    for pair_file in rows["pair"]:
-        sketch, photo = _split_ab(read_image(pairs_dir / pair_file, "rgb"), input_channels, output_channels)
-        sketches.append(sketch)
-        photos.append(photo)
-    if not sketches:
+    rows = _split_rows(pairs_dir, split)
+    if rows.empty:
         raise ValueError(f"{pairs_dir / PAIRS_FILE}: split '{split}' is empty")
-    return PairTensors(list(rows["id"]), torch.from_numpy(np.stack(sketches)), torch.from_numpy(np.stack(photos)))
+    return _decode(pairs_dir, rows, input_channels, output_channels)
 
 
 def load_oriented_split(
@@ -69,11 +75,12 @@ def load_oriented_split(
     The fields keep their sketch/photo names but hold the input and the target: for
     `photo_to_sketch` the photos are the inputs.
     """
-    if not read_pairs_table(pairs_dir)["split"].eq(split).any():
+    rows = _split_rows(pairs_dir, split)
+    if rows.empty:
         return None
     if direction == "sketch_to_photo":
-        return load_split(pairs_dir, split, input_channels, output_channels)
-    pairs = load_split(pairs_dir, split, output_channels, input_channels)
+        return _decode(pairs_dir, rows, input_channels, output_channels)
+    pairs = _decode(pairs_dir, rows, output_channels, input_channels)
     return PairTensors(pairs.ids, sketches=pairs.photos, photos=pairs.sketches)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import canonical_eyes
-from sketch2face.data.images import read_image
+from sketch2face.data.images import as_rgb, read_image
 from sketch2face.io import write_image
 
 CONTACT_SHEETS_DIR = "contact_sheets"
@@ -51,8 +51,7 @@ def faces_summary(manifest: pd.DataFrame, rejects: pd.DataFrame, records_found: 
 
 
 def _tile(image: np.ndarray, eyes: list[tuple[int, int]], side: int) -> np.ndarray:
-    rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
-    tile = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_NEAREST)
+    tile = cv2.resize(as_rgb(image), (side, side), interpolation=cv2.INTER_NEAREST)
     for x, y in eyes:
         cv2.drawMarker(tile, (x, y), EYE_MARK, markerType=cv2.MARKER_CROSS, markerSize=max(7, side // 16), thickness=1)
     return tile

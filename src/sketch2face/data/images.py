@@ -72,12 +72,31 @@ def _on_white(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(Image.new("RGBA", rgba.size, PAPER_WHITE), rgba).convert("RGB")
 
 
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as MATLAB's rgb2gray
+
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB -> (..., 1) grey uint8, rounded; greyscale (..., 1) is returned as is."""
+    if pixels.shape[-1] == 1:
+        return pixels
+    red, green, blue = (pixels[..., channel].astype(np.float64) for channel in range(3))
+    weighted = LUMA_WEIGHTS[0] * red + LUMA_WEIGHTS[1] * green + LUMA_WEIGHTS[2] * blue
+    return np.round(weighted).astype(np.uint8)[..., None]
+
+
+def as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """Greyscale (H, W) or (..., 1) replicated to (..., 3); RGB is returned as is."""
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
+
+
 def _to_eight_bit(image: Image.Image, mode: ColourMode) -> np.ndarray:
     """Scales 16-bit greyscale (0..65535) down to 0..255 instead of letting PIL clip it."""
     if image.mode in SIXTEEN_BIT_MODES:
         wide = np.asarray(image, dtype=np.float64)
         grey = np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8)
-        return grey if mode == "gray" else np.repeat(grey[..., None], 3, axis=-1)
+        return grey if mode == "gray" else as_rgb(grey)
     return np.asarray(image.convert(EIGHT_BIT_TARGET[mode]))
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from sketch2face.config import AssemblePairsParams
 from sketch2face.data.faces import MANIFEST_FILE
-from sketch2face.data.images import read_image
+from sketch2face.data.images import as_rgb, read_image
 from sketch2face.data.records import FOLDER_SPLIT, OFFICIAL_SPLIT
 from sketch2face.io import write_csv, write_image, write_json
 
@@ -97,7 +97,7 @@ def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Se
 
 def side_by_side(sketch: np.ndarray, photo: np.ndarray) -> np.ndarray:
     """The AB image: greyscale sketch replicated to RGB on the left, the photo on the right."""
-    return np.concatenate([np.repeat(sketch[:, :, None], 3, axis=2), photo], axis=1)
+    return np.concatenate([as_rgb(sketch), photo], axis=1)
 
 
 def pairs_summary(pairs: pd.DataFrame) -> dict[str, int]:

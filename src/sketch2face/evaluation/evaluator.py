@@ -18,15 +18,16 @@ import pandas as pd
 import torch
 
 from sketch2face.config import EvaluateParams, SsimWindow
-from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table, to_model_range, to_pixels
+from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table
 from sketch2face.data.pairs import PAIRS_FILE
 from sketch2face.evaluation import perceptual, report
 from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
 from sketch2face.evaluation.groups import group_metrics, grouped_attributes
 from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
-from sketch2face.evaluation.metrics import as_rgb, luma, psnr, ssim, ssim_grey
+from sketch2face.data.images import as_rgb, luma
+from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey
 from sketch2face.io import write_csv, write_image, write_json
-from sketch2face.models.generator import UnetGenerator, load_generator
+from sketch2face.models.generator import UnetGenerator, load_generator, to_model_range, to_pixels
 from sketch2face.tracking import Tracker, read_run_reference
 from sketch2face.training.trainer import TrainOutputs
 

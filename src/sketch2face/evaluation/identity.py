@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from sketch2face.evaluation.metrics import luma
+from sketch2face.data.images import luma
 
 
 def face_vectors(images: np.ndarray, feature_size: int) -> np.ndarray:

@@ -19,27 +19,13 @@ import cv2
 import numpy as np
 
 from sketch2face.config import SsimWindow
+from sketch2face.data.images import luma
 
 DATA_RANGE = 255
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as MATLAB's rgb2gray
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 GAUSSIAN_SIGMA = 1.5
 GAUSSIAN_TRUNCATE = 3.5  # scikit-image's default: an 11-tap window for sigma 1.5
 UNIFORM_SIZE = 7
-
-
-def luma(images: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) RGB -> (N, H, W, 1) grey uint8, rounded; greyscale input is returned as is."""
-    if images.shape[-1] == 1:
-        return images
-    red, green, blue = (images[..., channel].astype(np.float64) for channel in range(3))
-    weighted = LUMA_WEIGHTS[0] * red + LUMA_WEIGHTS[1] * green + LUMA_WEIGHTS[2] * blue
-    return np.round(weighted).astype(np.uint8)[..., None]
-
-
-def as_rgb(images: np.ndarray) -> np.ndarray:
-    """Greyscale (N, H, W, 1) replicated to RGB; RGB input is returned as is."""
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
 def _paired(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sketch2face.data.images import as_rgb  # noqa: E402
 from sketch2face.io import atomic_path, write_csv, write_image  # noqa: E402
 
 GAP = 2
@@ -26,15 +27,9 @@ HISTOGRAM_RANGES = {"psnr": (0.0, 50.0)}  # dB; every other metric lies in [0, 1
 UNIT_RANGE = (0.0, 1.0)
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    """(H, W), (H, W, 1) or (H, W, 3) -> (H, W, 3)."""
-    image = image[:, :, None] if image.ndim == 2 else image
-    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
-
-
 def _enlarged(image: np.ndarray) -> np.ndarray:
     factor = max(1, -(-MIN_TILE // image.shape[0]))
-    return np.kron(_rgb(image), np.ones((factor, factor, 1), dtype=np.uint8))
+    return np.kron(as_rgb(image), np.ones((factor, factor, 1), dtype=np.uint8))
 
 
 def _save(figure: plt.Figure, path: Path) -> None:
