@@ -1,27 +1,68 @@
-"""What the speed changes bought: the walking pipeline's step against today's, interleaved.
+"""What the speed work bought: the walking pipeline's training step against today's.
 
-    python benchmarks/train_speed_before_after.py               # 256 px, batch 1, ngf 64, 8 rounds
-    python benchmarks/train_speed_before_after.py --size 64 --batch 4 --ngf 32
+    python benchmarks/train_speed_before_after.py               # 256 px, batch 1, ngf 64, 5 rounds
+    python benchmarks/train_speed_before_after.py --size 128 --batch 4 --rounds 3
 
-`before` is the step as the first pipeline ran it (for-loop Adam, D weight gradients computed
-during the G update and thrown away); `after fp32` and `after bf16` are `Pix2PixTrainer.train_step`.
-The three alternate step by step in one process, so a busy shared machine slows them alike;
-min and median seconds per step are printed.
+`before` is the step as the first pipeline ran it: plain nn.Conv2d/ConvTranspose2d everywhere
+(oneDNN even for the U-Net's 1x1..8x8 levels), glibc's default allocator, for-loop Adam, and D
+weight gradients computed during the G update and thrown away. `after fp32` and `after bf16` are
+`Pix2PixTrainer.train_step` after `configure_backends`, as the train stage runs it.
+
+Each variant runs in its own process (the allocator setting is process-wide), and the variants
+take turns, round after round, so that a shared machine's slow spells hit them alike. Each process
+reports the median of its timed steps; the table shows the median over rounds and every round.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 
-import torch
-
-from sketch2face.config import TrainParams
-from sketch2face.training.trainer import ADAM_BETA2, Pix2PixTrainer
+REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, as quoted for this CPU
+VARIANTS = ("before", "after fp32", "after bf16")
 
 
-def before_step(trainer: Pix2PixTrainer, source: torch.Tensor, target: torch.Tensor) -> None:
+def seconds_per_step(variant: str, size: int, batch: int, ngf: int, steps: int) -> float:
+    import torch
+    from torch import nn
+
+    from sketch2face.config import TrainParams
+    from sketch2face.models.layers import GemmConv2d, GemmConvTranspose2d
+    from sketch2face.training.device import configure_backends
+    from sketch2face.training.trainer import ADAM_BETA2, Pix2PixTrainer
+
+    params = TrainParams(ngf=ngf, ndf=ngf, batch_size=batch, precision="bf16" if variant == "after bf16" else "fp32", device="cpu")
+    if variant != "before":
+        configure_backends(torch.device("cpu"), params.threads)
+    trainer = Pix2PixTrainer(params, image_size=size)
+    step = trainer.train_step
+    if variant == "before":
+        for layer in trainer.generator.modules():  # same parameters, so swapping the class back suffices
+            if isinstance(layer, GemmConv2d):
+                layer.__class__ = nn.Conv2d
+            elif isinstance(layer, GemmConvTranspose2d):
+                layer.__class__ = nn.ConvTranspose2d
+        betas = (params.beta1, ADAM_BETA2)
+        trainer.optimizer_g = torch.optim.Adam(trainer.generator.parameters(), lr=params.lr, betas=betas, foreach=False)
+        trainer.optimizer_d = torch.optim.Adam(trainer.discriminator.parameters(), lr=params.lr, betas=betas, foreach=False)
+        step = lambda source, target: before_step(trainer, source, target)  # noqa: E731
+    source = torch.rand(batch, params.input_channels, size, size) * 2 - 1
+    target = torch.rand(batch, params.output_channels, size, size) * 2 - 1
+    for _ in range(2):  # warm-up: oneDNN primitive caches, allocator
+        step(source, target)
+    seconds = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        step(source, target)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def before_step(trainer, source, target) -> None:
     fake = trainer.generator(source)
     trainer.optimizer_d.zero_grad(set_to_none=True)
     loss_d, _ = trainer.objective.discriminator_loss(
@@ -40,38 +81,31 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per process")
+    parser.add_argument("--rounds", type=int, default=5, help="processes per variant, taking turns")
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
 
-    def trainer(precision: str) -> Pix2PixTrainer:
-        params = TrainParams(ngf=args.ngf, ndf=args.ngf, batch_size=args.batch, precision=precision, device="cpu")
-        return Pix2PixTrainer(params, image_size=args.size)
+    if args.variant:
+        print(json.dumps(seconds_per_step(args.variant, args.size, args.batch, args.ngf, args.steps)))
+        return
 
-    before = trainer("fp32")
-    betas = (before.params.beta1, ADAM_BETA2)
-    before.optimizer_g = torch.optim.Adam(before.generator.parameters(), lr=before.params.lr, betas=betas, foreach=False)
-    before.optimizer_d = torch.optim.Adam(before.discriminator.parameters(), lr=before.params.lr, betas=betas, foreach=False)
-    after_fp32, after_bf16 = trainer("fp32"), trainer("bf16")
-    source = torch.rand(args.batch, 1, args.size, args.size) * 2 - 1
-    target = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1
-    steps = {
-        "before": lambda: before_step(before, source, target),
-        "after fp32": lambda: after_fp32.train_step(source, target),
-        "after bf16": lambda: after_bf16.train_step(source, target),
-    }
-    seconds: dict[str, list[float]] = {name: [] for name in steps}
-    for step in steps.values():  # warm-up
-        step()
+    rounds: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for _ in range(args.rounds):
-        for name, step in steps.items():
-            started = time.perf_counter()
-            step()
-            seconds[name].append(time.perf_counter() - started)
-    print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {torch.get_num_threads()} threads, {args.rounds} rounds")
-    for name, values in seconds.items():
-        fastest, median = min(values), statistics.median(values)
-        print(f"{name:11} min {fastest:.3f} s/step ({args.batch / fastest:.2f} images/s)   "
-              f"median {median:.3f} s/step ({args.batch / median:.2f} images/s)")
+        for variant in VARIANTS:
+            command = [sys.executable, __file__, "--variant", variant, "--size", str(args.size), "--batch", str(args.batch),
+                       "--ngf", str(args.ngf), "--steps", str(args.steps)]
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            rounds[variant].append(json.loads(output.splitlines()[-1]))
+    print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {args.rounds} rounds x {args.steps} steps")
+    before = statistics.median(rounds["before"])
+    for variant, values in rounds.items():
+        median = statistics.median(values)
+        print(f"{variant:11} {median:.3f} s/step  {args.batch / median:5.2f} images/s  x{before / median:.2f} vs before   "
+              f"rounds: {' '.join(f'{value:.3f}' for value in values)}")
+    if (args.size, args.batch, args.ngf) == (256, 1, 64):
+        print(f"quoted reference {REFERENCE_SECONDS_PER_IMAGE} s/image = {1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; "
+              f"1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s")
 
 
 if __name__ == "__main__":

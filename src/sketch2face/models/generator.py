@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from sketch2face.config import Direction, GeneratorKind, NormKind
-from sketch2face.models.layers import conv_bias, init_weights, norm_layer
+from sketch2face.models.layers import GemmConv2d, GemmConvTranspose2d, conv_bias, init_weights, norm_layer
 
 MAX_WIDTH_MULTIPLIER = 8
 FIRST_DROPOUT_DEPTH = 4  # the 8*ngf decoder levels below the first 8*ngf level, as in pix2pix
@@ -61,7 +61,7 @@ class UnetGenerator(nn.Module):
         for level in range(depth):
             in_channels = config.input_channels if level == 0 else widths[level - 1]
             layers: list[nn.Module] = [] if level == 0 else [nn.LeakyReLU(0.2)]
-            layers.append(nn.Conv2d(in_channels, widths[level], 4, stride=2, padding=1, bias=bias))
+            layers.append(GemmConv2d(in_channels, widths[level], 4, stride=2, padding=1, bias=bias))
             if 0 < level < depth - 1:
                 layers.append(norm_layer(config.norm, widths[level]))
             self.encoder.append(nn.Sequential(*layers))
@@ -71,11 +71,11 @@ class UnetGenerator(nn.Module):
             innermost = level == depth - 1
             in_channels = widths[level] if innermost else 2 * widths[level]
             if level == 0:
-                layers = [nn.ReLU(), nn.ConvTranspose2d(in_channels, config.output_channels, 4, 2, 1), nn.Tanh()]
+                layers = [nn.ReLU(), GemmConvTranspose2d(in_channels, config.output_channels, 4, 2, 1), nn.Tanh()]
             else:
                 layers = [
                     nn.ReLU(),
-                    nn.ConvTranspose2d(in_channels, widths[level - 1], 4, stride=2, padding=1, bias=bias),
+                    GemmConvTranspose2d(in_channels, widths[level - 1], 4, stride=2, padding=1, bias=bias),
                     norm_layer(config.norm, widths[level - 1]),
                 ]
                 if config.dropout and FIRST_DROPOUT_DEPTH <= level < depth - 1:
