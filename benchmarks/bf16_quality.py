@@ -44,7 +44,7 @@ def test_psnr(generator_path: Path, pairs_dir: Path) -> float:
     test = load_split(pairs_dir, "test", generator.config.input_channels, generator.config.output_channels)
     fakes = generate(generator, test.sketches, 16).permute(0, 2, 3, 1).numpy()
     reals = test.photos.permute(0, 2, 3, 1).numpy()
-    return float(np.mean([psnr(real, fake) for real, fake in zip(reals, fakes)]))
+    return float(np.mean(psnr(reals, fakes)))
 
 
 def main() -> None:

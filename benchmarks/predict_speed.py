@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from sketch2face.data.synthetic import generate_demo_faces
-from sketch2face.inference import SketchAligner, collect_sketches, load_sketch_to_photo, predict_sketches, resolve_device
+from sketch2face.inference import SketchAligner, collect_sketches, load_sketch_to_photo, predict_sketches
 from sketch2face.io import write_image
 from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator
+from sketch2face.training.device import resolve_device
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--count", type=int, default=64)

@@ -67,6 +67,14 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
     }
 
 
+def run_child(command: list[str]) -> str:
+    """The last stdout line of a child run; its stderr becomes the error if it fails."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command[1:])} failed:\n{result.stderr}")
+    return result.stdout.splitlines()[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
@@ -91,7 +99,7 @@ def main() -> None:
                 command = [sys.executable, __file__, "--one", "--sizes", str(size), "--batches", str(batch),
                            "--precision", precision, "--steps", str(args.steps), "--warmup", str(args.warmup),
                            "--ngf", str(args.ngf), "--device", args.device]
-                row = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+                row = json.loads(run_child(command))
                 print(f"{row['device']:8} {row['threads']:>3} {size:>5} {batch:>5} {precision:>5} "
                       f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['cpu_seconds_per_image']:>9.3f} "
                       f"{row['peak_memory_mib']:>9.1f}",

@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
+
+from train_speed import run_child
 
 REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, as quoted for this CPU
 VARIANTS = ("before", "after fp32", "after bf16")
@@ -95,8 +96,7 @@ def main() -> None:
         for variant in VARIANTS:
             command = [sys.executable, __file__, "--variant", variant, "--size", str(args.size), "--batch", str(args.batch),
                        "--ngf", str(args.ngf), "--steps", str(args.steps)]
-            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            rounds[variant].append(json.loads(output.splitlines()[-1]))
+            rounds[variant].append(json.loads(run_child(command)))
     print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {args.rounds} rounds x {args.steps} steps")
     before = statistics.median(rounds["before"])
     for variant, values in rounds.items():

@@ -1,0 +1,87 @@
+"""Every benchmark runs end to end on tiny inputs, so that none of them rots as the library changes.
+
+Only that they run and print their figures is checked here; the figures themselves are for people
+(tests never assert timings).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sketch2face.config import CropResizeParams, SourceParams, SynthesizeParams
+from sketch2face.data.faces import build_faces
+from sketch2face.data.sources.demo import write_demo_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bench") / "demo"
+    write_demo_dataset(SynthesizeParams(count=12, image_size=128), root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def faces_dir(demo_root) -> Path:
+    out = demo_root.parent / "faces"
+    source = SourceParams(name="demo", kind="demo", root=demo_root)
+    build_faces(CropResizeParams(image_size=128, sources=(source,), contact_sheet_pairs=0), out, progress=False)
+    return out
+
+
+def run_benchmark(script: str, *arguments: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *arguments],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_train_speed_prints_a_row_per_configuration():
+    output = run_benchmark("train_speed.py", "--sizes", "32", "--batches", "2", "--precision", "fp32", "bf16",
+                           "--steps", "1", "--warmup", "1", "--ngf", "4", "--device", "cpu")
+    rows = [line.split() for line in output.splitlines() if line.startswith("cpu")]
+    assert [(row[2], row[3], row[4]) for row in rows] == [("32", "2", "fp32"), ("32", "2", "bf16")]
+    assert all(float(row[5]) > 0 for row in rows)  # images/s
+
+
+def test_before_after_compares_three_steps():
+    output = run_benchmark("train_speed_before_after.py", "--size", "32", "--batch", "2", "--ngf", "4",
+                           "--steps", "1", "--rounds", "1")
+    assert [line.split()[0] for line in output.splitlines()[1:]] == ["before", "after", "after"]
+
+
+def test_bf16_quality_reports_the_gap():
+    output = run_benchmark("bf16_quality.py", "--count", "24", "--size", "32", "--epochs", "2", "--ngf", "4",
+                           "--seeds", "0", "--device", "cpu")
+    assert "mean fp32 - bf16 =" in output
+
+
+def test_eval_speed_times_metrics_and_forward():
+    output = run_benchmark("eval_speed.py", "--images", "4", "--size", "32", "--train-subjects", "6",
+                           "--forward-images", "2", "--ngf", "4")
+    assert "metrics, 4 images of 32 px" in output and "generator forward" in output
+
+
+def test_predict_speed_counts_sketches():
+    assert "3 sketches at 16 px" in run_benchmark("predict_speed.py", "--count", "3", "--size", "16", "--ngf", "4")
+
+
+def test_crop_resize_speed_on_demo_data(demo_root):
+    assert "images/s" in run_benchmark("crop_resize_speed.py", str(demo_root), "--kind", "demo", "--size", "32",
+                                       "--workers", "1")
+
+
+def test_eye_agreement_on_aligned_faces(faces_dir):
+    assert "eye disagreement" in run_benchmark("eye_agreement.py", str(faces_dir))
