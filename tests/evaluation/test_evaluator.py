@@ -84,12 +84,13 @@ def test_eval_json_has_headlines_baselines_groups_and_notes(evaluated):
     assert json.loads(outputs.metrics.read_text()) == summary
     assert summary["test_images"] == 8
     for prefix in ("", "baseline_mean_photo_", "baseline_sketch_"):
-        for metric in ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1"):
+        for metric in ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1", "tone_shift"):
             assert isinstance(summary[f"{prefix}{metric}"], float), f"{prefix}{metric}"
     assert summary["psnr_gain_over_sketch"] == pytest.approx(summary["psnr"] - summary["baseline_sketch_psnr"], abs=1e-3)
     assert summary["identity_chance_rank1"] == pytest.approx(2 / 8)
     assert summary["group.gender.female.count"] + summary["group.gender.male.count"] == 8
     assert "gap.gender.fsim" in summary and summary["grouped_attributes"] == "gender, source"
+    assert {"group.gender.female.tone_shift", "gap.gender.tone_shift"} <= set(summary)
     assert "lpips: no local weights" in summary["skipped_metrics"] and "fid: no local weights" in summary["skipped_metrics"]
     assert all(not isinstance(value, (dict, list)) for value in summary.values()), "eval.json must stay flat"
 

@@ -3,7 +3,7 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from sketch2face.data.images import as_rgb, luma
-from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey
+from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 
 RNG = np.random.default_rng(0)
 REAL = RNG.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
@@ -53,3 +53,14 @@ def test_grey_images_are_replicated_to_rgb():
     grey = luma(REAL)
     assert as_rgb(grey).shape == REAL.shape and np.array_equal(as_rgb(grey)[..., 2], grey[..., 0])
     assert as_rgb(REAL) is REAL
+
+
+def test_tone_shift_is_the_signed_luma_change_of_the_face_centre():
+    real = np.full((2, 32, 32, 3), 120, dtype=np.uint8)
+    fake = real.copy()
+    fake[0, 8:24, 8:24] += 12  # the centre half, lighter
+    fake[1, 8:24, 8:24] -= 30  # darker
+    fake[:, :4] = 255  # hair and background outside the centre do not count
+    assert tone_shift(real, fake) == pytest.approx([12.0, -30.0])
+    assert tone_shift(luma(real), luma(fake)) == pytest.approx([12.0, -30.0])  # greyscale photos too
+    assert tone_shift(real, real[:1] + 5) == pytest.approx([5.0, 5.0])  # one candidate against every reference

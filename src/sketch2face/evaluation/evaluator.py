@@ -25,7 +25,7 @@ from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
 from sketch2face.evaluation.groups import group_metrics, grouped_attributes
 from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
 from sketch2face.data.images import as_rgb, luma
-from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey
+from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 from sketch2face.io import write_csv, write_image, write_json
 from sketch2face.models.generator import UnetGenerator, load_generator, to_model_range, to_pixels
 from sketch2face.tracking import Tracker, read_run_reference
@@ -38,6 +38,8 @@ CANDIDATES = (MODEL, MEAN_PHOTO, SKETCH)
 IMAGE_METRICS = ("psnr", "ssim", "ssim_grey", "fsim")
 IDENTITY = "identity_rank1"
 HEADLINE_METRICS = (*IMAGE_METRICS, IDENTITY)
+TONE_SHIFT = "tone_shift"  # signed, in grey levels: per group it shows whose faces come out too dark or light
+SCORED_METRICS = (*HEADLINE_METRICS, TONE_SHIFT)
 PAIRS_BOOKKEEPING = ("split", "pair", "raw_photo", "raw_sketch", "photo_alignment", "sketch_alignment")
 DECIMALS = 4
 
@@ -104,7 +106,7 @@ def _single_threaded_torch() -> Iterator[None]:
 def image_quality(
     real: np.ndarray, candidates: Mapping[str, np.ndarray], window: SsimWindow, batch_size: int, workers: int = 1
 ) -> pd.DataFrame:
-    """Per-image PSNR, SSIM, grey SSIM and FSIM of every candidate, columns `<prefix><metric>`.
+    """Per-image PSNR, SSIM, grey SSIM, FSIM and tone shift of every candidate, columns `<prefix><metric>`.
 
     A one-image candidate (the mean photo) is compared with every real photo; its FSIM features
     are computed once, and each real photo's features serve all candidates. Chunks of
@@ -123,6 +125,7 @@ def image_quality(
             columns[f"{prefix}ssim"] = ssim(reference, candidate, window)
             columns[f"{prefix}ssim_grey"] = ssim_grey(reference, candidate, window)
             columns[f"{prefix}fsim"] = fsim_from_features(reference_features, features)
+            columns[f"{prefix}{TONE_SHIFT}"] = tone_shift(reference, candidate)
         return pd.DataFrame(columns)
 
     with _single_threaded_torch(), ThreadPoolExecutor(max_workers=workers) as pool:
@@ -242,7 +245,7 @@ def evaluate(
     per_image = pd.concat([attributes, scores, pd.DataFrame(lpips_per_image)], axis=1)
     write_csv(outputs.per_image, per_image.round(DECIMALS))
 
-    metric_columns = [f"{prefix}{metric}" for prefix in CANDIDATES for metric in HEADLINE_METRICS]
+    metric_columns = [f"{prefix}{metric}" for prefix in CANDIDATES for metric in SCORED_METRICS]
     metric_columns += list(lpips_per_image)
     summary = summarise(per_image, metric_columns, params, grouped_attributes(per_image, params.group_attributes))
     summary.update(overall)

@@ -11,6 +11,7 @@ Images are (N, H, W, C) uint8 arrays (C = 1 or 3) compared at model resolution w
   `skimage.metrics.structural_similarity` (tested); OpenCV does the filtering because it is about
   ten times faster, and only the border-free interior that scikit-image averages is kept.
 - FSIM / FSIMc (Zhang et al. 2011): see `sketch2face.evaluation.fsim`.
+- Tone shift: the signed mean-luma difference, candidate minus reference, over the face centre.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 GAUSSIAN_SIGMA = 1.5
 GAUSSIAN_TRUNCATE = 3.5  # scikit-image's default: an 11-tap window for sigma 1.5
 UNIFORM_SIZE = 7
+FACE_CENTRE = (0.25, 0.75)  # of the aligned image's side: eyes, nose, mouth and cheeks, little hair
 
 
 def _paired(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
@@ -80,3 +82,16 @@ def ssim(reference: np.ndarray, candidate: np.ndarray, window: SsimWindow = "gau
 def ssim_grey(reference: np.ndarray, candidate: np.ndarray, window: SsimWindow = "gaussian") -> np.ndarray:
     """Per-image SSIM of the two images' luma."""
     return ssim(luma(reference), luma(candidate), window)
+
+
+def tone_shift(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """Per-image mean luma of the candidate's face centre minus the reference's, in grey levels.
+
+    A sketch carries shape but hardly any skin tone, so a generator has to guess the tone and
+    tends to pull every face towards the training mean. PSNR counts that as error without saying
+    so; this says in which direction and by how much (negative: rendered darker than the real face).
+    """
+    candidate = _paired(reference, candidate)
+    low, high = (round(fraction * reference.shape[1]) for fraction in FACE_CENTRE)
+    centre = (slice(None), slice(low, high), slice(low, high))
+    return luma(candidate[centre]).mean(axis=(1, 2, 3)) - luma(reference[centre]).mean(axis=(1, 2, 3))
