@@ -113,6 +113,11 @@ def test_repro_then_experiment(project):
     names = sorted(name for _, name in _mlflow_runs(root))
     assert len(names) == 2 and experiment_name in names, f"MLflow runs {names} lack experiment {experiment_name}"
 
+    # scoring the best-by-validation generator instead of the last one only reruns evaluate
+    rescored = _run(["dvc", "exp", "run", "-S", "evaluate.generator=best"], root, env)
+    assert "Running stage 'evaluate'" in rescored and "Running stage 'train'" not in rescored
+    assert json.loads((root / "metrics/eval.json").read_text())["scored_generator"] == "best"
+
 
 def test_temporary_and_queued_experiments_log_to_the_project_store(project):
     """`--temp` and `--queue` run in a copy under .dvc/tmp/exps; their runs must still land in ./mlflow.db."""

@@ -186,9 +186,13 @@ SsimWindow = Literal["gaussian", "uniform"]
 
 
 PerceptualMetric = Literal["lpips", "fid"]
+ScoredGenerator = Literal["last", "best"]
 
 
 class EvaluateParams(_Section):
+    generator: ScoredGenerator = Field(
+        "last", description="last: the final epoch's generator.pt; best: generator_best.pt (lowest val L1)"
+    )
     ssim_window: SsimWindow = Field(
         "gaussian", description="gaussian: sigma 1.5 (Wang et al. 2004); uniform: 7x7 (scikit-image)"
     )

@@ -10,10 +10,11 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from sketch2face.config import EvaluateParams
 from sketch2face.data.pairs import side_by_side
-from sketch2face.evaluation.evaluator import EvalOutputs, evaluate
+from sketch2face.evaluation.evaluator import EvalOutputs, evaluate, scored_generator
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 from sketch2face.tracking import Tracker
+from sketch2face.training.trainer import TrainOutputs
 
 SIZE = 32
 RNG = np.random.default_rng(3)
@@ -90,6 +91,7 @@ def test_eval_json_has_headlines_baselines_groups_and_notes(evaluated):
     assert summary["identity_chance_rank1"] == pytest.approx(2 / 8)
     assert summary["group.gender.female.count"] + summary["group.gender.male.count"] == 8
     assert "gap.gender.fsim" in summary and summary["grouped_attributes"] == "gender, source"
+    assert summary["scored_generator"] == "last"
     assert {"group.gender.female.tone_shift", "gap.gender.tone_shift"} <= set(summary)
     assert "lpips: no local weights" in summary["skipped_metrics"] and "fid: no local weights" in summary["skipped_metrics"]
     assert all(not isinstance(value, (dict, list)) for value in summary.values()), "eval.json must stay flat"
@@ -137,3 +139,11 @@ def test_a_photo_to_sketch_generator_is_scored_against_the_real_sketches(tmp_pat
     assert per_image.loc["demo/s10-v0", "psnr"] == pytest.approx(
         peak_signal_noise_ratio(real_sketch, generated, data_range=255), abs=1e-3
     )
+
+
+def test_evaluate_generator_param_picks_the_last_or_the_best_file(tmp_path):
+    outputs = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
+    assert scored_generator(EvaluateParams(), outputs) == tmp_path / "models" / "generator.pt"
+    assert scored_generator(EvaluateParams(generator="best"), outputs) == tmp_path / "models" / "generator_best.pt"
+    with pytest.raises(ValueError, match="generator"):
+        EvaluateParams(generator="latest")

@@ -188,6 +188,7 @@ def summarise(
     summary.update(group_metrics(per_image, attributes, model_metrics, params.min_group_count))
     summary["grouped_attributes"] = ", ".join(attributes)
     summary["ssim_window"] = params.ssim_window
+    summary["scored_generator"] = params.generator
     return summary
 
 
@@ -212,7 +213,11 @@ def headline(summary: Mapping[str, object], outputs: EvalOutputs) -> str:
 def run_evaluation(params: EvaluateParams, train_outputs: TrainOutputs, pairs_dir: Path, outputs: EvalOutputs) -> dict:
     """The evaluate stage: logs into the MLflow run that training opened."""
     with Tracker(read_run_reference(train_outputs.run_reference)).start() as tracker:
-        return evaluate(params, train_outputs.generator, pairs_dir, train_outputs.log, outputs, tracker)
+        return evaluate(params, scored_generator(params, train_outputs), pairs_dir, train_outputs.log, outputs, tracker)
+
+
+def scored_generator(params: EvaluateParams, train_outputs: TrainOutputs) -> Path:
+    return train_outputs.best_generator if params.generator == "best" else train_outputs.generator
 
 
 def evaluate(
