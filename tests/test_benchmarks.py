@@ -85,3 +85,9 @@ def test_crop_resize_speed_on_demo_data(demo_root):
 
 def test_eye_agreement_on_aligned_faces(faces_dir):
     assert "eye disagreement" in run_benchmark("eye_agreement.py", str(faces_dir))
+
+
+def test_gemm_convolutions_times_both_paths_per_level():
+    output = run_benchmark("gemm_convolutions.py", "--size", "32", "--ngf", "4", "--precision", "fp32", "--repeats", "1")
+    rows = [line.split() for line in output.splitlines() if line.startswith(("encoder", "decoder"))]
+    assert len(rows) == 2 * 5 and all(row[-1] in ("GEMM", "oneDNN") for row in rows)  # 5 levels at 32 px
