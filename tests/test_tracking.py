@@ -21,10 +21,15 @@ def test_run_is_named_after_the_dvc_experiment(monkeypatch):
     assert run_name().startswith("repro-")
 
 
-def test_unreachable_store_warns_and_the_work_goes_on(monkeypatch, tmp_path):
+def point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path) -> None:
+    """A store under a plain file: every MLflow call fails, as with a server that is down."""
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/sub/mlflow.db")
+
+
+def test_unreachable_store_warns_and_the_work_goes_on(monkeypatch, tmp_path):
+    point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Tracker().start() as tracker:
@@ -100,9 +105,7 @@ def test_model_logging_can_be_turned_off_and_survives_an_unreachable_store(monke
     experiment = mlflow.get_run(tracker.run_id).info.experiment_id
     assert mlflow.search_logged_models(experiment_ids=[experiment], output_format="list") == []
 
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/sub/mlflow.db")
+    point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Tracker().start() as unreachable:
