@@ -99,7 +99,7 @@ def test_broken_mlflow_store_warns_and_train_and_evaluate_still_write_their_metr
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run_training(params, tiny_data / "pairs", train_outputs)
-        run_evaluation(params.evaluate, train_outputs, tiny_data / "pairs", eval_outputs)
+        run_evaluation(params, train_outputs, tiny_data / "pairs", eval_outputs)
 
     tracking_warnings = [str(w.message) for w in caught if TRACKING_OFF in str(w.message)]
     assert len(tracking_warnings) == 2, "one warning per stage, then tracking is off for the run"

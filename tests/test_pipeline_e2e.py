@@ -64,6 +64,12 @@ def _mlflow_runs(root: Path) -> list[tuple[str, str]]:
         return db.execute("select run_uuid, name from runs").fetchall()
 
 
+def _run_values(root: Path, table: str, run: str) -> dict[str, object]:
+    """key -> value of one run in an MLflow store table (params, tags, latest_metrics)."""
+    with sqlite3.connect(root / "mlflow.db") as db:
+        return dict(db.execute(f"select key, value from {table} where run_uuid = ?", (run,)).fetchall())
+
+
 def test_repro_then_experiment(project):
     root, env = project
     output = _run(["dvc", "repro"], root, env)
@@ -114,9 +120,18 @@ def test_repro_then_experiment(project):
     assert len(names) == 2 and experiment_name in names, f"MLflow runs {names} lack experiment {experiment_name}"
 
     # scoring the best-by-validation generator instead of the last one only reruns evaluate
+    trained_run = {name: run for run, name in _mlflow_runs(root)}[experiment_name]
+    trained_psnr = _run_values(root, "latest_metrics", trained_run)["psnr"]
     rescored = _run(["dvc", "exp", "run", "-S", "evaluate.generator=best"], root, env)
     assert "Running stage 'evaluate'" in rescored and "Running stage 'train'" not in rescored
-    assert json.loads((root / "metrics/eval.json").read_text())["scored_generator"] == "best"
+    rescored_metrics = json.loads((root / "metrics/eval.json").read_text())
+    assert rescored_metrics["scored_generator"] == "best"
+    # ... and is logged to a run of its own, nested under the training run, which keeps its metrics
+    (rescoring_run,) = {run for run, _ in _mlflow_runs(root)} - {run for run, _ in runs} - {trained_run}
+    assert _run_values(root, "tags", rescoring_run)["mlflow.parentRunId"] == trained_run
+    assert _run_values(root, "params", rescoring_run)["evaluate.generator"] == "best"
+    assert _run_values(root, "latest_metrics", rescoring_run)["psnr"] == pytest.approx(rescored_metrics["psnr"])
+    assert _run_values(root, "latest_metrics", trained_run)["psnr"] == trained_psnr
 
 
 def test_temporary_and_queued_experiments_log_to_the_project_store(project):

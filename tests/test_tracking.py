@@ -1,6 +1,6 @@
 import warnings
 
-from sketch2face.tracking import Tracker, flatten, project_root, run_name
+from sketch2face.tracking import PARENT_RUN_TAG, TRAINING_RUN_TAG, Tracker, flatten, project_root, run_name
 
 
 def test_project_root_escapes_dvc_temporary_experiment_workspaces(tmp_path):
@@ -47,6 +47,34 @@ def test_reopening_a_run_logs_into_it(tmp_path):
         second.log_metrics({"psnr": 21.5})
     run = mlflow.get_run(first.run_id)
     assert run.data.metrics == {"loss": 1.0, "psnr": 21.5}
+
+
+def test_a_rescoring_gets_its_own_run_nested_under_the_training_run(tmp_path):
+    import mlflow
+
+    trained = {"train": {"lr": 0.0002}, "evaluate": {"generator": "last", "group_attributes": ["gender", "race"]}}
+    with Tracker().start() as training:
+        training.log_params(trained)
+        training.log_metrics({"loss_G_L1": 0.3})
+
+    with Tracker(training.run_id).start_evaluation(trained) as first:  # dvc repro: train, then evaluate
+        first.log_metrics({"psnr": 20.0})
+        first.mark_evaluated()
+    assert first.run_id == training.run_id
+
+    rescoring = {**trained, "evaluate": {**trained["evaluate"], "generator": "best"}}
+    evaluations = []
+    for params in (rescoring, trained):  # other params, then the same params a second time
+        with Tracker(training.run_id).start_evaluation(params) as evaluation:
+            evaluation.log_metrics({"psnr": 21.0})
+            evaluation.mark_evaluated()
+        evaluations.append(mlflow.get_run(evaluation.run_id).data)
+
+    assert mlflow.get_run(training.run_id).data.metrics == {"loss_G_L1": 0.3, "psnr": 20.0}
+    assert [data.params["evaluate.generator"] for data in evaluations] == ["best", "last"]
+    for data in evaluations:
+        assert data.tags[PARENT_RUN_TAG] == data.tags[TRAINING_RUN_TAG] == training.run_id
+        assert data.metrics == {"psnr": 21.0}
 
 
 # ---- the generator as an MLflow model ------------------------------------------------------------

@@ -1,7 +1,10 @@
 """The one place that talks to MLflow.
 
 One MLflow run per pipeline execution: `train` opens it and leaves its id in a small file that
-`evaluate` reopens, so both stages log to the same run. The store defaults to `mlflow.db` in the
+`evaluate` reopens, so both stages log to the same run. An evaluation that reuses a trained model
+under other params (`dvc exp run -S evaluate.generator=best` reruns only `evaluate`), or scores it
+a second time, gets a run of its own nested under the training run: the training run's metrics
+are never overwritten, and every run's metrics match the params it shows. The store defaults to `mlflow.db` in the
 project root, also when DVC runs an experiment in a temporary copy under `.dvc/tmp/exps`, so
 runs from `dvc repro`, `dvc exp run`, `--queue` and `--temp` all land in one store. MLflow is
 a mirror: if it fails, a warning is printed and the pipeline goes on, because the DVC metrics
@@ -45,6 +48,9 @@ PICKLE_FORMAT = "pickle"
 # what loading the pickled generator imports (sketch2face itself travels with the model)
 MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pydantic", "PyYAML")
 WARNING_LENGTH = 300  # MLflow errors can carry whole SQL statements; the first line says enough
+EVALUATED_TAG = "sketch2face.evaluated"  # set on a run once evaluate has logged its metrics into it
+TRAINING_RUN_TAG = "sketch2face.training_run"  # on an evaluation's own run: the run that trained the model
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run nested under that one
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -139,6 +145,36 @@ class Tracker:
 
         self._call("start", _start)
         return self
+
+    def start_evaluation(self, params: Mapping[str, Any]) -> Tracker:
+        """Reopens the training run (`run_id`) for its first evaluation under the params it logged.
+
+        Otherwise (params changed since training, or the run already holds an evaluation) a new
+        run, named after the current DVC experiment, nested under the training run and carrying
+        all current params, takes the evaluation.
+        """
+
+        def _reuses_training_run() -> bool:
+            import mlflow
+
+            mlflow.set_tracking_uri(tracking_uri())
+            if self.run_id is None:
+                return False
+            training = mlflow.get_run(self.run_id).data
+            current = {key: str(value) for key, value in flatten(params).items()}
+            return EVALUATED_TAG not in training.tags and training.params == current
+
+        reuse = self._call("get_run", _reuses_training_run)
+        if not self.enabled or reuse:
+            return self.start()
+        training_run_id, self.run_id = self.run_id, None
+        links = {PARENT_RUN_TAG: training_run_id, TRAINING_RUN_TAG: training_run_id} if training_run_id else {}
+        self.start(tags=links)
+        self.log_params(params)
+        return self
+
+    def mark_evaluated(self) -> None:
+        self._call("set_tag", lambda: self._mlflow.set_tag(EVALUATED_TAG, "true"))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self._call("log_params", lambda: self._mlflow.log_params(flatten(params)))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sketch2face.config import EvaluateParams, SsimWindow
+from sketch2face.config import EvaluateParams, Params, SsimWindow
 from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table
 from sketch2face.data.pairs import PAIRS_FILE
 from sketch2face.evaluation import perceptual, report
@@ -210,10 +210,14 @@ def headline(summary: Mapping[str, object], outputs: EvalOutputs) -> str:
     return "\n".join(lines)
 
 
-def run_evaluation(params: EvaluateParams, train_outputs: TrainOutputs, pairs_dir: Path, outputs: EvalOutputs) -> dict:
-    """The evaluate stage: logs into the MLflow run that training opened."""
-    with Tracker(read_run_reference(train_outputs.run_reference)).start() as tracker:
-        return evaluate(params, scored_generator(params, train_outputs), pairs_dir, train_outputs.log, outputs, tracker)
+def run_evaluation(params: Params, train_outputs: TrainOutputs, pairs_dir: Path, outputs: EvalOutputs) -> dict:
+    """The evaluate stage: logs into the MLflow run that training opened, or one nested under it."""
+    training_run = read_run_reference(train_outputs.run_reference)
+    with Tracker(training_run).start_evaluation(params.model_dump(mode="json")) as tracker:
+        generator = scored_generator(params.evaluate, train_outputs)
+        summary = evaluate(params.evaluate, generator, pairs_dir, train_outputs.log, outputs, tracker)
+        tracker.mark_evaluated()
+        return summary
 
 
 def scored_generator(params: EvaluateParams, train_outputs: TrainOutputs) -> Path:
