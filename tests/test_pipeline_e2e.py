@@ -44,9 +44,10 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     for section, values in TINY.items():
         params[section].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (root / ".gitignore").write_text("mlflow.db\n")
+    (root / ".gitignore").write_text("mlflow.db\n__pycache__/\n")
 
-    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    # as on a user's machine: Python writes bytecode beside the stage code it imports
+    env = {key: value for key, value in os.environ.items() if key not in ("MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE")}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
         PYTHONPATH=str(root / "src"),
@@ -56,6 +57,7 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     )
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"]):
         _run(command, root, env)
+    shutil.copy(REPO / ".dvcignore", root / ".dvcignore")
     return root, env
 
 
@@ -103,6 +105,10 @@ def test_repro_then_experiment(project):
         assert db.execute("select count(*) from logged_models").fetchone()[0] == 1
     assert (root / "mlruns").is_dir(), "artifacts live beside mlflow.db"
 
+    # the stages left bytecode beside the code; a fresh clone has none, and must not retrain for that
+    assert list((root / "src").rglob("__pycache__"))
+    for bytecode in list((root / "src").rglob("__pycache__")):
+        shutil.rmtree(bytecode)
     assert "Data and pipelines are up to date" in _run(["dvc", "repro"], root, env)
 
     _run(["git", "add", "-A"], root, env)
