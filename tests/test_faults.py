@@ -133,10 +133,9 @@ def test_interrupted_crop_resize_reruns_to_the_same_result(tiny_data, tmp_path, 
     build_faces(params, clean)
 
     rerun = tmp_path / "rerun"
-    monkeypatch.setattr(faces, "write_image", _interrupt_on_call(7, faces.write_image))
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(faces, "write_image", _interrupt_on_call(7, faces.write_image))
         build_faces(params, rerun)
-    monkeypatch.undo()
     half = _tree(rerun)
     assert 0 < len(half) < len(_tree(clean)) and MANIFEST_FILE not in half, "the interrupt must land mid-way"
     assert not [name for name in half if Path(name).name.startswith(".")], "no temporary file may be left"
@@ -153,10 +152,10 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
     run_training(params, tiny_data / "pairs", clean)
 
     rerun = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
-    monkeypatch.setattr(trainer, "finish_epoch", _interrupt_on_call(2, trainer.finish_epoch))
-    with pytest.raises(KeyboardInterrupt):
+    # a context, not monkeypatch.undo(): that would also undo conftest's isolated MLflow store
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(trainer, "finish_epoch", _interrupt_on_call(2, trainer.finish_epoch))
         run_training(params, tiny_data / "pairs", rerun)
-    monkeypatch.undo()
     assert len(pd.read_csv(rerun.log, sep="\t")) == 1 and not rerun.generator.exists()
     assert mlflow.get_run(read_run_reference(rerun.run_reference)).info.status == "KILLED"
 
