@@ -6,6 +6,7 @@ from PIL import Image
 from sketch2face import inference
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.data.records import EyeCentres
 from sketch2face.inference import (
     NO_FACE_FOUND,
     DetectorUnavailable,
@@ -56,6 +57,15 @@ def test_detected_eyes_land_where_training_put_them(demo_sketches, model):
     assert method == "detected eyes" and aligned.shape == (TINY_SIZE, TINY_SIZE)
     np.testing.assert_array_equal(aligned, align_to_eyes(page, eyes, STORED_GEOMETRY, TINY_SIZE))
     assert not np.array_equal(aligned, align_to_eyes(page, eyes, AlignmentParams(), TINY_SIZE))
+
+
+def test_eyes_estimated_in_a_face_box_are_reported_as_such(demo_sketches, model):
+    def estimated(image):
+        eyes = demo_sketches.locate_eyes(image)
+        return EyeCentres(eyes.left, eyes.right, estimated=True)
+
+    _, method = SketchAligner.for_model(model, "detect", locate_eyes=estimated)(demo_sketches.folder / "face0.png")
+    assert method == "eyes placed in the face box"
 
 
 def test_predict_writes_photos_and_side_by_sides_in_batches(tmp_path, demo_sketches, model):

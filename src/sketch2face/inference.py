@@ -41,6 +41,7 @@ NO_FACE_FOUND = "no face found"
 SKETCH_TO_PHOTO = "sketch_to_photo"
 # how a written sketch was aligned, as counted in the summary
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
+BY_FACE_BOX = "eyes placed in the face box"  # a face was found but not its eyes
 
 
 class UnusableSketch(ValueError):
@@ -142,7 +143,8 @@ class SketchAligner:
             eyes = self.locate_eyes(image)
             if eyes is not None:
                 try:
-                    return align_to_eyes(image, eyes, self.geometry, self.size), BY_DETECTED_EYES
+                    method = BY_FACE_BOX if eyes.estimated else BY_DETECTED_EYES
+                    return align_to_eyes(image, eyes, self.geometry, self.size), method
                 except ValueError as exc:
                     raise UnusableSketch(path, f"cannot align on the detected eyes ({exc})") from None
             if self.no_face == "reject":

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from sketch2face.config import CropResizeParams, SourceParams
+from sketch2face.data import detect
 from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces
 from sketch2face.data.faces_report import CONTACT_SHEETS_DIR, SHEET_TILE_MIN, reason_key
 from sketch2face.data.synthetic import generate_demo_faces
@@ -72,6 +73,22 @@ def test_faces_without_landmarks_are_aligned_on_detected_eyes(tmp_path):
 
     manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
     assert len(manifest) >= 1 and set(manifest["sketch_alignment"]) == {"detected"}
+
+
+def test_eyes_placed_in_the_face_box_are_told_apart_from_detected_ones(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    for face in generate_demo_faces(2, 256, seed=0, views_per_subject=1):
+        for folder, image in (("photos", face.photo), ("sketches", face.sketch)):
+            (raw / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(raw / folder / f"{face.subject}.png")
+    monkeypatch.setattr(detect, "_eyes_in_face", lambda grey, face: None)  # faces found, their eyes not
+    params = _params(SourceParams(name="p", kind="pairs", root=raw), alignment={"no_landmarks": "reject"})
+
+    summary = build_faces(params, tmp_path / "faces", progress=False).summary
+
+    manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
+    assert len(manifest) >= 1 and set(manifest["photo_alignment"]) == set(manifest["sketch_alignment"]) == {"face_box"}
+    assert summary["sketch_alignment.face_box"] == len(manifest) and "sketch_alignment.detected" not in summary
 
 
 def test_ab_images_are_split_into_halves_and_resized_as_they_are(tmp_path):

@@ -80,10 +80,10 @@ def _eyes_in_face(grey: np.ndarray, face: tuple[float, float, float, float]) -> 
 
 
 def fallback_eyes(face: tuple[float, float, float, float]) -> EyeCentres:
-    """Eye centres at the typical fractions of a face box."""
+    """Eye centres at the typical fractions of a face box, marked as estimated."""
     x, y, w, h = face
     eye_y = y + FALLBACK_EYE_Y * h
-    return EyeCentres(left=(x + FALLBACK_EYE_X[0] * w, eye_y), right=(x + FALLBACK_EYE_X[1] * w, eye_y))
+    return EyeCentres(left=(x + FALLBACK_EYE_X[0] * w, eye_y), right=(x + FALLBACK_EYE_X[1] * w, eye_y), estimated=True)
 
 
 def detect_eyes(image: np.ndarray) -> EyeCentres | None:

@@ -45,6 +45,7 @@ REJECT_COLUMNS = ["source", "path", "reason", "partner"]
 # How an image was brought to the canonical geometry (manifest columns photo/sketch_alignment).
 BY_LANDMARKS = "landmarks"
 BY_DETECTION = "detected"
+BY_FACE_BOX = "face_box"  # a face was detected but not its eyes: eyes at their typical place in the box
 BY_CENTER_CROP = "center_crop"
 AS_IS = "as_is"
 
@@ -69,7 +70,7 @@ def _normalise(
     if eyes is not None:
         return align_to_eyes(image, eyes, alignment, size), BY_LANDMARKS
     if alignment.detect and (found := detect_eyes(image)) is not None:
-        return align_to_eyes(image, found, alignment, size), BY_DETECTION
+        return align_to_eyes(image, found, alignment, size), BY_FACE_BOX if found.estimated else BY_DETECTION
     if alignment.no_landmarks == "center_crop":
         return center_crop_resize(image, size), BY_CENTER_CROP
     searched = "no face detected" if alignment.detect else "detection off"

@@ -9,10 +9,15 @@ from typing import Literal, Mapping
 
 @dataclass(frozen=True)
 class EyeCentres:
-    """Eye centres in pixel coordinates (x, y); `left` is the eye at smaller x in the image."""
+    """Eye centres in pixel coordinates (x, y); `left` is the eye at smaller x in the image.
+
+    `estimated` marks eyes placed at their typical positions in a detected face box because the
+    eyes themselves were not found: such an alignment is rougher, and the manifest says so.
+    """
 
     left: tuple[float, float]
     right: tuple[float, float]
+    estimated: bool = False
 
 
 @dataclass(frozen=True)
