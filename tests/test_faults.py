@@ -54,11 +54,12 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
-def _params(root: Path, epochs: int = 1):
+def _params(root: Path, epochs: int = 1, checkpoint_every_steps: int = 500):
+    train = {"ngf": 4, "ndf": 4, "batch_size": 4, "epochs_constant": epochs, "epochs_decay": 0}
     return parse_params(
         {
             "crop_resize": {"image_size": SIZE, "sources": [{"name": "demo", "kind": "demo", "root": str(root / "demo")}]},
-            "train": {"ngf": 4, "ndf": 4, "batch_size": 4, "epochs_constant": epochs, "epochs_decay": 0},
+            "train": {**train, "checkpoint_every_steps": checkpoint_every_steps},
             "evaluate": {"grid_size": 2},
             "tracking": {"log_model": False},  # logging the MLflow model takes seconds and is tested elsewhere
         }
@@ -147,7 +148,7 @@ def test_interrupted_crop_resize_reruns_to_the_same_result(tiny_data, tmp_path, 
 def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monkeypatch):
     import mlflow
 
-    params = _params(tiny_data, epochs=2)
+    params = _params(tiny_data, epochs=2, checkpoint_every_steps=1)  # the rerun resumes from a checkpoint
     clean = TrainOutputs.in_dirs(tmp_path / "clean", tmp_path / "clean")
     run_training(params, tiny_data / "pairs", clean)
 
@@ -157,13 +158,20 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
         patch.setattr(trainer, "finish_epoch", _interrupt_on_call(2, trainer.finish_epoch))
         run_training(params, tiny_data / "pairs", rerun)
     assert len(pd.read_csv(rerun.log, sep="\t")) == 1 and not rerun.generator.exists()
-    assert mlflow.get_run(read_run_reference(rerun.run_reference)).info.status == "KILLED"
+    interrupted_run = read_run_reference(rerun.run_reference)
+    assert mlflow.get_run(interrupted_run).info.status == "KILLED"
 
     run_training(params, tiny_data / "pairs", rerun)
     assert rerun.log.read_text() == clean.log.read_text()
     first, second = (torch.load(outputs.generator, weights_only=True)["state_dict"] for outputs in (clean, rerun))
     assert all(torch.equal(first[name], second[name]) for name in first)
-    assert mlflow.get_run(read_run_reference(rerun.run_reference)).info.status == "FINISHED"
+    # the resumed training goes on in the run it was logging to: one run with every step and epoch
+    assert read_run_reference(rerun.run_reference) == interrupted_run
+    assert mlflow.get_run(interrupted_run).info.status == "FINISHED"
+    client = mlflow.MlflowClient()
+    steps, epochs = ({m.step for m in client.get_metric_history(run, key)} for run, key in ((interrupted_run, "loss_G_L1"), (interrupted_run, "epoch_loss_G_L1")))
+    clean_run = read_run_reference(clean.run_reference)
+    assert steps == {m.step for m in client.get_metric_history(clean_run, "loss_G_L1")} and epochs == {1, 2}
 
 
 def _save(path: Path, pixels: np.ndarray) -> None:

@@ -1,5 +1,7 @@
 import warnings
 
+import pytest
+
 from sketch2face.tracking import PARENT_RUN_TAG, TRAINING_RUN_TAG, Tracker, flatten, project_root, run_name
 
 
@@ -49,6 +51,14 @@ def test_reopening_a_run_logs_into_it(tmp_path):
     assert run.data.metrics == {"loss": 1.0, "psnr": 21.5}
 
 
+def test_an_interrupted_run_the_store_no_longer_has_is_replaced_by_a_new_one():
+    tracker = Tracker()
+    with pytest.warns(UserWarning, match="cannot be reopened"):
+        reopened = tracker.continue_or_start("0" * 32)
+    tracker.end()
+    assert not reopened and tracker.enabled and tracker.run_id not in (None, "0" * 32)
+
+
 def test_a_rescoring_gets_its_own_run_nested_under_the_training_run(tmp_path):
     import mlflow
 
@@ -81,7 +91,6 @@ def test_a_rescoring_gets_its_own_run_nested_under_the_training_run(tmp_path):
 
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from conftest import REGISTERED_ALIAS, REGISTERED_NAME, TINY_PREPROCESSING, TINY_SIZE  # noqa: E402

@@ -1,7 +1,8 @@
 """The one place that talks to MLflow.
 
 One MLflow run per pipeline execution: `train` opens it and leaves its id in a small file that
-`evaluate` reopens, so both stages log to the same run. An evaluation that reuses a trained model
+`evaluate` reopens, so both stages log to the same run; a training resumed from its checkpoint
+reopens the run it was logging to. An evaluation that reuses a trained model
 under other params (`dvc exp run -S evaluate.generator=best` reruns only `evaluate`), or scores it
 a second time, gets a run of its own nested under the training run: the training run's metrics
 are never overwritten, and every run's metrics match the params it shows. The store defaults to `mlflow.db` in the
@@ -47,7 +48,7 @@ MODEL_NAME = "generator"
 PICKLE_FORMAT = "pickle"
 # what loading the pickled generator imports (sketch2face itself travels with the model)
 MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pydantic", "PyYAML")
-WARNING_LENGTH = 300  # MLflow errors can carry whole SQL statements; the first line says enough
+WARNING_LENGTH = 300  # characters of an MLflow error's first line shown in a warning
 EVALUATED_TAG = "sketch2face.evaluated"  # set on a run once evaluate has logged its metrics into it
 TRAINING_RUN_TAG = "sketch2face.training_run"  # on an evaluation's own run: the run that trained the model
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run nested under that one
@@ -124,8 +125,7 @@ class Tracker:
             return function(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure must not stop the pipeline
             self.enabled = False
-            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:WARNING_LENGTH]
-            warnings.warn(f"MLflow {action} failed, continuing without tracking: {cause}", stacklevel=3)
+            warnings.warn(f"MLflow {action} failed, continuing without tracking: {_cause(exc)}", stacklevel=3)
             return None
 
     def start(self, tags: Mapping[str, str] | None = None) -> Tracker:
@@ -145,6 +145,29 @@ class Tracker:
 
         self._call("start", _start)
         return self
+
+    def continue_or_start(self, run_id: str | None) -> bool:
+        """Reopens an interrupted training's run, so that its metrics go on where they stopped.
+
+        Starts a new run when there is none to continue, or when the store no longer has it (it
+        was deleted, or MLFLOW_TRACKING_URI now points elsewhere). True when the run was reopened.
+        """
+        if run_id is not None and self.enabled:
+            try:
+                import mlflow
+
+                mlflow.set_tracking_uri(tracking_uri())
+                mlflow.get_run(run_id)
+            except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
+                warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({_cause(exc)}); "
+                              "starting a new run", stacklevel=2)
+            else:
+                self.run_id = run_id
+                self.start()
+                return self.enabled
+        self.run_id = None
+        self.start()
+        return False
 
     def start_evaluation(self, params: Mapping[str, Any]) -> Tracker:
         """Reopens the training run (`run_id`) for its first evaluation under the params it logged.
@@ -192,7 +215,8 @@ class Tracker:
         return self._call("log_model", _log_generator, model, settings)
 
     def end(self, status: str = "FINISHED") -> None:
-        self._call("end_run", lambda: self._mlflow.end_run(status=status))
+        if self._mlflow is not None:  # a tracker never opened (the stage failed first) has no run to end
+            self._call("end_run", lambda: self._mlflow.end_run(status=status))
 
     def __enter__(self) -> Tracker:
         return self
@@ -203,6 +227,11 @@ class Tracker:
             self.end()
         else:
             self.end("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
+
+
+def _cause(exc: Exception) -> str:
+    """The first line of an MLflow error, which can carry whole SQL statements after it."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:WARNING_LENGTH]
 
 
 def write_run_reference(path: Path, tracker: Tracker) -> None:

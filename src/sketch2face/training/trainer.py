@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -94,6 +94,7 @@ class LoopState:
     best_epoch: int | None = None
     best_generator: dict[str, torch.Tensor] | None = None
     seconds: float = 0.0  # training time of all invocations together
+    tracking_run_id: str | None = None  # the MLflow run a resumed loop goes on logging to
 
 
 def generator_config(params: TrainParams, image_size: int) -> GeneratorConfig:
@@ -285,12 +286,15 @@ def fit(
     run_fingerprint: str,
     on_step: Callable[[int, dict[str, float]], None] = lambda step, logs: None,
     on_epoch: Callable[[dict[str, float]], None] = lambda record: None,
+    on_start: Callable[[LoopState], None] = lambda loop: None,
 ) -> LoopState:
-    """Trains from the last compatible checkpoint to the last epoch; writes checkpoints and the log."""
+    """Trains from the last compatible checkpoint to the last epoch; writes checkpoints and the log.
+
+    `on_start` sees the loop state once the checkpoint is resumed (or not), before the first step.
+    """
     params, group = trainer.params, trainer.group
     loop = resume(outputs.checkpoint, run_fingerprint, trainer)
-    for record in loop.history:  # a resumed run's tracking shows the epochs before the interruption too
-        on_epoch(record)
+    on_start(loop)
     steps = trainer.steps_per_epoch(data)
 
     def save() -> None:
@@ -376,12 +380,9 @@ def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict
     group = distributed.group_from_environment()
     device = resolve_device(params.train.device, group.local_rank)
     with distributed.process_group(group, device):
-        tracker = Tracker().start() if group.is_main else offline_tracker()
-        tracker.log_params(params.model_dump(mode="json"))
-        if group.is_main:
-            write_run_reference(outputs.run_reference, tracker)
+        tracker = Tracker() if group.is_main else offline_tracker()
         with tracker:
-            summary = train(params.train, pairs_dir, outputs, tracker, device, group)
+            summary = train(params.train, pairs_dir, outputs, tracker, device, group, params.model_dump(mode="json"))
             if group.is_main:
                 publish_generator(outputs.generator, outputs.best_generator, params, tracker)
             return summary
@@ -394,8 +395,14 @@ def train(
     tracker: Tracker,
     device: torch.device | None = None,
     group: ProcessGroup = SINGLE_PROCESS,
+    logged_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Trains pix2pix on the train split; rank 0 writes generators, checkpoint, log and summary."""
+    """Trains pix2pix on the train split; rank 0 writes generators, checkpoint, log and summary.
+
+    The tracker is opened once the checkpoint is resumed or not: a resumed loop reopens the MLflow
+    run it was logging to, so that run's metrics go on without a gap; a fresh loop (or one whose
+    run is gone) opens a new run, with `logged_params` and the epochs already trained.
+    """
     device = device or resolve_device(params.device)
     configure_backends(device, params.threads)
     pairs = load_oriented_split(pairs_dir, TRAIN_SPLIT, params.direction, params.input_channels, params.output_channels)
@@ -421,7 +428,17 @@ def train(
         logged = {f"epoch_{key}": value for key, value in record.items() if key != "epoch" and not math.isnan(value)}
         tracker.log_metrics(logged, step=int(record["epoch"]))
 
-    loop = fit(trainer, data, val, outputs, run_fingerprint, on_step, on_epoch)
+    def on_start(loop: LoopState) -> None:
+        if not group.is_main:
+            return
+        if not tracker.continue_or_start(loop.tracking_run_id):
+            tracker.log_params(logged_params or {})
+            for record in loop.history:
+                on_epoch(record)
+        loop.tracking_run_id = tracker.run_id
+        write_run_reference(outputs.run_reference, tracker)
+
+    loop = fit(trainer, data, val, outputs, run_fingerprint, on_step, on_epoch, on_start)
     seconds = time.perf_counter() - started
     summary = summarise(params, loop, len(pairs), 0 if val is None else len(val), group)
     summary["images_per_second"] = round(steps_trained * params.batch_size * group.world_size / seconds, 2)
