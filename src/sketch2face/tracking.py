@@ -2,11 +2,11 @@
 
 One MLflow run per pipeline execution: `train` opens it and leaves its id in a small file that
 `evaluate` reopens, so both stages log to the same run; a training resumed from its checkpoint
-reopens the run it was logging to. An evaluation that reuses a trained model
-under other params (`dvc exp run -S evaluate.generator=best` reruns only `evaluate`), or scores it
-a second time, gets a run of its own nested under the training run: the training run's metrics
-are never overwritten, and every run's metrics match the params it shows. The store defaults to `mlflow.db` in the
-project root, also when DVC runs an experiment in a temporary copy under `.dvc/tmp/exps`, so
+reopens the run it was logging to. An evaluation that reuses a trained model under other params
+(`dvc exp run -S evaluate.generator=best` reruns only `evaluate`), or scores it a second time,
+gets a run of its own nested under the training run: the training run's metrics are never
+overwritten, and every run's metrics match the params it shows. The store defaults to
+`mlflow.db` in the project root, also when DVC runs an experiment in a temporary copy under `.dvc/tmp/exps`, so
 runs from `dvc repro`, `dvc exp run`, `--queue` and `--temp` all land in one store. MLflow is
 a mirror: if it fails, a warning is printed and the pipeline goes on, because the DVC metrics
 files are the source of truth.
@@ -132,9 +132,7 @@ class Tracker:
         """Opens (or, with a run id, reopens) the run."""
 
         def _start() -> None:
-            import mlflow
-
-            mlflow.set_tracking_uri(tracking_uri())
+            mlflow = _connected_mlflow()
             if self.run_id is None:
                 _use_experiment(mlflow)
                 run = mlflow.start_run(run_name=run_name(), tags={"git_commit": git_commit(), **(tags or {})})
@@ -154,10 +152,7 @@ class Tracker:
         """
         if run_id is not None and self.enabled:
             try:
-                import mlflow
-
-                mlflow.set_tracking_uri(tracking_uri())
-                mlflow.get_run(run_id)
+                _connected_mlflow().get_run(run_id)
             except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
                 warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({_cause(exc)}); "
                               "starting a new run", stacklevel=2)
@@ -178,12 +173,9 @@ class Tracker:
         """
 
         def _reuses_training_run() -> bool:
-            import mlflow
-
-            mlflow.set_tracking_uri(tracking_uri())
             if self.run_id is None:
                 return False
-            training = mlflow.get_run(self.run_id).data
+            training = _connected_mlflow().get_run(self.run_id).data
             current = {key: str(value) for key, value in flatten(params).items()}
             return EVALUATED_TAG not in training.tags and training.params == current
 
@@ -227,6 +219,14 @@ class Tracker:
             self.end()
         else:
             self.end("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
+
+
+def _connected_mlflow():
+    """The mlflow module, pointed at this project's store (imported late: it is slow to import)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
 
 
 def _cause(exc: Exception) -> str:
@@ -292,10 +292,7 @@ def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
 
 def load_generator_model(uri: str, device: str | torch.device = "cpu") -> SketchToPhoto:
     """Loads a generator logged by `Tracker.log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
-    import mlflow
-
     store = project_root() / STORE_FILE
     if "MLFLOW_TRACKING_URI" not in os.environ and not store.is_file():
         raise FileNotFoundError(f"no MLflow store {store} here (run from the project root, or set MLFLOW_TRACKING_URI)")
-    mlflow.set_tracking_uri(tracking_uri())
-    return mlflow.pytorch.load_model(uri, map_location=device)
+    return _connected_mlflow().pytorch.load_model(uri, map_location=device)
