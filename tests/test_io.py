@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sketch2face.io import OutputError, atomic_path, write_csv, write_image, write_json, write_text
+from sketch2face.io import OutputError, atomic_path, folder_digest, write_csv, write_image, write_json, write_text
 
 OLD = {"psnr": 1.0}
 
@@ -130,3 +130,18 @@ def test_outputs_get_the_usual_permissions_not_the_temporary_files_private_ones(
     write_image(tmp_path / "photo.png", np.zeros((4, 4), np.uint8))
     assert stat.S_IMODE((tmp_path / "photo.png").stat().st_mode) == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["photo.png"], "no temporary file is left behind"
+
+
+def test_folder_digest_follows_names_and_bytes_not_timestamps(tmp_path):
+    def folder(name: str, files: dict[str, bytes]) -> Path:
+        for relative, content in files.items():
+            (tmp_path / name / relative).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / relative).write_bytes(content)
+        return tmp_path / name
+
+    pairs = {"pairs.csv": b"id\n1\n", "train/1.png": b"\x89PNG one"}
+    original = folder_digest(folder("a", pairs))
+    assert original.startswith("sha256:") and len(original) == len("sha256:") + 16
+    assert folder_digest(folder("copy", pairs)) == original  # another place, other timestamps
+    assert folder_digest(folder("edited", {**pairs, "train/1.png": b"\x89PNG two"})) != original
+    assert folder_digest(folder("renamed", {"pairs.csv": pairs["pairs.csv"], "val/1.png": pairs["train/1.png"]})) != original

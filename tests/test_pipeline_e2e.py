@@ -127,6 +127,8 @@ def test_repro_then_experiment(project):
 
     # scoring the best-by-validation generator instead of the last one only reruns evaluate
     trained_run = {name: run for run, name in _mlflow_runs(root)}[experiment_name]
+    data_versions = {_run_values(root, "tags", run)["data_version"] for run in (runs[0][0], trained_run)}
+    assert len(data_versions) == 1, "both trainings used the same pairs"
     trained_psnr = _run_values(root, "latest_metrics", trained_run)["psnr"]
     rescored = _run(["dvc", "exp", "run", "-S", "evaluate.generator=best"], root, env)
     assert "Running stage 'evaluate'" in rescored and "Running stage 'train'" not in rescored

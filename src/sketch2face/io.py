@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -103,3 +104,15 @@ def write_image(path: Path | str, pixels: np.ndarray) -> None:
     """Writes a uint8 greyscale (H, W) or RGB (H, W, 3) array as PNG."""
     with atomic_path(path) as temporary:
         Image.fromarray(pixels).save(temporary, format="PNG")
+
+
+def folder_digest(folder: Path | str, length: int = 16) -> str:
+    """A short SHA-256 of every file's relative path and bytes: which data, whatever its timestamps."""
+    digest = hashlib.sha256()
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return f"sha256:{digest.hexdigest()[:length]}"

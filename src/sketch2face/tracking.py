@@ -52,6 +52,7 @@ WARNING_LENGTH = 300  # characters of an MLflow error's first line shown in a wa
 EVALUATED_TAG = "sketch2face.evaluated"  # set on a run once evaluate has logged its metrics into it
 TRAINING_RUN_TAG = "sketch2face.training_run"  # on an evaluation's own run: the run that trained the model
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run nested under that one
+DATA_VERSION_TAG = "data_version"  # on a training run: digest of the pairs folder it trained on
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -144,11 +145,12 @@ class Tracker:
         self._call("start", _start)
         return self
 
-    def continue_or_start(self, run_id: str | None) -> bool:
+    def continue_or_start(self, run_id: str | None, tags: Mapping[str, str] | None = None) -> bool:
         """Reopens an interrupted training's run, so that its metrics go on where they stopped.
 
         Starts a new run when there is none to continue, or when the store no longer has it (it
-        was deleted, or MLFLOW_TRACKING_URI now points elsewhere). True when the run was reopened.
+        was deleted, or MLFLOW_TRACKING_URI now points elsewhere), with `tags`. True when the run
+        was reopened.
         """
         if run_id is not None and self.enabled:
             try:
@@ -161,7 +163,7 @@ class Tracker:
                 self.start()
                 return self.enabled
         self.run_id = None
-        self.start()
+        self.start(tags)
         return False
 
     def start_evaluation(self, params: Mapping[str, Any]) -> Tracker:

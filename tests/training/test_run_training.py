@@ -8,8 +8,8 @@ import torch
 from sketch2face.config import parse_params
 from sketch2face.data.pairs import PAIRS_FILE, side_by_side
 from sketch2face.inference import alignment_geometry, load_sketch_to_photo
-from sketch2face.io import write_csv, write_image
-from sketch2face.tracking import read_run_reference
+from sketch2face.io import folder_digest, write_csv, write_image
+from sketch2face.tracking import DATA_VERSION_TAG, read_run_reference
 from sketch2face.training.trainer import TrainOutputs, run_training
 
 
@@ -40,7 +40,9 @@ def test_training_stores_its_geometry_and_registers_the_generator(tmp_path):
 
     from_file = load_sketch_to_photo(outputs.generator)
     assert alignment_geometry(from_file.preprocessing) == params.crop_resize.alignment
-    assert mlflow.models.get_model_info("models:/faces@newest").run_id == read_run_reference(outputs.run_reference)
+    run_id = read_run_reference(outputs.run_reference)
+    assert mlflow.models.get_model_info("models:/faces@newest").run_id == run_id
+    assert mlflow.get_run(run_id).data.tags[DATA_VERSION_TAG] == folder_digest(tmp_path / "pairs")
     registered = mlflow.pytorch.load_model("models:/faces@newest")
     sketches = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
     assert registered.preprocessing == from_file.preprocessing

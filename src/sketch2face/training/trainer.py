@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 from sketch2face.config import Params, TrainParams
 from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
-from sketch2face.io import write_csv, write_json
+from sketch2face.io import folder_digest, write_csv, write_json
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator, save_generator
-from sketch2face.tracking import Tracker, write_run_reference
+from sketch2face.tracking import DATA_VERSION_TAG, Tracker, write_run_reference
 from sketch2face.inference import publish_generator
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import fingerprint, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
@@ -431,7 +431,7 @@ def train(
     def on_start(loop: LoopState) -> None:
         if not group.is_main:
             return
-        if not tracker.continue_or_start(loop.tracking_run_id):
+        if not tracker.continue_or_start(loop.tracking_run_id, {DATA_VERSION_TAG: folder_digest(pairs_dir)}):
             tracker.log_params(logged_params or {})
             for record in loop.history:
                 on_epoch(record)
