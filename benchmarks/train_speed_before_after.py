@@ -4,9 +4,10 @@
     python benchmarks/train_speed_before_after.py --size 128 --batch 4 --rounds 3
 
 `before` is the step as the first pipeline ran it: plain nn.Conv2d/ConvTranspose2d everywhere
-(oneDNN even for the U-Net's 1x1..8x8 levels), glibc's default allocator, for-loop Adam, and D
-weight gradients computed during the G update and thrown away. `after fp32` and `after bf16` are
-`Pix2PixTrainer.train_step` after `configure_backends`, as the train stage runs it.
+(oneDNN even for the U-Net's 1x1..8x8 levels), both networks NCHW, glibc's default allocator,
+for-loop Adam, and D weight gradients computed during the G update and thrown away. `after fp32`
+and `after bf16` are `Pix2PixTrainer.train_step` after `configure_backends`, as the train stage
+runs it.
 
 Each variant runs in its own process (the allocator setting is process-wide), and the variants
 take turns, round after round, so that a shared machine's slow spells hit them alike. Each process
@@ -47,6 +48,7 @@ def seconds_per_step(variant: str, size: int, batch: int, ngf: int, steps: int) 
                 layer.__class__ = nn.Conv2d
             elif isinstance(layer, GemmConvTranspose2d):
                 layer.__class__ = nn.ConvTranspose2d
+        trainer.discriminator.to(memory_format=torch.contiguous_format)
         betas = (params.beta1, ADAM_BETA2)
         trainer.optimizer_g = torch.optim.Adam(trainer.generator.parameters(), lr=params.lr, betas=betas, foreach=False)
         trainer.optimizer_d = torch.optim.Adam(trainer.discriminator.parameters(), lr=params.lr, betas=betas, foreach=False)

@@ -91,3 +91,11 @@ def test_gemm_convolutions_times_both_paths_per_level():
     output = run_benchmark("gemm_convolutions.py", "--size", "32", "--ngf", "4", "--precision", "fp32", "--repeats", "1")
     rows = [line.split() for line in output.splitlines() if line.startswith(("encoder", "decoder"))]
     assert len(rows) == 2 * 5 and all(row[-1] in ("GEMM", "oneDNN") for row in rows)  # 5 levels at 32 px
+
+
+def test_memory_format_compares_three_layouts_and_names_the_chosen_one():
+    output = run_benchmark("memory_format.py", "--size", "32", "--ngf", "4", "--batch", "2", "--precision", "fp32",
+                           "--steps", "1", "--warmup", "1")
+    assert "training uses 'D NHWC'" in output.splitlines()[0]
+    rows = [line.split() for line in output.splitlines()[1:]]
+    assert [" ".join(row[1:3]) for row in rows] == ["both NCHW", "D NHWC", "both NHWC"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sketch2face.training.device import resolve_device
+from sketch2face.training.device import memory_formats, resolve_device
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 
@@ -23,6 +23,19 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto").type == "cuda"
     assert resolve_device("cuda", local_rank=1) == torch.device("cuda", 1)
+
+
+@pytest.mark.parametrize(
+    "device, generator, discriminator",
+    [
+        ("cuda", torch.channels_last, torch.channels_last),
+        ("cpu", torch.contiguous_format, torch.channels_last),
+        ("mps", torch.contiguous_format, torch.contiguous_format),
+    ],
+)
+def test_channels_last_only_where_it_measured_faster(device, generator, discriminator):
+    formats = memory_formats(torch.device(device))
+    assert (formats.generator, formats.discriminator) == (generator, discriminator)
 
 
 FAULTS_OF_LARGE_BLOCKS = """

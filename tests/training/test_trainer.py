@@ -74,6 +74,16 @@ def test_training_reduces_l1_on_a_learnable_mapping(tmp_path):
     assert loop.history[-1]["loss_G_L1"] < 0.75 * loop.history[0]["loss_G_L1"]
 
 
+def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
+    trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+    convolution_weights = [p for p in trainer.discriminator.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convolution_weights)
+    assert all(p.is_contiguous() for p in trainer.generator.parameters())
+    pair = torch.rand(2, 1, 32, 32), torch.rand(2, 3, 32, 32)
+    logits = trainer.discriminator(*pair)
+    assert torch.allclose(logits, trainer.discriminator.to(memory_format=torch.contiguous_format)(*pair), atol=1e-5)
+
+
 def test_same_seed_same_weights(tmp_path):
     _assert_same_weights(_fit(_outputs(tmp_path / "a")), _fit(_outputs(tmp_path / "b")))
 

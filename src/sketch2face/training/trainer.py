@@ -34,8 +34,8 @@ from sketch2face.training.device import (
     adam_implementation,
     autocast,
     configure_backends,
+    memory_formats,
     resolve_device,
-    uses_channels_last,
 )
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
 from sketch2face.training.pix2pix import Pix2PixObjective
@@ -135,13 +135,14 @@ class Pix2PixTrainer:
         self.params, self.group = params, group
         self.device = device or torch.device("cpu")
         torch.manual_seed(params.seed)
-        self.memory_format = torch.channels_last if uses_channels_last(self.device) else torch.contiguous_format
+        self.memory_formats = memory_formats(self.device)
         self.generator: Generator = distributed.synchronise_norms(
             build_generator(generator_config(params, image_size)), self.device, group
-        ).to(self.device, memory_format=self.memory_format)
+        ).to(self.device, memory_format=self.memory_formats.generator)
+        # Convolutions follow their weights' layout, so the NCHW batches need no conversion for D.
         self.discriminator: ConditionalDiscriminator = distributed.synchronise_norms(
             ConditionalDiscriminator(discriminator_config(params)), self.device, group
-        ).to(self.device, memory_format=self.memory_format)
+        ).to(self.device, memory_format=self.memory_formats.discriminator)
         self.generator_ddp = distributed.data_parallel(self.generator, self.device, group)
         self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
         self.objective = Pix2PixObjective(params.gan_loss, params.lambda_l1)
@@ -189,8 +190,8 @@ class Pix2PixTrainer:
         batches = data.batches(self.params.batch_size, epoch_generator(self.params.seed, epoch))
         for source, target in distributed.shard(batches, self.batches_per_epoch(data), self.group):
             yield (
-                source.to(self.device, memory_format=self.memory_format, non_blocking=True),
-                target.to(self.device, memory_format=self.memory_format, non_blocking=True),
+                source.to(self.device, memory_format=self.memory_formats.generator, non_blocking=True),
+                target.to(self.device, memory_format=self.memory_formats.generator, non_blocking=True),
             )
 
     def batches_per_epoch(self, data: JitteredPairs) -> int:
