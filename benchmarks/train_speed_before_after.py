@@ -5,9 +5,11 @@
 
 `before` is the step as the first pipeline ran it: plain nn.Conv2d/ConvTranspose2d everywhere
 (oneDNN even for the U-Net's 1x1..8x8 levels), both networks NCHW, glibc's default allocator,
-for-loop Adam, and D weight gradients computed during the G update and thrown away. `after fp32`
-and `after bf16` are `Pix2PixTrainer.train_step` after `configure_backends`, as the train stage
-runs it.
+for-loop Adam, and D weight gradients computed during the G update and thrown away. `reference`
+is the same step with D frozen during the G update, as pytorch-CycleGAN-and-pix2pix's
+`optimize_parameters` does it (`set_requires_grad(netD, False)`): the fairest stand-in for the
+reference implementation that this machine can run. `after fp32` and `after bf16` are
+`Pix2PixTrainer.train_step` after `configure_backends`, as the train stage runs it.
 
 Each variant runs in its own process (the allocator setting is process-wide), and the variants
 take turns, round after round, so that a shared machine's slow spells hit them alike. Each process
@@ -25,7 +27,8 @@ import time
 from train_speed import run_child
 
 REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, as quoted for this CPU
-VARIANTS = ("before", "after fp32", "after bf16")
+VARIANTS = ("before", "reference", "after fp32", "after bf16")
+PLAIN_STEPS = ("before", "reference")  # plain layers, allocator and Adam
 
 
 def seconds_per_step(variant: str, size: int, batch: int, ngf: int, steps: int) -> float:
@@ -38,11 +41,11 @@ def seconds_per_step(variant: str, size: int, batch: int, ngf: int, steps: int) 
     from sketch2face.training.trainer import ADAM_BETA2, Pix2PixTrainer
 
     params = TrainParams(ngf=ngf, ndf=ngf, batch_size=batch, precision="bf16" if variant == "after bf16" else "fp32", device="cpu")
-    if variant != "before":
+    if variant not in PLAIN_STEPS:
         configure_backends(torch.device("cpu"), params.threads)
     trainer = Pix2PixTrainer(params, image_size=size)
     step = trainer.train_step
-    if variant == "before":
+    if variant in PLAIN_STEPS:
         for layer in trainer.generator.modules():  # same parameters, so swapping the class back suffices
             if isinstance(layer, GemmConv2d):
                 layer.__class__ = nn.Conv2d
@@ -52,7 +55,8 @@ def seconds_per_step(variant: str, size: int, batch: int, ngf: int, steps: int) 
         betas = (params.beta1, ADAM_BETA2)
         trainer.optimizer_g = torch.optim.Adam(trainer.generator.parameters(), lr=params.lr, betas=betas, foreach=False)
         trainer.optimizer_d = torch.optim.Adam(trainer.discriminator.parameters(), lr=params.lr, betas=betas, foreach=False)
-        step = lambda source, target: before_step(trainer, source, target)  # noqa: E731
+        frozen = variant == "reference"
+        step = lambda source, target: plain_step(trainer, source, target, frozen)  # noqa: E731
     source = torch.rand(batch, params.input_channels, size, size) * 2 - 1
     target = torch.rand(batch, params.output_channels, size, size) * 2 - 1
     for _ in range(2):  # warm-up: oneDNN primitive caches, allocator
@@ -65,7 +69,7 @@ def seconds_per_step(variant: str, size: int, batch: int, ngf: int, steps: int) 
     return statistics.median(seconds)
 
 
-def before_step(trainer, source, target) -> None:
+def plain_step(trainer, source, target, freeze_discriminator: bool) -> None:
     fake = trainer.generator(source)
     trainer.optimizer_d.zero_grad(set_to_none=True)
     loss_d, _ = trainer.objective.discriminator_loss(
@@ -73,10 +77,12 @@ def before_step(trainer, source, target) -> None:
     )
     loss_d.backward()
     trainer.optimizer_d.step()
+    trainer.discriminator.requires_grad_(not freeze_discriminator)
     trainer.optimizer_g.zero_grad(set_to_none=True)
     loss_g, _ = trainer.objective.generator_loss(trainer.discriminator(source, fake), fake, target)
     loss_g.backward()
     trainer.optimizer_g.step()
+    trainer.discriminator.requires_grad_(True)
 
 
 def main() -> None:
@@ -100,11 +106,11 @@ def main() -> None:
                        "--ngf", str(args.ngf), "--steps", str(args.steps)]
             rounds[variant].append(json.loads(run_child(command)))
     print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {args.rounds} rounds x {args.steps} steps")
-    before = statistics.median(rounds["before"])
+    before, reference = statistics.median(rounds["before"]), statistics.median(rounds["reference"])
     for variant, values in rounds.items():
         median = statistics.median(values)
-        print(f"{variant:11} {median:.3f} s/step  {args.batch / median:5.2f} images/s  x{before / median:.2f} vs before   "
-              f"rounds: {' '.join(f'{value:.3f}' for value in values)}")
+        print(f"{variant:11} {median:.3f} s/step  {args.batch / median:5.2f} images/s  x{before / median:.2f} vs before  "
+              f"x{reference / median:.2f} vs reference   rounds: {' '.join(f'{value:.3f}' for value in values)}")
     if (args.size, args.batch, args.ngf) == (256, 1, 64):
         print(f"quoted reference {REFERENCE_SECONDS_PER_IMAGE} s/image = {1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; "
               f"1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s")

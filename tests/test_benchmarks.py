@@ -56,10 +56,10 @@ def test_train_speed_prints_a_row_per_configuration():
     assert all(float(row[5]) > 0 for row in rows)  # images/s
 
 
-def test_before_after_compares_three_steps():
+def test_before_after_compares_four_steps():
     output = run_benchmark("train_speed_before_after.py", "--size", "32", "--batch", "2", "--ngf", "4",
                            "--steps", "1", "--rounds", "1")
-    assert [line.split()[0] for line in output.splitlines()[1:]] == ["before", "after", "after"]
+    assert [line.split()[0] for line in output.splitlines()[1:]] == ["before", "reference", "after", "after"]
 
 
 def test_bf16_quality_reports_the_gap():
