@@ -37,7 +37,9 @@ def trainer_with_layout(params: TrainParams, size: int, device: torch.device, la
     return trainer
 
 
-def median_step_seconds(params: TrainParams, size: int, device: torch.device, steps: int, warmup: int) -> dict[str, float]:
+def median_step_seconds(
+    params: TrainParams, size: int, device: torch.device, steps: int, warmup: int
+) -> dict[str, float]:
     trainers = {name: trainer_with_layout(params, size, device, layout) for name, layout in LAYOUTS.items()}
     source = torch.rand(params.batch_size, params.input_channels, size, size, device=device) * 2 - 1
     target = torch.rand(params.batch_size, params.output_channels, size, size, device=device) * 2 - 1

@@ -5,11 +5,12 @@ One MLflow run per pipeline execution: `train` opens it and leaves its id in a s
 reopens the run it was logging to. An evaluation that reuses a trained model under other params
 (`dvc exp run -S evaluate.generator=best` reruns only `evaluate`), or scores it a second time,
 gets a run of its own nested under the training run: the training run's metrics are never
-overwritten, and every run's metrics match the params it shows. The store defaults to
-`mlflow.db` in the project root, also when DVC runs an experiment in a temporary copy under `.dvc/tmp/exps`, so
-runs from `dvc repro`, `dvc exp run`, `--queue` and `--temp` all land in one store. MLflow is
-a mirror: if it fails, a warning is printed and the pipeline goes on, because the DVC metrics
-files are the source of truth.
+overwritten, and every run's metrics match the params it shows.
+
+The store defaults to `mlflow.db` in the project root, also when DVC runs an experiment in a
+temporary copy under `.dvc/tmp/exps`, so runs from `dvc repro`, `dvc exp run`, `--queue` and
+`--temp` all land in one store. MLflow is a mirror: if it fails, a warning is printed and the
+pipeline goes on, because the DVC metrics files are the source of truth.
 
 The generator is logged as an MLflow model that takes uint8 sketches (N, C, S, S) and returns
 uint8 photos (N, 3, S, S) for any N: it is pickled (`serialization_format="pickle"`) because
