@@ -1,3 +1,4 @@
+import copy
 import math
 import os
 import signal
@@ -83,6 +84,32 @@ def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
     logits = trainer.discriminator(*pair)
     assert torch.allclose(logits, trainer.discriminator.to(memory_format=torch.contiguous_format)(*pair), atol=1e-5)
 
+
+
+def _other_layout(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.dim() != 4:
+        return tensor
+    return tensor.contiguous() if not tensor.is_contiguous() else tensor.contiguous(memory_format=torch.channels_last)
+
+
+def test_optimizer_state_saved_in_another_layout_resumes_the_same_steps():
+    """As when a run checkpointed on CUDA (both networks NHWC) resumes on the CPU (U-Net NCHW)."""
+    params = TrainParams(**TINY)
+    source, target = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    first = Pix2PixTrainer(params, image_size=32)
+    first.train_step(source, target)
+    state = copy.deepcopy(first.state_dict())
+    relaid = copy.deepcopy(state)
+    for optimizer in ("optimizer_g", "optimizer_d"):
+        for moments in relaid[optimizer]["state"].values():
+            moments.update({name: _other_layout(moments[name]) for name in ("exp_avg", "exp_avg_sq")})
+    resumed = {}
+    for name, checkpoint in (("same layout", state), ("other layout", relaid)):
+        resumed[name] = Pix2PixTrainer(params, image_size=32)
+        resumed[name].load_state_dict(checkpoint)
+        torch.manual_seed(5)  # dropout
+        resumed[name].train_step(source, target)
+    _assert_same_weights(resumed["same layout"], resumed["other layout"])
 
 def test_same_seed_same_weights(tmp_path):
     _assert_same_weights(_fit(_outputs(tmp_path / "a")), _fit(_outputs(tmp_path / "b")))

@@ -55,6 +55,20 @@ def fingerprint(params: TrainParams, image_size: int, world_size: int, data: lis
     return digest.hexdigest()
 
 
+def match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Gives each loaded state tensor (Adam's moments) its parameter's memory layout.
+
+    Loading keeps the layout the state was saved in, and a run resumed on another device may lay
+    its networks out differently (`memory_formats`). Fused Adam walks parameter and state as flat
+    buffers, so a channels-last moment beside an NCHW parameter would be applied to the wrong
+    weights, silently.
+    """
+    for parameter, state in optimizer.state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+
+
 def rng_states() -> dict[str, Any]:
     """The global generators a training step may draw from (dropout uses torch's)."""
     states: dict[str, Any] = {

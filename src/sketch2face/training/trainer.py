@@ -29,7 +29,14 @@ from sketch2face.models.generator import Generator, GeneratorConfig, build_gener
 from sketch2face.tracking import DATA_VERSION_TAG, Tracker, write_run_reference
 from sketch2face.inference import publish_generator
 from sketch2face.training import distributed
-from sketch2face.training.checkpoint import fingerprint, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from sketch2face.training.checkpoint import (
+    fingerprint,
+    load_checkpoint,
+    match_parameter_layouts,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
 from sketch2face.training.device import (
     adam_implementation,
     autocast,
@@ -216,10 +223,12 @@ class Pix2PixTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
-        self.optimizer_g.load_state_dict(state["optimizer_g"])
-        self.optimizer_d.load_state_dict(state["optimizer_d"])
+        for optimizer, key in ((self.optimizer_g, "optimizer_g"), (self.optimizer_d, "optimizer_d")):
+            optimizer.load_state_dict(state[key])
+            match_parameter_layouts(optimizer)
         for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
             scheduler.load_state_dict(scheduler_state)
+
 
 
 class StopRequest:
