@@ -33,21 +33,24 @@ def trainer_with_layout(params: TrainParams, size: int, device: torch.device, la
     trainer = Pix2PixTrainer(params, image_size=size, device=device)
     trainer.generator.to(memory_format=layout.generator)  # in place: the optimisers keep their parameters
     trainer.discriminator.to(memory_format=layout.discriminator)
-    trainer.memory_formats = layout
     return trainer
 
 
 def median_step_seconds(
     params: TrainParams, size: int, device: torch.device, steps: int, warmup: int
 ) -> dict[str, float]:
-    trainers = {name: trainer_with_layout(params, size, device, layout) for name, layout in LAYOUTS.items()}
     source = torch.rand(params.batch_size, params.input_channels, size, size, device=device) * 2 - 1
     target = torch.rand(params.batch_size, params.output_channels, size, size, device=device) * 2 - 1
-    seconds: dict[str, list[float]] = {name: [] for name in trainers}
+    runs = {  # each layout's trainer and its batch, laid out as the generator takes it
+        name: (
+            trainer_with_layout(params, size, device, layout),
+            (source.contiguous(memory_format=layout.generator), target.contiguous(memory_format=layout.generator)),
+        )
+        for name, layout in LAYOUTS.items()
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     for step in range(warmup + steps):
-        for name, trainer in trainers.items():
-            layout = trainer.memory_formats.generator
-            batch = source.contiguous(memory_format=layout), target.contiguous(memory_format=layout)
+        for name, (trainer, batch) in runs.items():
             started = time.perf_counter()
             trainer.train_step(*batch)
             if device.type == "cuda":
@@ -70,7 +73,7 @@ def main() -> None:
 
     device = torch.device(args.device)
     configure_backends(device, threads=0)
-    chosen = next(name for name, layout in LAYOUTS.items() if layout == memory_formats(device))
+    chosen = next((name for name, layout in LAYOUTS.items() if layout == memory_formats(device)), "another layout")
     print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {device}; training uses '{chosen}'")
     for precision in args.precision:
         params = TrainParams(ngf=args.ngf, ndf=args.ngf, batch_size=args.batch, precision=precision, device=device.type)

@@ -33,7 +33,7 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch):
         ("mps", torch.contiguous_format, torch.contiguous_format),
     ],
 )
-def test_channels_last_only_where_it_measured_faster(device, generator, discriminator):
+def test_memory_formats_per_device(device, generator, discriminator):
     formats = memory_formats(torch.device(device))
     assert (formats.generator, formats.discriminator) == (generator, discriminator)
 

@@ -80,10 +80,13 @@ def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
     convolution_weights = [p for p in trainer.discriminator.parameters() if p.dim() == 4]
     assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convolution_weights)
     assert all(p.is_contiguous() for p in trainer.generator.parameters())
+    activations = []
+    trainer.discriminator.model[0].register_forward_hook(lambda layer, inputs, output: activations.append(output))
     pair = torch.rand(2, 1, 32, 32), torch.rand(2, 3, 32, 32)
     logits = trainer.discriminator(*pair)
-    assert torch.allclose(logits, trainer.discriminator.to(memory_format=torch.contiguous_format)(*pair), atol=1e-5)
-
+    assert activations[0].is_contiguous(memory_format=torch.channels_last) and not activations[0].is_contiguous()
+    reference = copy.deepcopy(trainer.discriminator).to(memory_format=torch.contiguous_format)
+    assert torch.allclose(logits, reference(*pair), atol=1e-5)
 
 
 def _other_layout(tensor: torch.Tensor) -> torch.Tensor:
@@ -110,6 +113,7 @@ def test_optimizer_state_saved_in_another_layout_resumes_the_same_steps():
         torch.manual_seed(5)  # dropout
         resumed[name].train_step(source, target)
     _assert_same_weights(resumed["same layout"], resumed["other layout"])
+
 
 def test_same_seed_same_weights(tmp_path):
     _assert_same_weights(_fit(_outputs(tmp_path / "a")), _fit(_outputs(tmp_path / "b")))

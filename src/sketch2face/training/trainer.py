@@ -230,7 +230,6 @@ class Pix2PixTrainer:
             scheduler.load_state_dict(scheduler_state)
 
 
-
 class StopRequest:
     """Turns SIGINT/SIGTERM into a request honoured between steps, so a checkpoint is consistent.
 
