@@ -168,6 +168,7 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
     # the resumed training goes on in the run it was logging to: one run with every step and epoch
     assert read_run_reference(rerun.run_reference) == interrupted_run
     assert mlflow.get_run(interrupted_run).info.status == "FINISHED"
+
     def logged_steps(run: str, key: str) -> set[int]:
         return {metric.step for metric in mlflow.MlflowClient().get_metric_history(run, key)}
 

@@ -54,7 +54,8 @@ def test_reopening_a_run_logs_into_it(tmp_path):
 def test_an_interrupted_run_the_store_no_longer_has_is_replaced_by_a_new_one():
     tracker = Tracker()
     with pytest.warns(UserWarning, match="cannot be reopened"):
-        reopened = tracker.continue_or_start("0" * 32)
+        reopened = tracker.reopen("0" * 32)
+    tracker.start()
     tracker.end()
     assert not reopened and tracker.enabled and tracker.run_id not in (None, "0" * 32)
 

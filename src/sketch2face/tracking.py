@@ -146,26 +146,23 @@ class Tracker:
         self._call("start", _start)
         return self
 
-    def continue_or_start(self, run_id: str | None, tags: Mapping[str, str] | None = None) -> bool:
+    def reopen(self, run_id: str) -> bool:
         """Reopens an interrupted training's run, so that its metrics go on where they stopped.
 
-        Starts a new run when there is none to continue, or when the store no longer has it (it
-        was deleted, or MLFLOW_TRACKING_URI now points elsewhere), with `tags`. True when the run
-        was reopened.
+        False, with a warning, when the store no longer has it (it was deleted, or
+        MLFLOW_TRACKING_URI now points elsewhere): the caller then starts a new run.
         """
-        if run_id is not None and self.enabled:
-            try:
-                _connected_mlflow().get_run(run_id)
-            except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
-                warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({_cause(exc)}); "
-                              "starting a new run", stacklevel=2)
-            else:
-                self.run_id = run_id
-                self.start()
-                return self.enabled
-        self.run_id = None
-        self.start(tags)
-        return False
+        if not self.enabled:
+            return False
+        try:
+            _connected_mlflow().get_run(run_id)
+        except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
+            warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({_cause(exc)}); "
+                          "starting a new run", stacklevel=2)
+            return False
+        self.run_id = run_id
+        self.start()
+        return self.enabled
 
     def start_evaluation(self, params: Mapping[str, Any]) -> Tracker:
         """Reopens the training run (`run_id`) for its first evaluation under the params it logged.

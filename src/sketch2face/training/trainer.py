@@ -440,7 +440,8 @@ def train(
     def on_start(loop: LoopState) -> None:
         if not group.is_main:
             return
-        if not tracker.continue_or_start(loop.tracking_run_id, {DATA_VERSION_TAG: folder_digest(pairs_dir)}):
+        if loop.tracking_run_id is None or not tracker.reopen(loop.tracking_run_id):
+            tracker.start({DATA_VERSION_TAG: folder_digest(pairs_dir)})
             tracker.log_params(logged_params or {})
             for record in loop.history:
                 on_epoch(record)
