@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -43,3 +44,21 @@ def test_center_crop_keeps_the_middle_square():
     image[:, 20:60] = 200
     out = center_crop_resize(image, 16)
     assert out.shape == (16, 16, 3) and out.min() == 200
+
+
+def test_shrinking_warp_averages_detail_finer_than_the_output_pixels():
+    stripes = np.zeros((400, 400), dtype=np.uint8)
+    stripes[:, ::2] = 255  # 1-pixel stripes: any point sampling at 1/4 scale aliases them
+    eyes = EyeCentres(left=(136.0, 160.0), right=(264.0, 160.0))  # 128 px apart -> 32 px at size 64
+    aligned = align_to_eyes(stripes, eyes, GEOMETRY, 64)
+    assert aligned.mean() == pytest.approx(127.5, abs=2)
+    assert aligned.std() < 3
+
+
+@pytest.mark.parametrize("right_eye", [(264.0, 160.0), (250.0, 200.0)], ids=["level", "tilted"])
+def test_shrinking_warp_puts_smooth_content_where_a_direct_warp_does(right_eye):
+    rows, columns = np.mgrid[0:400, 0:400]
+    smooth = (127 + 100 * np.sin(rows / 40) * np.cos(columns / 55)).astype(np.float32)
+    eyes = EyeCentres(left=(136.0, 160.0), right=right_eye)
+    direct = cv2.warpAffine(smooth, eye_similarity(eyes, canonical_eyes(GEOMETRY, 64)), (64, 64), flags=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(align_to_eyes(smooth, eyes, GEOMETRY, 64)[8:-8, 8:-8], direct[8:-8, 8:-8], atol=1.5)
