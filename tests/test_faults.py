@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -175,6 +177,24 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
     clean_run = read_run_reference(clean.run_reference)
     assert logged_steps(interrupted_run, "loss_G_L1") == logged_steps(clean_run, "loss_G_L1")
     assert logged_steps(interrupted_run, "epoch_loss_G_L1") == {1, 2}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_training_stopped_by_a_signal_ends_its_run_killed(tiny_data, tmp_path, monkeypatch, signum):
+    """The stop handler turns the signal into TrainingInterrupted; MLflow must still say KILLED, not FAILED."""
+    import mlflow
+
+    outputs = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
+
+    def signal_then_finish(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        return finish_epoch(*args, **kwargs)
+
+    finish_epoch = trainer.finish_epoch
+    with monkeypatch.context() as patch, pytest.raises(trainer.TrainingInterrupted):
+        patch.setattr(trainer, "finish_epoch", signal_then_finish)
+        run_training(_params(tiny_data, epochs=2), tiny_data / "pairs", outputs)
+    assert mlflow.get_run(read_run_reference(outputs.run_reference)).info.status == "KILLED"
 
 
 def _save(path: Path, pixels: np.ndarray) -> None:

@@ -112,6 +112,10 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+class StoppedByUser(Exception):
+    """A stage that caught SIGINT/SIGTERM and stopped cleanly raises a subclass; its run ends KILLED."""
+
+
 class Tracker:
     """A fault-tolerant MLflow run: the first failure warns and turns tracking off for the run."""
 
@@ -214,11 +218,11 @@ class Tracker:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
-        """A run that died is not marked FINISHED: KILLED on Ctrl-C, FAILED on an error."""
+        """A run that died is not marked FINISHED: KILLED when the user stopped it, FAILED on an error."""
         if exc_type is None:
             self.end()
         else:
-            self.end("KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
+            self.end("KILLED" if issubclass(exc_type, (KeyboardInterrupt, StoppedByUser)) else "FAILED")
 
 
 def _connected_mlflow():

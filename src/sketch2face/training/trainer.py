@@ -26,7 +26,7 @@ from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_s
 from sketch2face.io import folder_digest, write_csv, write_json
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator, save_generator
-from sketch2face.tracking import DATA_VERSION_TAG, Tracker, write_run_reference
+from sketch2face.tracking import DATA_VERSION_TAG, StoppedByUser, Tracker, write_run_reference
 from sketch2face.inference import publish_generator
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import (
@@ -84,7 +84,7 @@ class TrainOutputs:
         )
 
 
-class TrainingInterrupted(Exception):
+class TrainingInterrupted(StoppedByUser):
     """Raised after SIGINT/SIGTERM once the current step is finished and a checkpoint is written."""
 
 
