@@ -29,6 +29,18 @@ def test_split_folders_become_records_that_keep_their_split(tmp_path):
     assert sorted((Path(r.path).name, r.reason.split(" ")[0]) for r in scan.rejections) == [("5.jpg", "not"), ("notes.txt", "not")]
 
 
+def test_one_id_in_two_files_rejects_both(tmp_path):
+    _ab(tmp_path / "train/1.jpg")
+    _ab(tmp_path / "train/1.png")
+    _ab(tmp_path / "test/1.png")  # the same stem in another split is another id
+
+    scan = aligned.scan(SourceParams(name="ab", kind="aligned", root=tmp_path))
+
+    assert [r.id for r in scan.records] == ["ab/test/1"]
+    assert sorted(Path(r.path).name for r in scan.rejections) == ["1.jpg", "1.png"]
+    assert all(r.reason == "duplicate id 'train/1' (2 files)" for r in scan.rejections)
+
+
 def test_a_folder_without_split_folders_is_a_clear_error(tmp_path):
     _ab(tmp_path / "1.jpg")
     with pytest.raises(ValueError, match="expected train/, val/, test/ folders"):

@@ -10,18 +10,26 @@ folder's split is kept by assemble_pairs whatever its split mode.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
 from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceError, SourceScan
-from sketch2face.data.sources.common import files_under
+from sketch2face.data.sources.common import files_under, unique_by_key
 
 SPLIT_FOLDERS = ("train", "val", "test")
+
+
+def _split_and_stem(path: Path) -> str:
+    """A record's id within its source: `train/0001` for `train/0001.jpg`."""
+    return f"{path.parent.name}/{image_stem(path)}"
 
 
 def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
     if not any((params.root / split).is_dir() for split in SPLIT_FOLDERS):
         raise SourceError(f"source '{params.name}': expected {'/, '.join(SPLIT_FOLDERS)}/ folders in {params.root}")
+    images = []
     for path in files_under(params.root):
         relative = path.relative_to(params.root)
         if len(relative.parts) != 2 or relative.parts[0] not in SPLIT_FOLDERS:
@@ -29,16 +37,17 @@ def scan(params: SourceParams) -> SourceScan:
         elif not is_image_file(path):
             result.rejections.append(Rejection(params.name, str(path), "not an image file extension"))
         else:
-            split, stem = relative.parts[0], image_stem(path)
-            result.records.append(
-                FaceRecord(
-                    id=f"{params.name}/{split}/{stem}",
-                    source=params.name,
-                    subject=f"{params.name}/{split}/{stem}",
-                    photo_path=path,
-                    sketch_path=path,
-                    attributes={FOLDER_SPLIT: split},
-                    ab_sketch_side=params.sketch_side,
-                )
+            images.append(path)
+    for key, path in unique_by_key(images, _split_and_stem, params.name, result.rejections, what="id").items():
+        result.records.append(
+            FaceRecord(
+                id=f"{params.name}/{key}",
+                source=params.name,
+                subject=f"{params.name}/{key}",
+                photo_path=path,
+                sketch_path=path,
+                attributes={FOLDER_SPLIT: path.parent.name},
+                ab_sketch_side=params.sketch_side,
             )
+        )
     return result
