@@ -26,6 +26,11 @@ def test_shards_cover_every_batch_once_padding_the_last_round():
     assert list(shard(iter(range(5)), 5, distributed.SINGLE_PROCESS)) == [0, 1, 2, 3, 4]
 
 
+def test_fewer_batches_than_ranks_still_give_every_rank_a_step():
+    shards = [list(shard(iter(range(3)), 3, ProcessGroup(rank, rank, 8))) for rank in range(8)]
+    assert shards == [[0], [1], [2], [0], [1], [2], [0], [1]]
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

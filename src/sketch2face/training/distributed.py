@@ -80,7 +80,7 @@ def shard(batches: Iterable[Batch], batches_per_epoch: int, group: ProcessGroup)
             yield batch
     for index in range(batches_per_epoch, padded_length):
         if index % group.world_size == group.rank:
-            yield head[index - batches_per_epoch]
+            yield head[(index - batches_per_epoch) % len(head)]  # fewer batches than ranks: round again
 
 
 def synchronise_norms(module: nn.Module, device: torch.device, group: ProcessGroup) -> nn.Module:
