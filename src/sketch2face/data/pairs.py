@@ -76,18 +76,20 @@ def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Se
     """Assigns each row a split so that no subject appears in two splits.
 
     An imported AB folder's split (`folder_split`) is always kept. With `split: standard`, rows
-    carrying their dataset's published split (`official_split`) keep it, and val is carved from
-    their train rows. Every other row is split at random (seeded), whole subjects at a time,
-    stratified by the `stratify` columns.
+    carrying their dataset's published split (`official_split`) keep it, and a source that
+    publishes no val split has val carved from its train rows. Every other row is split at
+    random (seeded), whole subjects at a time, stratified by the `stratify` columns.
     """
     rng = np.random.default_rng(params.seed)
     split = _column(manifest, FOLDER_SPLIT)
     if params.split == "standard":
         official = _column(manifest, OFFICIAL_SPLIT).where(split.isna())
-        split = split.fillna(official.where(official == "test"))
-        published = manifest[official.notna()]
+        split = split.fillna(official.where(official != "train"))
+        publishes_val = official.eq("val").groupby(manifest["source"]).transform("any")
+        published = manifest[official.notna() & ~publishes_val]
         carve = published[split[published.index].isna()]
         split = split.fillna(manifest["subject"].map(_stratified(carve, published, params, {"val": params.val_fraction}, rng)))
+        split = split.fillna(official)  # the published train rows of sources with their own val
     undecided = manifest[split.isna()]
     fractions = {"test": params.test_fraction, "val": params.val_fraction}
     split = split.fillna(manifest["subject"].map(_stratified(undecided, undecided, params, fractions, rng)))

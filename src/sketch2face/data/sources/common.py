@@ -10,6 +10,9 @@ from typing import Callable, Iterable
 from sketch2face.data.records import EyeCentres, Rejection
 
 Point = tuple[float, float]
+FOLDER_WORD = re.compile(r"[a-z]+")
+# a folder word that names a published split (see official_split_from_folders)
+SPLIT_WORDS = {"train": "train", "training": "train", "test": "test", "testing": "test", "val": "val", "validation": "val"}
 
 
 class LandmarkFileError(ValueError):
@@ -72,10 +75,13 @@ def eyes_from_points(first: Point, second: Point) -> EyeCentres:
 
 
 def official_split_from_folders(path: Path, root: Path) -> str | None:
-    """`train`/`test`/`val` when a folder between `root` and `path` is named so (`training`, `Testing`...)."""
+    """`train`/`test`/`val` when a folder between `root` and `path` has a word naming one.
+
+    Words, not substrings: `training`, `CUHK_testing_cropped` and `val` count, while
+    `for_evaluation` or `latest_download` must not put a whole tree into one split.
+    """
     for part in path.relative_to(root).parts[:-1]:
-        lowered = part.lower()
-        for split in ("train", "test", "val"):
-            if split in lowered:
-                return split
+        for word in FOLDER_WORD.findall(part.lower()):
+            if word in SPLIT_WORDS:
+                return SPLIT_WORDS[word]
     return None
