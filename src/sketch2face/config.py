@@ -155,7 +155,7 @@ class TrainParams(_Section):
     lr: float = Field(2e-4, gt=0.0, le=1.0)
     beta1: float = Field(0.5, ge=0.0, lt=1.0)
     lr_policy: LrPolicy = Field("linear", description="shape of the decay after epochs_constant")
-    lr_step_epochs: int = Field(50, ge=1, description="step policy: lr x 0.1 every this many decay epochs")
+    lr_step_epochs: int = Field(50, ge=1, description="step policy: lr x 0.1 after each this many decay epochs")
     batch_size: int = Field(1, ge=1, description="per process; the global batch is batch_size x processes")
     epochs_constant: int = Field(10, ge=0, description="epochs at the initial learning rate")
     epochs_decay: int = Field(10, ge=0, description="epochs of decay towards zero")

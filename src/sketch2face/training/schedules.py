@@ -28,7 +28,8 @@ def lr_factor(params: TrainParams) -> Callable[[int], float]:
         return 0.5 * (1.0 + math.cos(math.pi * progress(epoch)))
 
     def step(epoch: int) -> float:
-        decay_epochs = max(0, epoch + 1 - constant)
-        return STEP_GAMMA ** -(-decay_epochs // params.lr_step_epochs)
+        """x 0.1 once every `lr_step_epochs` decay epochs have passed, like StepLR after the constant phase."""
+        decay_epochs_done = max(0, epoch - constant)
+        return STEP_GAMMA ** (decay_epochs_done // params.lr_step_epochs)
 
     return {"linear": linear, "cosine": cosine, "step": step}[params.lr_policy]
