@@ -117,13 +117,13 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-def _interrupt_on_call(number: int, function):
-    """Wraps `function` so that its `number`-th call is a Ctrl-C, as if the user stopped the stage."""
+def _interrupt_on_call(number: int, function, error: BaseException | None = None):
+    """Wraps `function` so that its `number`-th call is a Ctrl-C (or raises `error`), as if the stage died there."""
     calls = itertools.count(1)
 
     def wrapped(*args, **kwargs):
         if next(calls) == number:
-            raise KeyboardInterrupt
+            raise error or KeyboardInterrupt()
         return function(*args, **kwargs)
 
     return wrapped
@@ -171,12 +171,33 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
     assert read_run_reference(rerun.run_reference) == interrupted_run
     assert mlflow.get_run(interrupted_run).info.status == "FINISHED"
 
-    def logged_steps(run: str, key: str) -> set[int]:
-        return {metric.step for metric in mlflow.MlflowClient().get_metric_history(run, key)}
-
     clean_run = read_run_reference(clean.run_reference)
-    assert logged_steps(interrupted_run, "loss_G_L1") == logged_steps(clean_run, "loss_G_L1")
-    assert logged_steps(interrupted_run, "epoch_loss_G_L1") == {1, 2}
+    assert _logged_steps(interrupted_run, "loss_G_L1") == _logged_steps(clean_run, "loss_G_L1")
+    assert _logged_steps(interrupted_run, "epoch_loss_G_L1") == [1, 2]
+
+
+def test_training_resumed_after_a_crash_logs_each_step_once(tiny_data, tmp_path, monkeypatch):
+    """Like kill -9 after the last checkpoint: the steps since are trained again but logged only once."""
+    params = _params(tiny_data, epochs=3, checkpoint_every_steps=3)  # 2 steps an epoch: saved at steps 3 and 6
+    clean = TrainOutputs.in_dirs(tmp_path / "clean", tmp_path / "clean")
+    run_training(params, tiny_data / "pairs", clean)
+
+    crashed = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="crash"):
+        crash = _interrupt_on_call(5, trainer.Pix2PixTrainer.train_step, RuntimeError("crash"))
+        patch.setattr(trainer.Pix2PixTrainer, "train_step", crash)  # step 4 and epoch 2 are logged, not saved
+        run_training(params, tiny_data / "pairs", crashed)
+    run_training(params, tiny_data / "pairs", crashed)
+
+    clean_run, crashed_run = (read_run_reference(outputs.run_reference) for outputs in (clean, crashed))
+    assert _logged_steps(crashed_run, "loss_G_L1") == _logged_steps(clean_run, "loss_G_L1") == [1, 2, 3, 4, 5, 6]
+    assert _logged_steps(crashed_run, "epoch_loss_G_L1") == [1, 2, 3]
+
+
+def _logged_steps(run: str, key: str) -> list[int]:
+    import mlflow
+
+    return sorted(metric.step for metric in mlflow.MlflowClient().get_metric_history(run, key))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -168,6 +168,15 @@ class Tracker:
         self.start()
         return self.enabled
 
+    def last_step(self, key: str) -> int:
+        """The highest step logged for `key` in this run (0 if none).
+
+        A reopened run may hold steps past the checkpoint it resumes from (the process died
+        after logging them); the trainer logs only what comes after, so each step appears once.
+        """
+        history = self._call("get_metric_history", lambda: self._mlflow.MlflowClient().get_metric_history(self.run_id, key))
+        return max((metric.step for metric in history or ()), default=0)
+
     def start_evaluation(self, params: Mapping[str, Any]) -> Tracker:
         """Reopens the training run (`run_id`) for its first evaluation under the params it logged.
 

@@ -47,3 +47,20 @@ def test_training_stores_its_geometry_and_registers_the_generator(tmp_path):
     sketches = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
     assert registered.preprocessing == from_file.preprocessing
     assert torch.equal(registered(sketches), from_file(sketches))
+
+
+def test_rerun_of_a_finished_training_reports_its_throughput_again(tmp_path):
+    """A rerun that only rewrites the outputs from the final checkpoint trains no step, and says so."""
+    _tiny_pairs(tmp_path / "pairs")
+    params = parse_params({
+        "crop_resize": {"image_size": 32, "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]},
+        "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 2, "epochs_decay": 0},
+        "tracking": {"log_model": False},
+    })
+    outputs = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
+
+    first = run_training(params, tmp_path / "pairs", outputs)
+    again = run_training(params, tmp_path / "pairs", outputs)
+
+    assert first["resumed_from_step"] == 0 and again["resumed_from_step"] == 2
+    assert again["images_per_second"] == first["images_per_second"] > 0

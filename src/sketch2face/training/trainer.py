@@ -50,6 +50,7 @@ from sketch2face.training.schedules import lr_factor
 from sketch2face.training.validation import VAL_METRICS, is_better, validate
 
 LOSS_NAMES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
+STEP_METRIC, EPOCH_METRIC = "loss_G_L1", "epoch_loss_G_L1"  # logged at every step / epoch: how far a run got
 GENERATOR_FILE = "generator.pt"
 BEST_GENERATOR_FILE = "generator_best.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -426,21 +427,25 @@ def train(
     run_fingerprint = fingerprint(params, image_size, group.world_size, [pairs.sketches, pairs.photos])
 
     steps_trained = 0
-    started = time.perf_counter()
+    logged_up_to = {STEP_METRIC: 0, EPOCH_METRIC: 0}  # what a reopened run already holds
 
     def on_step(step: int, logs: dict[str, float]) -> None:
         nonlocal steps_trained
         steps_trained += 1
-        tracker.log_metrics(logs, step=step)
+        if step > logged_up_to[STEP_METRIC]:
+            tracker.log_metrics(logs, step=step)
 
     def on_epoch(record: dict[str, float]) -> None:
-        logged = {f"epoch_{key}": value for key, value in record.items() if key != "epoch" and not math.isnan(value)}
-        tracker.log_metrics(logged, step=int(record["epoch"]))
+        if record["epoch"] > logged_up_to[EPOCH_METRIC]:
+            logged = {f"epoch_{key}": value for key, value in record.items() if key != "epoch" and not math.isnan(value)}
+            tracker.log_metrics(logged, step=int(record["epoch"]))
 
     def on_start(loop: LoopState) -> None:
         if not group.is_main:
             return
-        if loop.tracking_run_id is None or not tracker.reopen(loop.tracking_run_id):
+        if loop.tracking_run_id is not None and tracker.reopen(loop.tracking_run_id):
+            logged_up_to.update({key: tracker.last_step(key) for key in logged_up_to})
+        else:
             tracker.start({DATA_VERSION_TAG: folder_digest(pairs_dir)})
             tracker.log_params(logged_params or {})
             for record in loop.history:
@@ -449,9 +454,7 @@ def train(
         write_run_reference(outputs.run_reference, tracker)
 
     loop = fit(trainer, data, val, outputs, run_fingerprint, on_step, on_epoch, on_start)
-    seconds = time.perf_counter() - started
     summary = summarise(params, loop, len(pairs), 0 if val is None else len(val), group)
-    summary["images_per_second"] = round(steps_trained * params.batch_size * group.world_size / seconds, 2)
     summary["resumed_from_step"] = loop.global_step - steps_trained
     if group.is_main:
         write_outputs(trainer, loop, outputs, summary)
@@ -467,6 +470,8 @@ def summarise(params: TrainParams, loop: LoopState, train_pairs: int, val_pairs:
         "val_pairs": val_pairs,
         "processes": group.world_size,
         "train_seconds": round(loop.seconds, 1),
+        # over every invocation's training loop, so a rerun that only rewrites the outputs keeps it
+        "images_per_second": round(loop.global_step * params.batch_size * group.world_size / max(loop.seconds, 1e-9), 2),
         **{f"final_{name}": round(last[name], 4) for name in LOSS_NAMES},
         **({f"final_{name}": round(last[name], 4) for name in VAL_METRICS} if val_pairs else {}),
         **({"best_val_l1": round(loop.best_val_l1, 4), "best_epoch": loop.best_epoch} if loop.best_epoch else {}),
