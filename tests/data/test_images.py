@@ -67,6 +67,11 @@ def _sixteen_bit_png(path: Path) -> None:
     Image.fromarray(levels).save(path, format="PNG")
 
 
+def _sixteen_bit_png_with_transparency(path: Path) -> None:
+    levels = np.array([[0, 257 * 128, 65535, 100]], dtype=np.uint16).repeat(4, axis=0)
+    Image.fromarray(levels).save(path, format="PNG", transparency=100)  # only the value 100 is see-through
+
+
 def _rgba_png(path: Path) -> None:
     pixels = np.zeros((8, 8, 4), dtype=np.uint8)  # transparent black on the left ...
     pixels[:, 4:] = (0, 0, 255, 255)  # ... opaque blue on the right
@@ -113,6 +118,10 @@ def _sixteen_bit_is_scaled_not_clipped(grey: np.ndarray) -> None:
     assert list(grey[0]) == [0, 128, 255]
 
 
+def _sixteen_bit_is_scaled_with_its_transparent_value_white(grey: np.ndarray) -> None:
+    assert list(grey[0]) == [0, 128, 255, 255], "values near the transparent one stay opaque, e.g. 0"
+
+
 def _transparent_half_is_white_paper(rgb: np.ndarray) -> None:
     assert (rgb[:, :4] == 255).all(), "transparent pixels must be white, not the colour under the alpha"
     assert not (rgb[:, 4:] == 255).all()
@@ -145,6 +154,8 @@ CASES = [
     Case("text file named .jpg", "a.jpg", _write(b"name,age\nann,31\n"), reason="not a readable image"),
     Case("CMYK JPEG", "a.jpg", _cmyk_jpeg, check=_cmyk_is_red_on_white),
     Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),
+    Case("16-bit greyscale PNG with a transparent value", "a.png", _sixteen_bit_png_with_transparency, mode="gray",
+         check=_sixteen_bit_is_scaled_with_its_transparent_value_white),
     Case("RGBA PNG", "a.png", _rgba_png, check=_transparent_half_is_white_paper),
     Case("LA PNG (grey + alpha)", "a.png", _la_png, mode="gray", check=_la_is_white_then_grey),
     Case("palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper),

@@ -91,13 +91,20 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
 
 
-def _to_eight_bit(image: Image.Image, mode: ColourMode) -> np.ndarray:
-    """Scales 16-bit greyscale (0..65535) down to 0..255 instead of letting PIL clip it."""
-    if image.mode in SIXTEEN_BIT_MODES:
-        wide = np.asarray(image, dtype=np.float64)
-        grey = np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8)
-        return grey if mode == "gray" else as_rgb(grey)
-    return np.asarray(image.convert(EIGHT_BIT_TARGET[mode]))
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit greyscale (0..65535) scaled down to 0..255 ("L") instead of letting PIL clip it.
+
+    A transparent grey value becomes an alpha mask ("LA") taken from the 16-bit pixels, so
+    `_on_white` still sees exactly the transparent pixels.
+    """
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image
+    wide = np.asarray(image, dtype=np.float64)
+    grey = Image.fromarray(np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8), "L")
+    if "transparency" not in image.info:
+        return grey
+    opaque = np.where(wide == image.info["transparency"], 0, 255).astype(np.uint8)
+    return Image.merge("LA", (grey, Image.fromarray(opaque, "L")))
 
 
 def _decode(path: Path, max_pixels: int) -> Image.Image:
@@ -146,7 +153,7 @@ def read_image(path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX
     except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise many types on malformed bytes
         raise ImageReadError(path, _reason(exc)) from None
     try:
-        pixels = _to_eight_bit(_on_white(image), mode)
+        pixels = np.asarray(_on_white(_eight_bit(image)).convert(EIGHT_BIT_TARGET[mode]))
     except (OSError, ValueError) as exc:
         raise ImageReadError(path, f"unsupported pixel format {image.mode!r} ({exc})") from None
     if pixels.size == 0:
