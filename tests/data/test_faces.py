@@ -7,8 +7,9 @@ from PIL import Image
 
 from sketch2face.config import CropResizeParams, SourceParams
 from sketch2face.data import detect
-from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces
+from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces, process_record
 from sketch2face.data.faces_report import CONTACT_SHEETS_DIR, SHEET_TILE_MIN, reason_key
+from sketch2face.data.records import EyeCentres, FaceRecord
 from sketch2face.data.synthetic import generate_demo_faces
 
 
@@ -59,6 +60,20 @@ def test_reject_policy_names_the_image_without_a_face(tmp_path):
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
     assert list(rejects["reason"]) == ["photo: no landmarks and no face detected (no_landmarks: reject)"]
     assert rejects["path"][0].endswith("photos/a.png")
+
+
+def test_a_sketch_with_unusable_landmarks_is_the_file_rejected(tmp_path):
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a"])
+    record = FaceRecord(
+        id="p/a", source="p", subject="a", photo_path=raw / "photos/a.png", sketch_path=raw / "sketches/a.png",
+        sketch_eyes=EyeCentres(left=(10.0, 12.0), right=(10.0, 12.0)),  # a landmark file with both eyes in one place
+    )
+
+    rejection = process_record(record, _params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces")
+
+    assert rejection.path == str(raw / "sketches/a.png") and rejection.partner == str(raw / "photos/a.png")
+    assert "eye centres coincide" in rejection.reason
 
 
 def test_faces_without_landmarks_are_aligned_on_detected_eyes(tmp_path):

@@ -31,7 +31,7 @@ from sketch2face.config import AlignmentParams, CropResizeParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.detect import detect_eyes
 from sketch2face.data.faces_report import faces_summary, write_contact_sheets
-from sketch2face.data.images import ImageReadError, read_image
+from sketch2face.data.images import ColourMode, ImageReadError, read_image
 from sketch2face.data.records import EyeCentres, FaceRecord, Rejection, SourceError
 from sketch2face.data.sources import scan_sources
 from sketch2face.io import write_csv, write_image, write_json
@@ -90,13 +90,22 @@ def _ab_halves(record: FaceRecord, size: int) -> tuple[np.ndarray, np.ndarray]:
     return resize(photo), resize(cv2.cvtColor(sketch, cv2.COLOR_RGB2GRAY))
 
 
+def _aligned_image(
+    path: Path, colour: ColourMode, eyes: EyeCentres | None, params: CropResizeParams, what: str
+) -> tuple[np.ndarray, str]:
+    """One image read and aligned; whatever makes it unusable is an ImageReadError naming it."""
+    image = read_image(path, colour)
+    try:
+        return _normalise(image, eyes, params.alignment, params.image_size, what)
+    except (NoFaceError, ValueError) as exc:  # no face; eye centres that coincide
+        raise ImageReadError(path, str(exc)) from None
+
+
 def _aligned_pair(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndarray, np.ndarray, str, str]:
     if record.ab_sketch_side is not None:
         return (*_ab_halves(record, params.image_size), AS_IS, AS_IS)
-    photo = read_image(record.photo_path, "rgb")
-    sketch = read_image(record.sketch_path, "gray")
-    photo, photo_method = _normalise(photo, record.photo_eyes, params.alignment, params.image_size, "photo")
-    sketch, sketch_method = _normalise(sketch, record.sketch_eyes, params.alignment, params.image_size, "sketch")
+    photo, photo_method = _aligned_image(record.photo_path, "rgb", record.photo_eyes, params, "photo")
+    sketch, sketch_method = _aligned_image(record.sketch_path, "gray", record.sketch_eyes, params, "sketch")
     return photo, sketch, photo_method, sketch_method
 
 
@@ -112,11 +121,6 @@ def process_record(record: FaceRecord, params: CropResizeParams, out_dir: Path) 
         photo, sketch, photo_method, sketch_method = _aligned_pair(record, params)
     except ImageReadError as exc:
         return _pair_rejection(record, Path(exc.path), exc.reason)
-    except NoFaceError as exc:
-        failed = record.photo_path if str(exc).startswith("photo") else record.sketch_path
-        return _pair_rejection(record, failed, str(exc))
-    except ValueError as exc:
-        return _pair_rejection(record, record.photo_path, str(exc))
 
     photo_file = Path(PHOTOS_DIR) / f"{record.id}.png"
     sketch_file = Path(SKETCHES_DIR) / f"{record.id}.png"
