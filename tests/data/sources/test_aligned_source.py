@@ -20,13 +20,17 @@ def test_split_folders_become_records_that_keep_their_split(tmp_path):
     _ab(tmp_path / "extra/5.jpg")
     (tmp_path / "val").mkdir()
     (tmp_path / "val/notes.txt").write_text("x")
+    (tmp_path / "train/.ipynb_checkpoints").mkdir()
+    _ab(tmp_path / "train/.ipynb_checkpoints/1.jpg")
 
     scan = aligned.scan(SourceParams(name="facades", kind="aligned", root=tmp_path, sketch_side="right"))
 
     assert [r.id for r in scan.records] == ["facades/test/9", "facades/train/1", "facades/train/2"]
     assert [r.attributes for r in scan.records] == [{"folder_split": "test"}] + [{"folder_split": "train"}] * 2
     assert all(r.photo_path == r.sketch_path and r.ab_sketch_side == "right" for r in scan.records)
-    assert sorted((Path(r.path).name, r.reason.split(" ")[0]) for r in scan.rejections) == [("5.jpg", "not"), ("notes.txt", "not")]
+    assert sorted((Path(r.path).name, r.reason.split(" ")[0]) for r in scan.rejections) == [
+        ("1.jpg", "hidden"), ("5.jpg", "not"), ("notes.txt", "not"),
+    ]
 
 
 def test_one_id_in_two_files_rejects_both(tmp_path):

@@ -40,8 +40,10 @@ def test_official_names_pair_up_across_subsets_and_renamed_folders(tmp_path):
     _image(tmp_path / "xm2vts/s/000_1_1_sz1.jpg")
     _image(tmp_path / "xm2vts/p/stray.jpg")
     (tmp_path / "readme.txt").write_text("CUFS")
+    (tmp_path / "CUHK train/photos/._f-005-01.jpg").write_bytes(b"\0")  # macOS resource fork
     _fiducials(tmp_path / "points/f-005-01.dat", ((30.0, 20.0), (10.0, 21.0)))
     _fiducials(tmp_path / "points/F2-005-01-sz1.dat", ((12.0, 22.0), (29.0, 22.5)))
+    _fiducials(tmp_path / "points/m-099-01.dat", ((30.0, 20.0), (10.0, 21.0)))  # its image is not there
 
     scan = _scan(tmp_path)
 
@@ -63,12 +65,15 @@ def test_official_names_pair_up_across_subsets_and_renamed_folders(tmp_path):
     assert "gender" not in by_id["cufs/xm2vts/000_1_1"].attributes
     reasons = sorted((Path(r.path).name, r.reason.split(" (")[0]) for r in scan.rejections)
     assert reasons == [
+        ("._f-005-01.jpg", "hidden file, not read"),
         ("Wp-003-1-sz1.jpg", "sketch without a photo"),
+        ("m-099-01.dat", "fiducial file without an image 'm-099-01.*'"),
         ("readme.txt", "not an image or fiducial"),
         ("stray.jpg", "photo without a sketch"),
     ]
-    images = [p for p in tmp_path.rglob("*") if p.suffix != ".dat" and p.is_file()]
-    assert len(images) == 2 * len(scan.records) + len(scan.rejections)
+    used_fiducials = 2
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 2 * len(scan.records) + used_fiducials + len(scan.rejections)
 
 
 def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):

@@ -85,6 +85,17 @@ def test_sketches_meet_their_colour_photos_landmarks_and_ground_truth(layout):
     assert read_image(second.photo_path, "rgb")[0, 0].tolist() == [1, 2, 3]
 
 
+def test_files_that_play_no_part_are_listed_not_skipped(layout):
+    (layout.root / "LICENSE.bob").write_text("licence")
+    _jpg(layout.root / "original_sketch/00001_small.jpg")
+    (layout.root / "original_sketch/.DS_Store").write_bytes(b"\0")
+
+    rejected = {Path(r.path).name: r.reason for r in cufsf.scan(layout).rejections}
+
+    assert rejected["LICENSE.bob"] == rejected["00001_small.jpg"] == "not a CUFSF sketch, landmark file or name list"
+    assert rejected[".DS_Store"] == "hidden file, not read"
+
+
 def test_standard_split_trains_on_the_first_listed_sketches(layout, monkeypatch):
     monkeypatch.setattr(cufsf, "STANDARD_TRAIN_COUNT", 1)
     splits = [record.attributes["official_split"] for record in cufsf.scan(layout).records]

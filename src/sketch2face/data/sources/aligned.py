@@ -15,7 +15,7 @@ from pathlib import Path
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
 from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceError, SourceScan
-from sketch2face.data.sources.common import files_under, unique_by_key
+from sketch2face.data.sources.common import files_under, reject_hidden_files, unique_by_key
 
 SPLIT_FOLDERS = ("train", "val", "test")
 
@@ -29,6 +29,7 @@ def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
     if not any((params.root / split).is_dir() for split in SPLIT_FOLDERS):
         raise SourceError(f"source '{params.name}': expected {'/, '.join(SPLIT_FOLDERS)}/ folders in {params.root}")
+    reject_hidden_files(params.root, params.name, result.rejections)
     images = []
     for path in files_under(params.root):
         relative = path.relative_to(params.root)

@@ -19,11 +19,19 @@ class LandmarkFileError(ValueError):
     """A landmark file that cannot be parsed; the message names the file and the problem."""
 
 
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
 def files_under(root: Path) -> list[Path]:
     """Every visible file below `root`, sorted, so that renamed or nested folders still work."""
-    return sorted(
-        path for path in root.rglob("*") if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    )
+    return sorted(path for path in root.rglob("*") if path.is_file() and not _is_hidden(path, root))
+
+
+def reject_hidden_files(root: Path, source: str, rejections: list[Rejection]) -> None:
+    """Lists the hidden files below `root` (`.DS_Store`, `._x.jpg`, `.ipynb_checkpoints/`) as not read."""
+    hidden = sorted(path for path in root.rglob("*") if path.is_file() and _is_hidden(path, root))
+    rejections.extend(Rejection(source, str(path), "hidden file, not read") for path in hidden)
 
 
 def unique_by_key(

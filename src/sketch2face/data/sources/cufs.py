@@ -32,6 +32,7 @@ from sketch2face.data.sources.common import (
     files_under,
     official_split_from_folders,
     read_points,
+    reject_hidden_files,
     unique_by_key,
 )
 
@@ -94,6 +95,7 @@ def _eyes(image: Path, fiducials: dict[str, Path]) -> EyeCentres | None:
 
 def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
+    reject_hidden_files(params.root, params.name, result.rejections)
     files = files_under(params.root)
     images = [path for path in files if is_image_file(path)]
     names = {path: parse_sketch_name(image_stem(path)) for path in images}
@@ -111,6 +113,8 @@ def scan(params: SourceParams) -> SourceScan:
     for path in files:
         if not is_image_file(path) and path.suffix.lower() != FIDUCIAL_SUFFIX:
             result.rejections.append(Rejection(params.name, str(path), "not an image or fiducial (.dat) file"))
+    for stem in sorted(fiducials.keys() - {image_stem(path) for path in images}):
+        result.rejections.append(Rejection(params.name, str(fiducials[stem]), f"fiducial file without an image '{stem}.*'"))
     for stem in sorted(photos.keys() - sketches.keys()):
         result.rejections.append(Rejection(params.name, str(photos[stem]), "photo without a sketch"))
     for stem in sorted(sketches.keys() - photos.keys()):

@@ -31,6 +31,7 @@ from sketch2face.data.sources.common import (
     eyes_from_points,
     files_under,
     read_points,
+    reject_hidden_files,
     stem_matching,
     unique_by_key,
 )
@@ -136,8 +137,14 @@ def _in_folder(path: Path, folder: str) -> bool:
     return folder in path.parts
 
 
+def _sketch_subject(path: Path) -> str | None:
+    """The FERET subject a sketch is named by (`00001.jpg`); None for any other file."""
+    return image_stem(path) if is_image_file(path) and SUBJECT.fullmatch(image_stem(path)) else None
+
+
 def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
+    reject_hidden_files(params.root, params.name, result.rejections)
     files = files_under(params.root)
     names_files = [path for path in files if path.name == NAMES_FILE]
     if len(names_files) != 1:
@@ -149,18 +156,18 @@ def scan(params: SourceParams) -> SourceScan:
         if line.strip()
     ]
 
-    sketches = unique_by_key(
-        (path for path in files if is_image_file(path)),
-        lambda path: image_stem(path) if SUBJECT.fullmatch(image_stem(path)) else None,
-        params.name, result.rejections, "sketch",
-    )
+    sketch_points_key, photo_points_key = stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX), stem_matching(GREY_NAME, PHOTO_POINTS_SUFFIX)
+    for path in files:
+        if path != names_file and all(key(path) is None for key in (_sketch_subject, sketch_points_key, photo_points_key)):
+            result.rejections.append(Rejection(params.name, str(path), "not a CUFSF sketch, landmark file or name list"))
+    sketches = unique_by_key(files, _sketch_subject, params.name, result.rejections, "sketch")
     photo_files = files_under(params.photos_root) if params.photos_root.is_dir() else []
     if not photo_files:
         raise SourceError(f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)")
     colour = _colour_photos(photo_files)
     annotations = Annotations(
-        sketch_points=unique_by_key(files, stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX), params.name, result.rejections, "sketch points"),
-        photo_points=unique_by_key(files, stem_matching(GREY_NAME, PHOTO_POINTS_SUFFIX), params.name, result.rejections, "photo points"),
+        sketch_points=unique_by_key(files, sketch_points_key, params.name, result.rejections, "sketch points"),
+        photo_points=unique_by_key(files, photo_points_key, params.name, result.rejections, "photo points"),
         truth_eyes={path.stem: path for path in photo_files if _in_folder(path, "name_value") and path.suffix == GROUND_TRUTH_TEXT_SUFFIX},
         truth_subjects={path.stem: path for path in photo_files if _in_folder(path, "xml") and path.suffix == GROUND_TRUTH_XML_SUFFIX},
     )
