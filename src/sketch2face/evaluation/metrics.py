@@ -3,7 +3,7 @@
 Images are (N, H, W, C) uint8 arrays (C = 1 or 3) compared at model resolution with data range
 255. A candidate batch of one image (the mean-photo baseline) is compared with every reference.
 
-- PSNR: 10 log10(255^2 / MSE) over all pixels and channels of an image.
+- PSNR: 10 log10(255^2 / MSE) over all pixels and channels of an image (MSE at least MIN_MSE).
 - SSIM: either a Gaussian window with sigma 1.5 and population covariance (Wang et al. 2004,
   `gaussian`) or scikit-image's default 7 x 7 uniform window with sample covariance
   (`uniform`); colour SSIM is the mean over channels. Greyscale SSIM compares the BT.601 luma of
@@ -23,6 +23,7 @@ from sketch2face.config import SsimWindow
 from sketch2face.data.images import luma
 
 DATA_RANGE = 255
+MIN_MSE = 1e-10  # identical images score about 148 dB, not inf, so means and JSON metrics stay finite
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 GAUSSIAN_SIGMA = 1.5
 GAUSSIAN_TRUNCATE = 3.5  # scikit-image's default: an 11-tap window for sigma 1.5
@@ -38,11 +39,10 @@ def _paired(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
 
 
 def psnr(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
-    """Per-image PSNR in dB; identical images give inf."""
+    """Per-image PSNR in dB; identical images get a finite ceiling (see MIN_MSE)."""
     difference = reference.astype(np.float64) - _paired(reference, candidate)
-    mse = np.mean(difference**2, axis=(1, 2, 3))
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(DATA_RANGE**2 / mse)
+    mse = np.maximum(np.mean(difference**2, axis=(1, 2, 3)), MIN_MSE)
+    return 10 * np.log10(DATA_RANGE**2 / mse)
 
 
 def _ssim_window(window: SsimWindow) -> tuple[callable, int, float]:

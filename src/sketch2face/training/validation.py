@@ -9,12 +9,11 @@ from torch import nn
 
 from sketch2face.config import Precision
 from sketch2face.data.dataset import PairTensors
+from sketch2face.evaluation.metrics import DATA_RANGE, MIN_MSE
 from sketch2face.models.generator import to_model_range, to_pixels
 from sketch2face.training.device import autocast
 
 VAL_METRICS = ("val_l1", "val_psnr")
-PEAK = 255.0
-MIN_MSE = 1e-10  # a perfect image scores a finite 100 dB instead of infinity
 
 
 @torch.no_grad()
@@ -32,7 +31,7 @@ def validate(
             fake = generator(source).float()
         l1_total += (fake - to_model_range(target)).abs().mean(dim=(1, 2, 3)).sum().item()
         mse = (to_pixels(fake).float() - target.float()).pow(2).mean(dim=(1, 2, 3)).clamp_min(MIN_MSE)
-        psnr_total += (10.0 * torch.log10(PEAK**2 / mse)).sum().item()
+        psnr_total += (10.0 * torch.log10(DATA_RANGE**2 / mse)).sum().item()
     generator.train(was_training)
     return {"val_l1": l1_total / len(pairs), "val_psnr": psnr_total / len(pairs)}
 
