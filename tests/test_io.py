@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
-from sketch2face.io import OutputError, atomic_path, folder_digest, write_csv, write_image, write_json, write_text
+from sketch2face.io import OutputError, atomic_path, folder_digest, write_csv, write_image, write_json, write_text, write_torch
 
 OLD = {"psnr": 1.0}
 
@@ -57,8 +58,9 @@ class FillingFile:
         (write_text, "notes.txt", "x" * 10_000),
         (write_csv, "table.csv", pd.DataFrame({"id": range(500)})),
         (write_image, "face.png", np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)),
+        (write_torch, "generator.pt", {"weight": torch.ones(1000)}),
     ],
-    ids=["json", "text", "csv", "png"],
+    ids=["json", "text", "csv", "png", "torch"],
 )
 def test_disk_full_mid_write_names_the_path_and_keeps_the_old_file(writer, name, payload, tmp_path, monkeypatch):
     target = tmp_path / name
@@ -122,6 +124,15 @@ def test_successful_writes_are_readable(tmp_path):
     assert json.loads((tmp_path / "a" / "b.json").read_text()) == OLD
     assert np.asarray(Image.open(tmp_path / "c.png")).shape == (4, 5)
     assert _leftovers(tmp_path) == []
+
+
+def test_the_same_weights_saved_twice_give_the_same_bytes(tmp_path):
+    """DVC hashes model files: a rerun that reproduces the weights must not look like a new model."""
+    payload = {"config": {"ngf": 4}, "state_dict": {"weight": torch.arange(6.0).reshape(2, 3)}}
+    write_torch(tmp_path / "first.pt", payload)
+    write_torch(tmp_path / "second.pt", payload)
+    assert (tmp_path / "first.pt").read_bytes() == (tmp_path / "second.pt").read_bytes()
+    assert torch.equal(torch.load(tmp_path / "first.pt")["state_dict"]["weight"], payload["state_dict"]["weight"])
 
 
 def test_outputs_get_the_usual_permissions_not_the_temporary_files_private_ones(tmp_path):

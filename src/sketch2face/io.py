@@ -86,6 +86,24 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         raise
 
 
+def write_torch(path: Path | str, payload: Any) -> None:
+    """torch.save, atomically, giving identical bytes for identical payloads.
+
+    Given a file name, torch names the zip's root folder after it, here a random temporary name,
+    so every save differed and DVC saw a changed model after every rerun. Given an open file, it
+    uses a fixed name.
+    """
+    import torch  # late: the data stages never need it
+
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        try:
+            torch.save(payload, stream)
+        except RuntimeError as exc:
+            if isinstance(exc.__context__, OSError):  # torch wraps the stream's own error (disk full...)
+                raise exc.__context__ from None
+            raise
+
+
 def write_text(path: Path | str, text: str) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text)

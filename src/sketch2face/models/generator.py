@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from sketch2face.config import Direction, GeneratorKind, NormKind
+from sketch2face.io import write_torch
 from sketch2face.models.layers import GemmConv2d, GemmConvTranspose2d, conv_bias, init_weights, norm_layer
 
 MAX_WIDTH_MULTIPLIER = 8
@@ -198,20 +199,13 @@ class SketchToPhoto(nn.Module):
 
 def save_generator(generator: Generator, path: Path) -> None:
     """Writes weights and config together, atomically."""
-    _write_payload(path, {"config": asdict(generator.config), "state_dict": generator.state_dict()})
+    write_torch(path, {"config": asdict(generator.config), "state_dict": generator.state_dict()})
 
 
 def store_preprocessing(path: Path | str, preprocessing: Mapping[str, Any]) -> None:
     """Records in a generator file how its training sketches were prepared, for prediction."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    _write_payload(path, {**payload, "preprocessing": dict(preprocessing)})
-
-
-def _write_payload(path: Path | str, payload: dict[str, Any]) -> None:
-    from sketch2face.io import atomic_path
-
-    with atomic_path(path) as temporary:
-        torch.save(payload, temporary)
+    write_torch(path, {**payload, "preprocessing": dict(preprocessing)})
 
 
 def load_generator_file(

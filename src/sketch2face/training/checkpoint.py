@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from sketch2face.config import TrainParams
-from sketch2face.io import atomic_path
+from sketch2face.io import write_torch
 
 # Params that change neither the maths nor the data order, so a run may resume across them.
 RESUMABLE_ACROSS = frozenset({"checkpoint_every_steps", "threads", "device"})
@@ -26,8 +26,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
+    write_torch(path, state)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
