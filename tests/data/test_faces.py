@@ -121,7 +121,7 @@ def test_ab_images_are_split_into_halves_and_resized_as_they_are(tmp_path):
     assert report.used == 1 and manifest["folder_split"][0] == "val" and manifest["photo_alignment"][0] == "as_is"
     assert (np.asarray(Image.open(tmp_path / "faces" / manifest["sketch"][0])) == 40).all()
     assert (np.asarray(Image.open(tmp_path / "faces" / manifest["photo"][0])) == (200, 100, 0)).all()
-    assert "width 15 is odd" in pd.read_csv(tmp_path / "faces" / REJECTS_FILE)["reason"][0]
+    assert "odd AB image width, cannot split into two halves (15 px)" in pd.read_csv(tmp_path / "faces" / REJECTS_FILE)["reason"][0]
 
 
 def test_contact_sheet_shows_each_pair_with_the_canonical_eyes_marked(tmp_path):

@@ -26,7 +26,7 @@ def eye_similarity(eyes: EyeCentres, target: EyeCentres) -> np.ndarray:
     target_vector = np.subtract(target.right, target.left)
     source_length = float(np.hypot(*source_vector))
     if source_length < 1e-6:
-        raise ValueError(f"eye centres coincide: {eyes}")
+        raise ValueError(f"eye centres coincide ({eyes})")
     scale = float(np.hypot(*target_vector)) / source_length
     angle = np.arctan2(target_vector[1], target_vector[0]) - np.arctan2(source_vector[1], source_vector[0])
     cos, sin = scale * np.cos(angle), scale * np.sin(angle)

@@ -82,7 +82,7 @@ def _ab_halves(record: FaceRecord, size: int) -> tuple[np.ndarray, np.ndarray]:
     both = read_image(record.photo_path, "rgb")
     height, width = both.shape[:2]
     if width % 2:
-        raise ImageReadError(record.photo_path, f"AB image width {width} is odd, cannot split into two halves")
+        raise ImageReadError(record.photo_path, f"odd AB image width, cannot split into two halves ({width} px)")
     left, right = both[:, : width // 2], both[:, width // 2 :]
     sketch, photo = (left, right) if record.ab_sketch_side == "left" else (right, left)
     interpolation = cv2.INTER_AREA if height > size else cv2.INTER_CUBIC

@@ -119,7 +119,7 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
         with bz2.open(path) if compressed else open(path, "rb") as stream, Image.open(stream) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(path, f"too large: {width}x{height} pixels (limit {max_pixels})")
+                raise ImageReadError(path, f"too large ({width}x{height} pixels, limit {max_pixels})")
             image.load()
             return ImageOps.exif_transpose(image)
 

@@ -4,6 +4,7 @@ import numpy as np
 from PIL import Image
 
 from sketch2face.config import SourceParams
+from sketch2face.data.faces_report import reason_key
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.sources import cufs
 
@@ -84,8 +85,20 @@ def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):
     scan = _scan(tmp_path)
 
     assert scan.records == []
-    assert len(scan.rejections) == 1 and "m-001-01.dat" in scan.rejections[0].reason
-    assert "expected at least 19" in scan.rejections[0].reason
+    [rejection] = scan.rejections
+    assert Path(rejection.path).name == "m-001-01.jpg" and Path(rejection.partner).name == "m-001-01-sz1.jpg"
+    assert "m-001-01.dat" in rejection.reason and "expected at least 19" in rejection.reason
+    assert reason_key(rejection.reason) == "unreadable_landmarks"
+
+
+def test_an_unreadable_image_is_left_to_crop_resize_which_names_it(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos/m-001-01.jpg").write_text("not a jpeg")
+    _image(tmp_path / "sketches/m-001-01-sz1.jpg")
+
+    [record] = _scan(tmp_path).records
+
+    assert record.photo_eyes is None  # read_image rejects the photo, with its own reason and the sketch as partner
 
 
 def test_duplicate_photos_are_rejected_not_guessed(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from sketch2face.config import SourceParams
+from sketch2face.data.faces_report import reason_key
 from sketch2face.data.images import read_image
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.sources import cufsf
@@ -78,11 +79,24 @@ def test_sketches_meet_their_colour_photos_landmarks_and_ground_truth(layout):
     assert second.photo_eyes == EyeCentres(left=(190.0, 382.0), right=(330.0, 380.0))
     assert second.sketch_eyes is None
     assert second.attributes == {"subset": "feret", "official_split": "train", "gender": "female", "race": "asian"}
-    assert len(scan.rejections) == 3
-    assert any("00003ba010_940128 (greyscale-only" in r.reason for r in scan.rejections)
-    assert any(r.reason == "no sketch 00005.* for listed photo" for r in scan.rejections)
-    assert any(Path(r.path).name == "00004.jpg" and "not listed" in r.reason for r in scan.rejections)
     assert read_image(second.photo_path, "rgb")[0, 0].tolist() == [1, 2, 3]
+    assert len(scan.rejections) == 3
+    assert any("greyscale-only in FERET (00003_940128_ba[_flag]" in r.reason for r in scan.rejections)
+    assert any(r.reason == "no sketch for listed photo (expected 00005.*)" for r in scan.rejections)
+    assert any(Path(r.path).name == "00004.jpg" and "not listed" in r.reason for r in scan.rejections)
+    # one metric key per kind of problem, not per file (faces.json counts rejects by reason_key)
+    assert {reason_key(r.reason) for r in scan.rejections} == {
+        "no_colour_photo_greyscale_only_in_feret", "no_sketch_for_listed_photo", "sketch_not_listed_in_names_of_photos_used_for_drawing_sketches_txt",
+    }
+
+
+def test_a_colour_photo_missing_from_photos_root_is_not_called_greyscale_only(layout):
+    (layout.photos_root / "dvd1/data/images/00002/00002_930831_fa.ppm.bz2").unlink()
+    (layout.photos_root / "dvd1/data/images/00002/00002_930831_fa_a.ppm.bz2").unlink()
+
+    rejected = {Path(r.path).name: r.reason for r in cufsf.scan(layout).rejections}
+
+    assert rejected["00002.jpg"] == "colour photo not found under photos_root (00002_930831_fa[_flag].ppm[.bz2] for 00002fa010_930831)"
 
 
 def test_files_that_play_no_part_are_listed_not_skipped(layout):

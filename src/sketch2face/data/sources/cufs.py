@@ -89,8 +89,29 @@ def _eyes(image: Path, fiducials: dict[str, Path]) -> EyeCentres | None:
     if points_file is not None:
         points = read_points(points_file, minimum=max(FIDUCIAL_EYES) + 1)
         return eyes_from_points(points[FIDUCIAL_EYES[0]], points[FIDUCIAL_EYES[1]])
-    with Image.open(image) as header:
-        return CROPPED_EYES if header.size == CROPPED_SIZE else None
+    return CROPPED_EYES if _header_size(image) == CROPPED_SIZE else None
+
+
+def _pair_eyes(
+    source: str, photo: Path, sketch: Path, fiducials: dict[str, Path]
+) -> tuple[EyeCentres | None, EyeCentres | None] | Rejection:
+    """Both images' eyes, or the rejection of the image whose fiducial file is unusable."""
+    found = []
+    for image, partner in ((photo, sketch), (sketch, photo)):
+        try:
+            found.append(_eyes(image, fiducials))
+        except (LandmarkFileError, OSError) as exc:
+            return Rejection(source, str(image), f"unreadable landmarks ({exc})", partner=str(partner))
+    return found[0], found[1]
+
+
+def _header_size(image: Path) -> tuple[int, int] | None:
+    """(w, h) from the header; None if unreadable, since crop_resize's read_image rejects it with its reason."""
+    try:
+        with Image.open(image) as header:
+            return header.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def scan(params: SourceParams) -> SourceScan:
@@ -123,11 +144,11 @@ def scan(params: SourceParams) -> SourceScan:
     for stem in sorted(photos.keys() & sketches.keys()):
         photo, sketch = photos[stem], sketches[stem]
         name = names[sketch]
-        try:
-            photo_eyes, sketch_eyes = _eyes(photo, fiducials), _eyes(sketch, fiducials)
-        except (LandmarkFileError, OSError) as exc:
-            result.rejections.append(Rejection(params.name, str(sketch), f"unreadable landmarks or image: {exc}"))
+        eyes = _pair_eyes(params.name, photo, sketch, fiducials)
+        if isinstance(eyes, Rejection):
+            result.rejections.append(eyes)
             continue
+        photo_eyes, sketch_eyes = eyes
         split = official_split_from_folders(sketch, params.root) or name.split
         attributes = {"subset": name.subset, "gender": name.gender, OFFICIAL_SPLIT: split}
         result.records.append(

@@ -67,6 +67,7 @@ class ListedPhoto:
     grey_name: str
     subject: str
     colour_key: str  # `<subject>_<date>_<pose>`, the colorFERET name without its suffix flag
+    greyscale_only: bool  # the `ba` series and the `d` images were never taken in colour
 
 
 def parse_listed_photo(line: str, names_file: Path, number: int) -> ListedPhoto:
@@ -74,7 +75,8 @@ def parse_listed_photo(line: str, names_file: Path, number: int) -> ListedPhoto:
     match = GREY_NAME.fullmatch(grey_name)
     if match is None:
         raise SourceError(f"{names_file}:{number}: '{line.strip()}' is not a greyscale FERET name like 00001fb010_930831.jpg")
-    return ListedPhoto(grey_name, match["subject"], f"{match['subject']}_{match['date']}_{match['pose']}")
+    colour_key = f"{match['subject']}_{match['date']}_{match['pose']}"
+    return ListedPhoto(grey_name, match["subject"], colour_key, greyscale_only=match["pose"] == "ba" or bool(match["duplicate"]))
 
 
 def _colour_photos(files: list[Path]) -> dict[str, Path]:
@@ -179,17 +181,18 @@ def scan(params: SourceParams) -> SourceScan:
         split = "train" if index < STANDARD_TRAIN_COUNT else "test"
         sketch = sketches.get(photo.subject)
         if sketch is None:
-            result.rejections.append(Rejection(params.name, f"{names_file}:{photo.grey_name}", f"no sketch {photo.subject}.* for listed photo"))
+            result.rejections.append(Rejection(params.name, f"{names_file}:{photo.grey_name}", f"no sketch for listed photo (expected {photo.subject}.*)"))
             continue
         colour_photo = colour.get(photo.colour_key)
         if colour_photo is None:
-            reason = f"no colour photo {photo.colour_key}[_flag].ppm[.bz2] for {photo.grey_name} (greyscale-only in FERET)"
-            result.rejections.append(Rejection(params.name, str(sketch), reason))
+            looked_for = f"{photo.colour_key}[_flag].ppm[.bz2] for {photo.grey_name}"
+            reason = "no colour photo, greyscale-only in FERET" if photo.greyscale_only else "colour photo not found under photos_root"
+            result.rejections.append(Rejection(params.name, str(sketch), f"{reason} ({looked_for})"))
             continue
         try:
             record = _record(params, photo, sketch, colour_photo, split, annotations)
         except (LandmarkFileError, OSError) as exc:
-            result.rejections.append(Rejection(params.name, str(sketch), f"unreadable landmarks: {exc}"))
+            result.rejections.append(Rejection(params.name, str(sketch), f"unreadable landmarks ({exc})"))
             continue
         result.records.append(record)
     return result
