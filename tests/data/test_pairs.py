@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from sketch2face.config import AssemblePairsParams
@@ -9,7 +10,7 @@ from sketch2face.data.pairs import PAIRS_FILE, assemble_pairs, split_subjects
 
 
 def _manifest(rows: int, **columns) -> pd.DataFrame:
-    frame = pd.DataFrame({"subject": [f"s{i // 2}" for i in range(rows)], "source": "a"})
+    frame = pd.DataFrame({"id": [f"a/{i}" for i in range(rows)], "subject": [f"s{i // 2}" for i in range(rows)], "source": "a"})
     for name, values in columns.items():
         frame[name] = values
     return frame
@@ -42,11 +43,12 @@ def test_standard_split_keeps_the_published_test_set_and_carves_val_from_train()
     manifest = _manifest(188, official_split=official)
     manifest["subject"] = [f"s{i}" for i in range(188)]
     manifest.loc[188:, "official_split"] = ""
-    extra = _manifest(20, official_split="")  # a source without a published split, split at random
+    extra = _manifest(20, official_split="", source="b")  # a source without a published split, split at random
     extra["subject"] = [f"x{i}" for i in range(20)]
     manifest = pd.concat([manifest, extra], ignore_index=True)
 
-    splits = split_subjects(manifest, AssemblePairsParams(split="standard", val_fraction=0.1, test_fraction=0.25, stratify=()))
+    with pytest.warns(UserWarning, match=r"20 pairs of source 'b' carry no published split \(e.g. a/0\)"):
+        splits = split_subjects(manifest, AssemblePairsParams(split="standard", val_fraction=0.1, test_fraction=0.25, stratify=()))
 
     published = splits[:188]
     assert (published[88:] == "test").all()

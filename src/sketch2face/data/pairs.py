@@ -6,6 +6,7 @@ of pytorch-CycleGAN-and-pix2pix, so the pairs can be used by other pix2pix code 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,16 @@ def _stratified(
     return split_of
 
 
+def _warn_unpublished(rows: pd.DataFrame) -> None:
+    """`split: standard` asked for published splits: say which rows have none and go to the random split."""
+    for source, group in rows.groupby("source", sort=True):
+        warnings.warn(
+            f"split: standard, but {len(group)} pairs of source '{source}' carry no published split "
+            f"(e.g. {group['id'].iloc[0]}); they are split at random",
+            stacklevel=3,
+        )
+
+
 def _check_disjoint(subjects: pd.Series, split: pd.Series) -> None:
     mixed = split.groupby(subjects).nunique()
     if (mixed > 1).any():
@@ -90,6 +101,7 @@ def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Se
         carve = published[split[published.index].isna()]
         split = split.fillna(manifest["subject"].map(_stratified(carve, published, params, {"val": params.val_fraction}, rng)))
         split = split.fillna(official)  # the published train rows of sources with their own val
+        _warn_unpublished(manifest[split.isna()])
     undecided = manifest[split.isna()]
     fractions = {"test": params.test_fraction, "val": params.val_fraction}
     split = split.fillna(manifest["subject"].map(_stratified(undecided, undecided, params, fractions, rng)))

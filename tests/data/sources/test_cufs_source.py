@@ -77,6 +77,19 @@ def test_official_names_pair_up_across_subsets_and_renamed_folders(tmp_path):
     assert len(files) == 2 * len(scan.records) + used_fiducials + len(scan.rejections)
 
 
+def test_a_cuhk_name_decides_the_split_and_ar_takes_it_from_its_folder(tmp_path):
+    _image(tmp_path / "copied_to_testing/photos/f-005-01.jpg")
+    _image(tmp_path / "copied_to_testing/sketches/F2-005-01-sz1.jpg")  # F2-: a training sketch, wherever it lies
+    _image(tmp_path / "AR_training_cropped_photos/photos/m-002-1.jpg")
+    _image(tmp_path / "AR_training_cropped_sketches/sketches/Mp-002-1-sz1.jpg")
+    _image(tmp_path / "ar_flat/photos/w-003-1.jpg")
+    _image(tmp_path / "ar_flat/sketches/Wp-003-1-sz1.jpg")
+
+    splits = {record.id: record.attributes.get("official_split") for record in _scan(tmp_path).records}
+
+    assert splits == {"cufs/cuhk/f-005-01": "train", "cufs/ar/m-002-1": "train", "cufs/ar/w-003-1": None}
+
+
 def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):
     _image(tmp_path / "photos/m-001-01.jpg")
     _image(tmp_path / "sketches/m-001-01-sz1.jpg")

@@ -12,7 +12,7 @@ Files are found by their official names anywhere under the root (the MMLab zips 
 Fiducial points (`<image stem>.dat`, one `x y` per line, eye centres at 0-based points 16
 and 18) give the eyes when present. Without them, an image of the official cropped size
 (200x250) gets the eye positions of the official crop; any other image goes to detection.
-The official split comes from a `training`/`testing` folder, else from the CUHK sketch prefix.
+The official split comes from the CUHK sketch prefix, else (AR, XM2VTS) from a `training`/`testing` folder.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def scan(params: SourceParams) -> SourceScan:
             result.rejections.append(eyes)
             continue
         photo_eyes, sketch_eyes = eyes
-        split = official_split_from_folders(sketch, params.root) or name.split
+        split = name.split or official_split_from_folders(sketch, params.root)
         attributes = {"subset": name.subset, "gender": name.gender, OFFICIAL_SPLIT: split}
         result.records.append(
             FaceRecord(
