@@ -33,6 +33,19 @@ def test_split_folders_become_records_that_keep_their_split(tmp_path):
     ]
 
 
+def test_this_pipelines_own_pairs_folder_reads_back_with_nested_ids(tmp_path):
+    _ab(tmp_path / "train/cufs/cuhk/f-005-01.png")
+    _ab(tmp_path / "test/demo/face_0003_a.png")
+    (tmp_path / "pairs.csv").write_text("id,split\n")
+
+    scan = aligned.scan(SourceParams(name="mine", kind="aligned", root=tmp_path))
+
+    assert {r.id: r.attributes["folder_split"] for r in scan.records} == {
+        "mine/test/demo/face_0003_a": "test", "mine/train/cufs/cuhk/f-005-01": "train",
+    }
+    assert [(Path(r.path).name, r.reason) for r in scan.rejections] == [("pairs.csv", "not in a train/val/test folder")]
+
+
 def test_one_id_in_two_files_rejects_both(tmp_path):
     _ab(tmp_path / "train/1.jpg")
     _ab(tmp_path / "train/1.png")

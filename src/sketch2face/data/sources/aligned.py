@@ -1,8 +1,8 @@
 """pix2pix "AB" folders (pytorch-CycleGAN-and-pix2pix `datasets/<name>/{train,val,test}`), imported as they are.
 
     <root>/train/<id>.<ext>   one image: sketch and photo side by side (which half is the sketch:
-    <root>/val/<id>.<ext>     `sketch_side`, default left = A)
-    <root>/test/<id>.<ext>
+    <root>/val/<id>.<ext>     `sketch_side`, default left = A); `<id>` may hold sub-folders, as in
+    <root>/test/<id>.<ext>    this pipeline's own `data/pairs` (`train/cufs/cuhk/f-005-01.png`)
 
 The images are already aligned, so crop_resize only resizes each half to S x S, and the
 folder's split is kept by assemble_pairs whatever its split mode.
@@ -10,6 +10,7 @@ folder's split is kept by assemble_pairs whatever its split mode.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from sketch2face.config import SourceParams
@@ -20,9 +21,9 @@ from sketch2face.data.sources.common import files_under, reject_hidden_files, un
 SPLIT_FOLDERS = ("train", "val", "test")
 
 
-def _split_and_stem(path: Path) -> str:
-    """A record's id within its source: `train/0001` for `train/0001.jpg`."""
-    return f"{path.parent.name}/{image_stem(path)}"
+def _id_in_source(path: Path, root: Path) -> str:
+    """The path below `root` without its extension: `train/0001` for `<root>/train/0001.jpg`."""
+    return (path.relative_to(root).parent / image_stem(path)).as_posix()
 
 
 def scan(params: SourceParams) -> SourceScan:
@@ -33,13 +34,14 @@ def scan(params: SourceParams) -> SourceScan:
     images = []
     for path in files_under(params.root):
         relative = path.relative_to(params.root)
-        if len(relative.parts) != 2 or relative.parts[0] not in SPLIT_FOLDERS:
-            result.rejections.append(Rejection(params.name, str(path), f"not directly in a {'/'.join(SPLIT_FOLDERS)} folder"))
+        if len(relative.parts) < 2 or relative.parts[0] not in SPLIT_FOLDERS:
+            result.rejections.append(Rejection(params.name, str(path), f"not in a {'/'.join(SPLIT_FOLDERS)} folder"))
         elif not is_image_file(path):
             result.rejections.append(Rejection(params.name, str(path), "not an image file extension"))
         else:
             images.append(path)
-    for key, path in unique_by_key(images, _split_and_stem, params.name, result.rejections, what="id").items():
+    id_in_source = partial(_id_in_source, root=params.root)
+    for key, path in unique_by_key(images, id_in_source, params.name, result.rejections, what="id").items():
         result.records.append(
             FaceRecord(
                 id=f"{params.name}/{key}",
@@ -47,7 +49,7 @@ def scan(params: SourceParams) -> SourceScan:
                 subject=f"{params.name}/{key}",
                 photo_path=path,
                 sketch_path=path,
-                attributes={FOLDER_SPLIT: path.parent.name},
+                attributes={FOLDER_SPLIT: key.split("/", 1)[0]},
                 ab_sketch_side=params.sketch_side,
             )
         )
