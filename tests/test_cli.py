@@ -47,6 +47,29 @@ def test_missing_model_is_a_usage_error(tmp_path, capsys):
     assert "model file not found" in capsys.readouterr().err
 
 
+def test_a_file_that_is_not_a_generator_is_a_one_line_usage_error(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("# not a model")
+    code = _predict(tmp_path, "-o", tmp_path / "out", "--model", tmp_path / "README.md", "--align", "center")
+    error = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert error.startswith(f"sketch2face predict: error: cannot load the generator file {tmp_path / 'README.md'} (is it a generator.pt?)")
+    assert error.count("\n") == 1
+
+
+def test_an_output_that_is_a_file_is_a_usage_error(tmp_path, capsys, demo_sketches, tiny_generator_file):
+    (tmp_path / "photos.png").write_bytes(b"x")
+    code = _predict(demo_sketches.folder, "-o", tmp_path / "photos.png", "--model", tiny_generator_file, "--align", "center")
+    assert code == EXIT_USAGE
+    assert "photos.png is a file; -o takes the folder the photos go to" in capsys.readouterr().err
+
+
+def test_a_sketch_given_twice_becomes_one_photo(tmp_path, capsys, demo_sketches, tiny_generator_file):
+    single = sorted(demo_sketches.folder.iterdir())[0]
+    code = _predict(demo_sketches.folder, single, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "center")
+    assert code == EXIT_OK
+    assert "processed 3, failed 0" in capsys.readouterr().out
+
+
 def test_detect_without_the_detector_is_a_usage_error(tmp_path, capsys, no_detector, tiny_generator_file):
     code = _predict(tmp_path, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "detect")
     assert code == EXIT_USAGE

@@ -1,7 +1,8 @@
 """`sketch2face predict`: new sketches in, photos out, with a trained generator.
 
 Exit status: 0 when at least one sketch became a photo (failures are listed in the summary),
-1 when none could be processed, 2 for a usage error or a model that cannot be loaded.
+1 when none could be processed or an output could not be written, 2 for a usage error or a
+model that cannot be loaded.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sketch2face.inference import (
     load_sketch_to_photo,
     predict_sketches,
 )
+from sketch2face.io import OutputError
 from sketch2face.models.generator import SketchToPhoto
 from sketch2face.training.device import resolve_device
 
@@ -93,8 +95,9 @@ def _load_model(args: argparse.Namespace) -> SketchToPhoto:
         raise UsageError(f"model file not found: {args.model} (train one with `dvc repro`, or pass --model or --model-uri)")
     try:
         return load_sketch_to_photo(args.model, device)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged file
-        raise UsageError(f"cannot load the generator file {args.model}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {first_line}") from None
 
 
 def _aligner(args: argparse.Namespace, model: SketchToPhoto) -> SketchAligner:
@@ -128,6 +131,8 @@ def summarise(report: PredictReport, out_dir: Path) -> str:
 
 
 def predict(args: argparse.Namespace) -> int:
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"{args.output} is a file; -o takes the folder the photos go to")
     model = _load_model(args)
     align = _aligner(args, model)
     inputs, failures = collect_sketches(args.inputs, args.output)
@@ -160,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"sketch2face {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OutputError as exc:  # disk full, permission denied: photos written so far stay
+        print(f"sketch2face {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_PROCESSED
 
 
 if __name__ == "__main__":

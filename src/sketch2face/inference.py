@@ -209,7 +209,11 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
                 failures.append(Failure(str(path), f"not an image file (suffix {path.suffix or 'none'!r})"))
 
     unique: dict[str, SketchInput] = {}
+    seen: set[Path] = set()
     for item in inputs:
+        if item.path.resolve() in seen:
+            continue  # given twice (itself and inside a folder also given): one photo
+        seen.add(item.path.resolve())
         if item.name in unique:
             failures.append(Failure(str(item.path), f"same output name as {unique[item.name].path}"))
         else:
