@@ -31,7 +31,7 @@ STAGE_ARGUMENTS = {
     "error, message",
     [
         (ParamsError("params.yaml: 1 invalid value(s):\n  - train.lr: out of range"), "params.yaml: 1 invalid"),
-        (SourceError("source 'x': root folder raw does not exist"), "source 'x': root folder raw"),
+        (SourceError("source 'x': root raw does not exist"), "source 'x': root raw"),
         (ImageReadError("a.png", "truncated image"), "a.png: truncated image"),
         (OutputError(errno.ENOSPC, "disk full", "metrics/eval.json"), "cannot write metrics/eval.json: disk full"),
         (FileNotFoundError(errno.ENOENT, "No such file or directory", "data/pairs/pairs.csv"), "data/pairs/pairs.csv: No such"),

@@ -147,5 +147,15 @@ def test_reason_keys_drop_the_details():
 
 def test_missing_source_root_is_a_clear_error(tmp_path):
     params = CropResizeParams(sources=(SourceParams(name="x", kind="pairs", root=tmp_path / "nope"),))
-    with pytest.raises(ValueError, match="source 'x': root folder .*nope does not exist"):
+    with pytest.raises(ValueError, match="source 'x': root .*nope does not exist"):
         build_faces(params, tmp_path / "faces")
+
+
+def test_a_root_or_photos_root_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(b"x")
+    as_root = SourceParams(name="x", kind="pairs", root=tmp_path / "photo.jpg")
+    as_photos_root = SourceParams(name="f", kind="cufsf", root=tmp_path, photos_root=tmp_path / "photo.jpg")
+    with pytest.raises(ValueError, match="source 'x': root .*photo.jpg is a file, not a folder"):
+        build_faces(CropResizeParams(sources=(as_root,)), tmp_path / "faces")
+    with pytest.raises(ValueError, match="source 'f': photos_root .*photo.jpg is a file, not a folder"):
+        build_faces(CropResizeParams(sources=(as_photos_root,)), tmp_path / "faces")

@@ -23,12 +23,13 @@ ADAPTERS: dict[str, Adapter] = {
 }
 
 
-
 def scan_sources(sources: Iterable[SourceParams]) -> SourceScan:
     """Scans every configured source; ids are prefixed with the source name so they never clash."""
     combined = SourceScan()
     for source in sources:
-        if not source.root.is_dir():
-            raise SourceError(f"source '{source.name}': root folder {source.root} does not exist")
+        for setting, folder in (("root", source.root), ("photos_root", source.photos_root)):
+            if folder is not None and not folder.is_dir():
+                problem = "is a file, not a folder" if folder.exists() else "does not exist"
+                raise SourceError(f"source '{source.name}': {setting} {folder} {problem}")
         combined.extend(ADAPTERS[source.kind](source))
     return combined

@@ -163,7 +163,7 @@ def scan(params: SourceParams) -> SourceScan:
         if path != names_file and all(key(path) is None for key in (_sketch_subject, sketch_points_key, photo_points_key)):
             result.rejections.append(Rejection(params.name, str(path), "not a CUFSF sketch, landmark file or name list"))
     sketches = unique_by_key(files, _sketch_subject, params.name, result.rejections, "sketch")
-    photo_files = files_under(params.photos_root) if params.photos_root.is_dir() else []
+    photo_files = files_under(params.photos_root)
     if not photo_files:
         raise SourceError(f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)")
     colour = _colour_photos(photo_files)
