@@ -109,6 +109,13 @@ def test_each_kind_of_mistake_says_what_is_allowed():
     )
 
 
+def test_a_misspelt_group_attribute_is_an_error_not_a_group_silently_missing():
+    raw = {**MINIMAL, "evaluate": {"group_attributes": ["gendr", "source"]}}
+    [problem] = _problems(raw)
+    assert problem.startswith("evaluate.group_attributes.0: must be one of 'source', 'subset', 'gender'")
+    assert problem.endswith("(got 'gendr')")
+
+
 def test_bad_source_entries_are_named_by_position_without_follow_on_noise():
     raw = {"crop_resize": {"sources": [{"name": "my faces", "kind": "zip", "root": "x", "roots": "y"}]}}
     assert _problems(raw) == [

@@ -183,6 +183,11 @@ class TrainParams(_Section):
 
 
 SsimWindow = Literal["gaussian", "uniform"]
+# the attributes the sources record (demo, cufs, cufsf, aligned); each dataset has some of them
+GroupAttribute = Literal[
+    "source", "subset", "gender", "race", "official_split", "folder_split",
+    "tone_group", "hair_colour", "hair_style", "face_shape", "facial_hair",
+]
 
 
 PerceptualMetric = Literal["lpips", "fid"]
@@ -199,9 +204,9 @@ class EvaluateParams(_Section):
     grid_size: int = Field(8, ge=1, description="test faces shown in each sample grid")
     batch_size: int = Field(16, ge=1, description="test images generated and scored at a time")
     workers: int = Field(0, ge=0, description="threads scoring chunks of test images; 0: one per CPU")
-    group_attributes: tuple[str, ...] = Field(
+    group_attributes: tuple[GroupAttribute, ...] = Field(
         ("gender", "race", "tone_group", "subset", "source"),
-        description="pairs.csv columns whose groups get their own metrics; absent ones are skipped",
+        description="pairs.csv columns whose groups get their own metrics; those a dataset lacks are skipped",
     )
     min_group_count: int = Field(5, ge=1, description="smallest group that takes part in a gap")
     identity_feature_size: int = Field(
