@@ -108,7 +108,7 @@ class AssemblePairsParams(_Section):
     """Subject-disjoint splits; `standard` keeps each dataset's published train/test split."""
 
     seed: int = 0
-    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="of all pairs; carved from train")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="of the pairs split at random; of the published train set with split: standard")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="of all pairs without a published split")
     split: SplitMode = Field("random", description="random, or standard (published splits where known)")
     stratify: tuple[StratifyColumn, ...] = Field(

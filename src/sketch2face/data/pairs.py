@@ -88,8 +88,9 @@ def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Se
 
     An imported AB folder's split (`folder_split`) is always kept. With `split: standard`, rows
     carrying their dataset's published split (`official_split`) keep it, and a source that
-    publishes no val split has val carved from its train rows. Every other row is split at
-    random (seeded), whole subjects at a time, stratified by the `stratify` columns.
+    publishes no val split has `val_fraction` of its train rows carved out as val (CUFSF trains
+    on only 250 of 1194, so a share of all its rows would halve the training set). Every other
+    row is split at random (seeded), whole subjects at a time, stratified by the `stratify` columns.
     """
     rng = np.random.default_rng(params.seed)
     split = _column(manifest, FOLDER_SPLIT)
@@ -98,8 +99,8 @@ def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Se
         split = split.fillna(official.where(official != "train"))
         publishes_val = official.eq("val").groupby(manifest["source"]).transform("any")
         published = manifest[official.notna() & ~publishes_val]
-        carve = published[split[published.index].isna()]
-        split = split.fillna(manifest["subject"].map(_stratified(carve, published, params, {"val": params.val_fraction}, rng)))
+        carve = published[split[published.index].isna()]  # the published train rows
+        split = split.fillna(manifest["subject"].map(_stratified(carve, carve, params, {"val": params.val_fraction}, rng)))
         split = split.fillna(official)  # the published train rows of sources with their own val
         _warn_unpublished(manifest[split.isna()])
     undecided = manifest[split.isna()]
