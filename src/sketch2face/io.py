@@ -1,4 +1,5 @@
-"""Atomic file output: a reader never sees a half-written file, even after a crash or a full disk."""
+"""Atomic file output: a reader never sees a half-written file, even if the process is killed
+or the disk fills mid-write (no fsync: a power cut may still lose the newest file)."""
 
 from __future__ import annotations
 

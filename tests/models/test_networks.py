@@ -35,8 +35,12 @@ def test_reference_parameter_count_at_256():
 
 
 def test_skip_connections_carry_the_input():
-    generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4))
+    """With the 1x1 bottleneck cut to zeros, only the skips can make the output follow the input."""
+    generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4)).eval()
     assert generator.decoder[0][1].in_channels == 2 * 4  # decoder sees its own features + the encoder skip
+    generator.encoder[-1].register_forward_hook(lambda module, inputs, output: torch.zeros_like(output))
+    first, second = (generator(torch.rand(1, 3, 16, 16) * 2 - 1) for _ in range(2))
+    assert (first - second).abs().mean() > 1e-3
 
 
 def test_patchgan_receptive_field_is_70():

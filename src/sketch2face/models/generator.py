@@ -159,7 +159,7 @@ def build_generator(config: GeneratorConfig) -> Generator:
 
 def to_model_range(pixels: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], the range of the generator's tanh output."""
-    return pixels.float().div_(127.5).sub_(1.0)
+    return pixels.to(torch.float32, copy=True).div_(127.5).sub_(1.0)  # a copy: the caller's tensor stays
 
 
 def to_pixels(values: torch.Tensor) -> torch.Tensor:
