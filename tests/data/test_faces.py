@@ -76,6 +76,20 @@ def test_a_sketch_with_unusable_landmarks_is_the_file_rejected(tmp_path):
     assert "eye centres coincide" in rejection.reason
 
 
+def test_eyes_from_an_official_crop_are_told_apart_from_measured_landmarks(tmp_path):
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a"])
+    record = FaceRecord(
+        id="p/a", source="p", subject="a", photo_path=raw / "photos/a.png", sketch_path=raw / "sketches/a.png",
+        photo_eyes=EyeCentres(left=(12.0, 12.0), right=(28.0, 12.0), estimated=True),  # where the crop puts them
+        sketch_eyes=EyeCentres(left=(12.0, 13.0), right=(28.0, 12.0)),  # from a fiducial file
+    )
+
+    row = process_record(record, _params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces")
+
+    assert (row["photo_alignment"], row["sketch_alignment"]) == ("crop_position", "landmarks")
+
+
 def test_faces_without_landmarks_are_aligned_on_detected_eyes(tmp_path):
     raw = tmp_path / "raw"
     for face in generate_demo_faces(2, 256, seed=0, views_per_subject=1):

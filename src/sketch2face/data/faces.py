@@ -47,6 +47,7 @@ BY_LANDMARKS = "landmarks"
 BY_DETECTION = "detected"
 BY_FACE_BOX = "face_box"  # a face was detected but not its eyes: eyes at their typical place in the box
 BY_CENTER_CROP = "center_crop"
+BY_CROP_POSITION = "crop_position"  # eyes where the dataset's official crop puts them (CUFS 200x250)
 AS_IS = "as_is"
 
 
@@ -68,7 +69,7 @@ def _normalise(
 ) -> tuple[np.ndarray, str]:
     """Aligns on the shipped eyes, else on detected eyes, else applies the no-landmarks policy."""
     if eyes is not None:
-        return align_to_eyes(image, eyes, alignment, size), BY_LANDMARKS
+        return align_to_eyes(image, eyes, alignment, size), BY_CROP_POSITION if eyes.estimated else BY_LANDMARKS
     if alignment.detect and (found := detect_eyes(image)) is not None:
         return align_to_eyes(image, found, alignment, size), BY_FACE_BOX if found.estimated else BY_DETECTION
     if alignment.no_landmarks == "center_crop":

@@ -11,8 +11,9 @@ from typing import Literal, Mapping
 class EyeCentres:
     """Eye centres in pixel coordinates (x, y); `left` is the eye at smaller x in the image.
 
-    `estimated` marks eyes placed at their typical positions in a detected face box because the
-    eyes themselves were not found: such an alignment is rougher, and the manifest says so.
+    `estimated` marks eyes placed where they typically are rather than measured on this image:
+    in a detected face box whose eyes were not found, or where a dataset's official crop puts
+    them. Such an alignment is rougher, and the manifest says so.
     """
 
     left: tuple[float, float]

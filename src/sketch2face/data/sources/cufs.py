@@ -41,7 +41,7 @@ FIDUCIAL_EYES = (16, 18)  # 0-based indices of the eye centres, as in bob.db.cuh
 CROPPED_SIZE = (200, 250)  # (w, h) of the official cropped images
 # Eye centres in the official 200x250 crop, measured with the OpenCV detector on the CUHK crops
 # (median of 47 photos; sketches agree within 1 px).
-CROPPED_EYES = EyeCentres(left=(73.0, 126.0), right=(124.0, 126.0))
+CROPPED_EYES = EyeCentres(left=(73.0, 126.0), right=(124.0, 126.0), estimated=True)  # the crop's, not this face's
 
 CUHK_TRAIN_SKETCH = re.compile(r"(?P<prefix>F2|M2)-(?P<person>\d{3})-(?P<shot>\d{2})-sz1")
 CUHK_TEST_SKETCH = re.compile(r"(?P<prefix>f|f1|m|m1)-(?P<person>\d{3})-(?P<shot>\d{2})-sz1")
