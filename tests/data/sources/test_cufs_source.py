@@ -90,6 +90,18 @@ def test_a_cuhk_name_decides_the_split_and_ar_takes_it_from_its_folder(tmp_path)
     assert splits == {"cufs/cuhk/f-005-01": "train", "cufs/ar/m-002-1": "train", "cufs/ar/w-003-1": None}
 
 
+def test_names_in_another_case_still_pair_up(tmp_path):
+    _image(tmp_path / "photos/F-005-01.JPG")
+    _image(tmp_path / "sketches/F2-005-01-SZ1.JPG")
+    _image(tmp_path / "ar/MP-002-1-SZ1.jpg")
+    _image(tmp_path / "ar/M-002-1.jpg")
+
+    scan = _scan(tmp_path)
+
+    assert sorted(record.id for record in scan.records) == ["cufs/ar/m-002-1", "cufs/cuhk/f-005-01"]
+    assert scan.rejections == []
+
+
 def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):
     _image(tmp_path / "photos/m-001-01.jpg")
     _image(tmp_path / "sketches/m-001-01-sz1.jpg")

@@ -43,13 +43,13 @@ CROPPED_SIZE = (200, 250)  # (w, h) of the official cropped images
 # (median of 47 photos; sketches agree within 1 px).
 CROPPED_EYES = EyeCentres(left=(73.0, 126.0), right=(124.0, 126.0), estimated=True)  # the crop's, not this face's
 
-CUHK_TRAIN_SKETCH = re.compile(r"(?P<prefix>F2|M2)-(?P<person>\d{3})-(?P<shot>\d{2})-sz1")
+CUHK_TRAIN_SKETCH = re.compile(r"(?P<prefix>f2|m2)-(?P<person>\d{3})-(?P<shot>\d{2})-sz1")
 CUHK_TEST_SKETCH = re.compile(r"(?P<prefix>f|f1|m|m1)-(?P<person>\d{3})-(?P<shot>\d{2})-sz1")
-AR_SKETCH = re.compile(r"(?P<prefix>[MW])p-(?P<person>\d{3})-(?P<shot>\d{1,2})-sz1")
+AR_SKETCH = re.compile(r"(?P<prefix>[mw])p-(?P<person>\d{3})-(?P<shot>\d{1,2})-sz1")
 XM2VTS_SKETCH = re.compile(r"(?P<person>\d{3})_(?P<session>\d)_(?P<shot>\d)_sz1")
 
 GENDER_BY_PREFIX = {"f": "female", "f1": "female", "m": "male", "m1": "male", "w": "female"}
-CUHK_TRAIN_PHOTO_PREFIX = {"F2": "f", "M2": "m"}
+CUHK_TRAIN_PHOTO_PREFIX = {"f2": "f", "m2": "m"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,11 @@ class SketchName:
 
 
 def parse_sketch_name(stem: str) -> SketchName | None:
-    """The subset is decided by the sketch name, which is unambiguous (photo names are not)."""
+    """The subset is decided by the sketch name, which is unambiguous (photo names are not).
+
+    Names are matched in lower case (`F2-005-01-SZ1.JPG` from a renaming tool still counts).
+    """
+    stem = stem.lower()
     if match := CUHK_TRAIN_SKETCH.fullmatch(stem):
         prefix = CUHK_TRAIN_PHOTO_PREFIX[match["prefix"]]
         photo = f"{prefix}-{match['person']}-{match['shot']}"
@@ -74,7 +78,7 @@ def parse_sketch_name(stem: str) -> SketchName | None:
         photo = f"{prefix}-{match['person']}-{match['shot']}"
         return SketchName(photo, "cuhk", f"{prefix}-{match['person']}", GENDER_BY_PREFIX[prefix], "test")
     if match := AR_SKETCH.fullmatch(stem):
-        prefix = match["prefix"].lower()
+        prefix = match["prefix"]
         photo = f"{prefix}-{match['person']}-{match['shot']}"
         return SketchName(photo, "ar", f"{prefix}-{match['person']}", GENDER_BY_PREFIX[prefix])
     if match := XM2VTS_SKETCH.fullmatch(stem):
@@ -129,7 +133,7 @@ def scan(params: SourceParams) -> SourceScan:
         lambda path: names[path].photo_stem, params.name, result.rejections, "sketch of photo",
     )
     photos = unique_by_key(
-        (path for path in images if names[path] is None), image_stem, params.name, result.rejections, "photo"
+        (path for path in images if names[path] is None), lambda path: image_stem(path).lower(), params.name, result.rejections, "photo"
     )
     for path in files:
         if not is_image_file(path) and path.suffix.lower() != FIDUCIAL_SUFFIX:
