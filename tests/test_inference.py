@@ -150,11 +150,12 @@ def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
     single = tmp_path / "single.png"
     Image.new("L", (8, 8)).save(single)
 
-    inputs, failures = collect_sketches([sketches, single, tmp_path / "missing.png"], out)
+    inputs, failures = collect_sketches([sketches, single, tmp_path / "missing.png", sketches, single], out)  # two given twice
 
     assert [(item.path.relative_to(tmp_path).as_posix(), item.name) for item in inputs] == [
         ("in/a.png", "a"), ("in/c.jpg", "c"), ("in/sub/b.jpg", "sub/b"), ("single.png", "single"),
     ]
+    assert len(failures) == 3, "a file given twice is counted once, also when it fails"
     reasons = {failure.path.rsplit("/", 1)[-1]: failure.reason for failure in failures}
     assert reasons == {
         "notes.txt": "not an image file (suffix '.txt')",

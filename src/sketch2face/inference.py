@@ -193,6 +193,7 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
     """
     inputs: list[SketchInput] = []
     failures: list[Failure] = []
+    seen: set[Path] = set()  # a file given twice (itself and inside a folder also given) counts once
     for argument in arguments:
         if argument.is_dir():
             files = sorted(p for p in argument.rglob("*") if p.is_file() and not _inside(p, out_dir))
@@ -203,17 +204,16 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
             failures.append(Failure(str(argument), "no such file or folder"))
             continue
         for path, name in candidates:
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             if is_image_file(path):
                 inputs.append(SketchInput(path, name))
             else:
                 failures.append(Failure(str(path), f"not an image file (suffix {path.suffix or 'none'!r})"))
 
     unique: dict[str, SketchInput] = {}
-    seen: set[Path] = set()
     for item in inputs:
-        if item.path.resolve() in seen:
-            continue  # given twice (itself and inside a folder also given): one photo
-        seen.add(item.path.resolve())
         if item.name in unique:
             failures.append(Failure(str(item.path), f"same output name as {unique[item.name].path}"))
         else:

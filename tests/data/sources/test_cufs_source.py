@@ -95,11 +95,14 @@ def test_names_in_another_case_still_pair_up(tmp_path):
     _image(tmp_path / "sketches/F2-005-01-SZ1.JPG")
     _image(tmp_path / "ar/MP-002-1-SZ1.jpg")
     _image(tmp_path / "ar/M-002-1.jpg")
+    _fiducials(tmp_path / "points/f-005-01.dat", ((30.0, 20.0), (10.0, 21.0)))  # shipped in lower case
 
     scan = _scan(tmp_path)
 
     assert sorted(record.id for record in scan.records) == ["cufs/ar/m-002-1", "cufs/cuhk/f-005-01"]
     assert scan.rejections == []
+    cuhk = next(record for record in scan.records if record.id == "cufs/cuhk/f-005-01")
+    assert cuhk.photo_eyes == EyeCentres(left=(10.0, 21.0), right=(30.0, 20.0))
 
 
 def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):

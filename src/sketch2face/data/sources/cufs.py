@@ -89,7 +89,7 @@ def parse_sketch_name(stem: str) -> SketchName | None:
 
 def _eyes(image: Path, fiducials: dict[str, Path]) -> EyeCentres | None:
     """From the image's fiducial file, else the official crop's eyes for a 200x250 image, else None."""
-    points_file = fiducials.get(image_stem(image))
+    points_file = fiducials.get(image_stem(image).lower())
     if points_file is not None:
         points = read_points(points_file, minimum=max(FIDUCIAL_EYES) + 1)
         return eyes_from_points(points[FIDUCIAL_EYES[0]], points[FIDUCIAL_EYES[1]])
@@ -126,7 +126,7 @@ def scan(params: SourceParams) -> SourceScan:
     names = {path: parse_sketch_name(image_stem(path)) for path in images}
     fiducials = unique_by_key(
         (path for path in files if path.suffix.lower() == FIDUCIAL_SUFFIX),
-        lambda path: path.stem, params.name, result.rejections, "fiducial file",
+        lambda path: path.stem.lower(), params.name, result.rejections, "fiducial file",
     )
     sketches = unique_by_key(
         (path for path in images if names[path] is not None),
@@ -138,7 +138,7 @@ def scan(params: SourceParams) -> SourceScan:
     for path in files:
         if not is_image_file(path) and path.suffix.lower() != FIDUCIAL_SUFFIX:
             result.rejections.append(Rejection(params.name, str(path), "not an image or fiducial (.dat) file"))
-    for stem in sorted(fiducials.keys() - {image_stem(path) for path in images}):
+    for stem in sorted(fiducials.keys() - {image_stem(path).lower() for path in images}):
         result.rejections.append(Rejection(params.name, str(fiducials[stem]), f"fiducial file without an image '{stem}.*'"))
     for stem in sorted(photos.keys() - sketches.keys()):
         result.rejections.append(Rejection(params.name, str(photos[stem]), "photo without a sketch"))
