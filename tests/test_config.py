@@ -139,6 +139,10 @@ def test_cross_field_errors_come_with_the_field_errors():
     assert _problems({**MINIMAL, "train": {"epochs_constant": 0, "epochs_decay": 0}}) == [
         "train: epochs_constant + epochs_decay must be at least 1"
     ]
+    assert _problems({**MINIMAL, "train": {"lr_policy": "step", "lr_step_epochs": 10, "epochs_decay": 10}}) == [
+        "train: lr_policy step drops the lr after each lr_step_epochs (10) decay epochs, "
+        "so lr_step_epochs must be < epochs_decay (10) for the lr to decay at all"
+    ]
 
 
 def test_empty_or_unreadable_params_file(tmp_path):

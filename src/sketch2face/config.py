@@ -172,6 +172,16 @@ class TrainParams(_Section):
             raise ValueError("epochs_constant + epochs_decay must be at least 1")
         return self
 
+    @model_validator(mode="after")
+    def _step_policy_decays(self) -> TrainParams:
+        """The step policy's first drop comes lr_step_epochs into the decay: it must come before the end."""
+        if self.lr_policy == "step" and self.lr_step_epochs >= self.epochs_decay:
+            raise ValueError(
+                f"lr_policy step drops the lr after each lr_step_epochs ({self.lr_step_epochs}) decay epochs, "
+                f"so lr_step_epochs must be < epochs_decay ({self.epochs_decay}) for the lr to decay at all"
+            )
+        return self
+
     @property
     def epochs(self) -> int:
         return self.epochs_constant + self.epochs_decay
