@@ -61,14 +61,14 @@ def test_standard_split_keeps_the_published_test_set_and_carves_val_from_train()
 def test_standard_split_keeps_a_published_val_set_and_carves_none():
     manifest = _manifest(20, official_split=["train"] * 10 + ["val"] * 5 + ["test"] * 5)
     manifest["subject"] = [f"s{i}" for i in range(20)]
-    carved = _manifest(10, source="b", official_split=["train"] * 8 + ["test"] * 2)  # no published val
+    carved = _manifest(10, subset="other", official_split=["train"] * 8 + ["test"] * 2)  # a subset with no published val
     carved["subject"] = [f"b{i}" for i in range(10)]
-    manifest = pd.concat([manifest, carved], ignore_index=True)
+    manifest = pd.concat([manifest.assign(subset="with_val"), carved], ignore_index=True)
 
     splits = split_subjects(manifest, AssemblePairsParams(split="standard", val_fraction=0.1, stratify=()))
 
     assert list(splits[:20]) == list(manifest["official_split"][:20])
-    assert list(splits[28:]) == ["test", "test"] and (splits[20:28] == "val").sum() == 1  # 10% of source b's 10
+    assert list(splits[28:]) == ["test", "test"] and (splits[20:28] == "val").sum() == 1  # 10% of its 8 train rows
 
 
 def test_folder_split_of_imported_ab_data_is_always_kept():

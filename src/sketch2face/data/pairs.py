@@ -40,22 +40,19 @@ def _fill_splits(rows_per_subject: pd.Series, targets: dict[str, float], rng: np
 
 
 def _stratified(
-    pool: pd.DataFrame, whole: pd.DataFrame, params: AssemblePairsParams, fractions: dict[str, float], rng: np.random.Generator
+    pool: pd.DataFrame, params: AssemblePairsParams, fractions: dict[str, float], rng: np.random.Generator
 ) -> dict[str, str]:
     """Subject -> split for the rows of `pool`, each stratum (`params.stratify` values) on its own.
 
-    A split's target is its fraction of the stratum's rows in `whole`, which also holds rows
-    whose split was already decided (a published test set), so fractions mean the same in
-    every mode.
+    A split's target is its fraction of the stratum's rows; the rest of the stratum is train.
     """
     if pool.empty:
         return {}
-    columns = [column for column in params.stratify if column in whole]
-    stratum_of = whole[columns].fillna("").astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=whole.index)
+    columns = [column for column in params.stratify if column in pool]
+    stratum_of = pool[columns].fillna("").astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=pool.index)
     split_of: dict[str, str] = {}
-    for stratum, rows in pool.groupby(stratum_of[pool.index], sort=True):
-        size = int((stratum_of == stratum).sum())
-        targets = {split: fraction * size for split, fraction in fractions.items()}
+    for stratum, rows in pool.groupby(stratum_of, sort=True):
+        targets = {split: fraction * len(rows) for split, fraction in fractions.items()}
         split_of.update(_fill_splits(rows["subject"].value_counts().sort_index(), targets, rng))
     return split_of
 
@@ -87,25 +84,26 @@ def split_subjects(manifest: pd.DataFrame, params: AssemblePairsParams) -> pd.Se
     """Assigns each row a split so that no subject appears in two splits.
 
     An imported AB folder's split (`folder_split`) is always kept. With `split: standard`, rows
-    carrying their dataset's published split (`official_split`) keep it, and a source that
-    publishes no val split has `val_fraction` of its train rows carved out as val (CUFSF trains
-    on only 250 of 1194, so a share of all its rows would halve the training set). Every other
-    row is split at random (seeded), whole subjects at a time, stratified by the `stratify` columns.
+    carrying their dataset's published split (`official_split`) keep it, and a dataset (source
+    and subset) that publishes no val split has `val_fraction` of its train rows carved out as
+    val (CUFSF trains on only 250 of 1194, so a share of all its rows would halve the training
+    set). Every other row is split at random (seeded), whole subjects at a time, stratified by
+    the `stratify` columns.
     """
     rng = np.random.default_rng(params.seed)
     split = _column(manifest, FOLDER_SPLIT)
     if params.split == "standard":
         official = _column(manifest, OFFICIAL_SPLIT).where(split.isna())
         split = split.fillna(official.where(official != "train"))
-        publishes_val = official.eq("val").groupby(manifest["source"]).transform("any")
-        published = manifest[official.notna() & ~publishes_val]
-        carve = published[split[published.index].isna()]  # the published train rows
-        split = split.fillna(manifest["subject"].map(_stratified(carve, carve, params, {"val": params.val_fraction}, rng)))
-        split = split.fillna(official)  # the published train rows of sources with their own val
+        dataset = manifest["source"] + "/" + _column(manifest, "subset").fillna("")  # CUFS: CUHK, AR, XM2VTS apart
+        publishes_val = official.eq("val").groupby(dataset).transform("any")
+        carve = manifest[official.eq("train") & ~publishes_val]
+        split = split.fillna(manifest["subject"].map(_stratified(carve, params, {"val": params.val_fraction}, rng)))
+        split = split.fillna(official)  # the published train rows of datasets with their own val
         _warn_unpublished(manifest[split.isna()])
     undecided = manifest[split.isna()]
     fractions = {"test": params.test_fraction, "val": params.val_fraction}
-    split = split.fillna(manifest["subject"].map(_stratified(undecided, undecided, params, fractions, rng)))
+    split = split.fillna(manifest["subject"].map(_stratified(undecided, params, fractions, rng)))
     _check_disjoint(manifest["subject"], split)
     return split
 
