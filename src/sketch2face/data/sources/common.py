@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -19,19 +20,28 @@ class LandmarkFileError(ValueError):
     """A landmark file that cannot be parsed; the message names the file and the problem."""
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """(visible files, hidden files and folders) below `root`, sorted; hidden folders are not entered."""
+    visible: list[Path] = []
+    hidden: list[Path] = []
+    for folder, folders, files in os.walk(root):
+        hidden += [Path(folder, name) for name in folders + files if name.startswith(".")]
+        visible += [Path(folder, name) for name in files if not name.startswith(".")]
+        folders[:] = [name for name in folders if not name.startswith(".")]
+    return sorted(visible), sorted(hidden)
 
 
 def files_under(root: Path) -> list[Path]:
     """Every visible file below `root`, sorted, so that renamed or nested folders still work."""
-    return sorted(path for path in root.rglob("*") if path.is_file() and not _is_hidden(path, root))
+    return _walk(root)[0]
 
 
 def reject_hidden_files(root: Path, source: str, rejections: list[Rejection]) -> None:
-    """Lists the hidden files below `root` (`.DS_Store`, `._x.jpg`, `.ipynb_checkpoints/`) as not read."""
-    hidden = sorted(path for path in root.rglob("*") if path.is_file() and _is_hidden(path, root))
-    rejections.extend(Rejection(source, str(path), "hidden file, not read") for path in hidden)
+    """Lists what is hidden below `root` (`.DS_Store`, `._x.jpg`, a `.git/` folder as one entry) as not read."""
+    rejections.extend(
+        Rejection(source, str(path), "hidden folder, not read" if path.is_dir() else "hidden file, not read")
+        for path in _walk(root)[1]
+    )
 
 
 def unique_by_key(
