@@ -427,7 +427,9 @@ def train(
     run_fingerprint = fingerprint(params, image_size, group.world_size, [pairs.sketches, pairs.photos])
 
     steps_trained = 0
-    logged_up_to = {STEP_METRIC: 0, EPOCH_METRIC: 0}  # what a reopened run already holds
+    # What a reopened run already holds: steps retrained after a crash are not logged again. On the
+    # CPU they are bit-identical; elsewhere MLflow keeps the first values, train_log.tsv the new ones.
+    logged_up_to = {STEP_METRIC: 0, EPOCH_METRIC: 0}
 
     def on_step(step: int, logs: dict[str, float]) -> None:
         nonlocal steps_trained
