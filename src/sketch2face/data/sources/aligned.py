@@ -16,7 +16,7 @@ from pathlib import Path
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
 from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceError, SourceScan
-from sketch2face.data.sources.common import files_under, reject_hidden_files, unique_by_key
+from sketch2face.data.sources.common import source_files, unique_by_key
 
 SPLIT_FOLDERS = ("train", "val", "test")
 
@@ -30,9 +30,8 @@ def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
     if not any((params.root / split).is_dir() for split in SPLIT_FOLDERS):
         raise SourceError(f"source '{params.name}': expected {'/, '.join(SPLIT_FOLDERS)}/ folders in {params.root}")
-    reject_hidden_files(params.root, params.name, result.rejections)
     images = []
-    for path in files_under(params.root):
+    for path in source_files(params.root, params.name, result.rejections):
         relative = path.relative_to(params.root)
         if len(relative.parts) < 2 or relative.parts[0] not in SPLIT_FOLDERS:
             result.rejections.append(Rejection(params.name, str(path), f"not in a {'/'.join(SPLIT_FOLDERS)} folder"))

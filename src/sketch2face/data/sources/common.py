@@ -36,12 +36,17 @@ def files_under(root: Path) -> list[Path]:
     return _walk(root)[0]
 
 
-def reject_hidden_files(root: Path, source: str, rejections: list[Rejection]) -> None:
-    """Lists what is hidden below `root` (`.DS_Store`, `._x.jpg`, a `.git/` folder as one entry) as not read."""
+def source_files(root: Path, source: str, rejections: list[Rejection]) -> list[Path]:
+    """The visible files below `root`, from the same walk that lists what is hidden as not read.
+
+    `.DS_Store` and `._x.jpg` are a rejection each, a hidden folder (`.git/`) one for all it holds.
+    """
+    visible, hidden = _walk(root)
     rejections.extend(
         Rejection(source, str(path), "hidden folder, not read" if path.is_dir() else "hidden file, not read")
-        for path in _walk(root)[1]
+        for path in hidden
     )
+    return visible
 
 
 def unique_by_key(

@@ -29,10 +29,9 @@ from sketch2face.data.records import OFFICIAL_SPLIT, EyeCentres, FaceRecord, Rej
 from sketch2face.data.sources.common import (
     LandmarkFileError,
     eyes_from_points,
-    files_under,
     official_split_from_folders,
     read_points,
-    reject_hidden_files,
+    source_files,
     unique_by_key,
 )
 
@@ -120,8 +119,7 @@ def _header_size(image: Path) -> tuple[int, int] | None:
 
 def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
-    reject_hidden_files(params.root, params.name, result.rejections)
-    files = files_under(params.root)
+    files = source_files(params.root, params.name, result.rejections)
     images = [path for path in files if is_image_file(path)]
     names = {path: parse_sketch_name(image_stem(path)) for path in images}
     fiducials = unique_by_key(

@@ -31,7 +31,7 @@ from sketch2face.data.sources.common import (
     eyes_from_points,
     files_under,
     read_points,
-    reject_hidden_files,
+    source_files,
     stem_matching,
     unique_by_key,
 )
@@ -146,8 +146,7 @@ def _sketch_subject(path: Path) -> str | None:
 
 def scan(params: SourceParams) -> SourceScan:
     result = SourceScan()
-    reject_hidden_files(params.root, params.name, result.rejections)
-    files = files_under(params.root)
+    files = source_files(params.root, params.name, result.rejections)
     names_files = [path for path in files if path.name == NAMES_FILE]
     if len(names_files) != 1:
         raise SourceError(f"source '{params.name}': expected one {NAMES_FILE} under {params.root}, found {len(names_files)}")
