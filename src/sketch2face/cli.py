@@ -31,6 +31,7 @@ from sketch2face.inference import (
 )
 from sketch2face.io import OutputError
 from sketch2face.models.generator import SketchToPhoto
+from sketch2face.tracking import error_line
 from sketch2face.training.device import resolve_device
 
 DEFAULT_MODEL = Path("models/generator.pt")
@@ -96,8 +97,7 @@ def _load_model(args: argparse.Namespace) -> SketchToPhoto:
     try:
         return load_sketch_to_photo(args.model, device)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {first_line}") from None
+        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {error_line(exc)}") from None
 
 
 def _aligner(args: argparse.Namespace, model: SketchToPhoto) -> SketchAligner:

@@ -49,7 +49,7 @@ MODEL_NAME = "generator"
 PICKLE_FORMAT = "pickle"
 # what loading the pickled generator imports (sketch2face itself travels with the model)
 MODEL_REQUIREMENTS = ("torch", "cloudpickle", "numpy", "pydantic", "PyYAML")
-WARNING_LENGTH = 300  # characters of an MLflow error's first line shown in a warning
+ERROR_LINE_LENGTH = 300  # characters of an error's first line shown in a warning or message
 EVALUATED_TAG = "sketch2face.evaluated"  # set on a run once evaluate has logged its metrics into it
 TRAINING_RUN_TAG = "sketch2face.training_run"  # on an evaluation's own run: the run that trained the model
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run nested under that one
@@ -131,7 +131,7 @@ class Tracker:
             return function(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure must not stop the pipeline
             self.enabled = False
-            warnings.warn(f"MLflow {action} failed, continuing without tracking: {_cause(exc)}", stacklevel=3)
+            warnings.warn(f"MLflow {action} failed, continuing without tracking: {error_line(exc)}", stacklevel=3)
             return None
 
     def start(self, tags: Mapping[str, str] | None = None) -> Tracker:
@@ -161,7 +161,7 @@ class Tracker:
         try:
             _connected_mlflow().get_run(run_id)
         except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
-            warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({_cause(exc)}); "
+            warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({error_line(exc)}); "
                           "starting a new run", stacklevel=2)
             return False
         self.run_id = run_id
@@ -242,9 +242,9 @@ def _connected_mlflow():
     return mlflow
 
 
-def _cause(exc: Exception) -> str:
-    """The first line of an MLflow error, which can carry whole SQL statements after it."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:WARNING_LENGTH]
+def error_line(exc: Exception) -> str:
+    """An error's first line, cut short: MLflow's carry whole SQL statements, torch's a page of advice."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:ERROR_LINE_LENGTH]
 
 
 def write_run_reference(path: Path, tracker: Tracker) -> None:
