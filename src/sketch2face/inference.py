@@ -204,9 +204,10 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
             failures.append(Failure(str(argument), "no such file or folder"))
             continue
         for path, name in candidates:
-            if path.resolve() in seen:
+            resolved = path.resolve()
+            if resolved in seen:
                 continue
-            seen.add(path.resolve())
+            seen.add(resolved)
             if is_image_file(path):
                 inputs.append(SketchInput(path, name))
             else:
