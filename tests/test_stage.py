@@ -13,7 +13,7 @@ import yaml
 
 from sketch2face.config import ParamsError
 from sketch2face.data.images import ImageReadError
-from sketch2face.data.sources import SourceError
+from sketch2face.data.records import SourceError
 from sketch2face.io import OutputError
 from sketch2face.stage import EXIT_USER_ERROR, TRACEBACK_VARIABLE, reported_errors
 

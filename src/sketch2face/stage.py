@@ -15,7 +15,7 @@ from typing import Iterator
 
 from sketch2face.config import ParamsError
 from sketch2face.data.images import ImageReadError
-from sketch2face.data.sources import SourceError
+from sketch2face.data.records import SourceError
 from sketch2face.io import OutputError
 
 USER_ERRORS = (ParamsError, SourceError, ImageReadError, OutputError)

@@ -32,11 +32,10 @@ from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.detect import detect_eyes
 from sketch2face.data.faces_report import faces_summary, write_contact_sheets
 from sketch2face.data.images import ColourMode, ImageReadError, read_image
-from sketch2face.data.records import EyeCentres, FaceRecord, Rejection, SourceError
+from sketch2face.data.records import MANIFEST_FILE, EyeCentres, FaceRecord, Rejection, SourceError
 from sketch2face.data.sources import scan_sources
 from sketch2face.io import write_csv, write_image, write_json
 
-MANIFEST_FILE = "manifest.csv"
 REJECTS_FILE = "rejects.csv"
 PHOTOS_DIR = "photos"
 SKETCHES_DIR = "sketches"

@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from sketch2face.config import AssemblePairsParams
-from sketch2face.data.faces import MANIFEST_FILE
 from sketch2face.data.images import as_rgb, read_image
-from sketch2face.data.records import FOLDER_SPLIT, OFFICIAL_SPLIT
+from sketch2face.data.records import FOLDER_SPLIT, MANIFEST_FILE, OFFICIAL_SPLIT
 from sketch2face.io import write_csv, write_image, write_json
 
 PAIRS_FILE = "pairs.csv"

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
+MANIFEST_FILE = "manifest.csv"
+"""The aligned records as crop_resize writes them and assemble_pairs reads them (in data/faces)."""
+
 
 @dataclass(frozen=True)
 class EyeCentres:
