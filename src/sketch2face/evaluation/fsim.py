@@ -1,7 +1,7 @@
 """FSIM / FSIMc (Zhang et al., IEEE TIP 2011), the standard metric of face sketch synthesis.
 
-The numbers are piq's (`piq.fsim`, which follows the authors' MATLAB code; a test checks the
-equality). piq recomputes everything for every pair; here the per-image features (phase
+The numbers are piq's (`piq.fsim`, a port of the authors' MATLAB code that differs from it by up
+to about 1e-3 per image; a test checks the equality with piq). piq recomputes everything for every pair; here the per-image features (phase
 congruency, gradient magnitude, chrominance) are computed once per image and the pairwise score
 combines them, so a real photo's features serve the model and both baselines, and the mean
 photo's are computed once. The phase congruency reuses piq's filter bank and spends its time
