@@ -220,7 +220,7 @@ class EvaluateParams(_Section):
     )
     min_group_count: int = Field(5, ge=1, description="smallest group that takes part in a gap")
     identity_feature_size: int = Field(
-        32, ge=8, le=256, description="side of the luma image the PCA+LDA face recogniser sees"
+        32, ge=8, le=256, description="side of the luma image the Eigenfaces recogniser sees"
     )
     perceptual_metrics: tuple[PerceptualMetric, ...] = Field(
         ("lpips", "fid"), description="computed only when their weights are already in the torch hub cache"

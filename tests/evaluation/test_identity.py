@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -19,9 +20,9 @@ def _faces(subjects: int, views: int, offset: int) -> tuple[np.ndarray, list[str
     return np.stack(images), labels
 
 
-TRAIN, TRAIN_SUBJECTS = _faces(12, 2, 0)
+TRAIN, _ = _faces(12, 2, 0)
 TEST, TEST_SUBJECTS = _faces(6, 2, 100)
-RECOGNISER = Recogniser.fit(TRAIN, TRAIN_SUBJECTS, feature_size=16)
+RECOGNISER = Recogniser.fit(TRAIN, feature_size=16)
 
 
 def test_faces_are_normalised_for_illumination():
@@ -30,12 +31,6 @@ def test_faces_are_normalised_for_illumination():
     assert vectors.shape == (2, 256)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1) and np.allclose(vectors.mean(axis=1), 0)
     assert np.allclose(vectors, brighter, atol=0.02)
-
-
-def test_noisy_copies_of_unseen_subjects_are_identified():
-    probes = np.clip(TEST.astype(int) + RNG.normal(0, 10, TEST.shape), 0, 255).astype(np.uint8)
-    hits = rank1_hits(RECOGNISER.embed(probes), RECOGNISER.embed(TEST), TEST_SUBJECTS)
-    assert hits.mean() >= 0.9
 
 
 def test_a_probe_nearest_to_another_subject_is_a_miss():
@@ -54,7 +49,32 @@ def test_chance_rate_is_the_share_of_same_subject_gallery_photos():
     assert chance_rate(["a", "a", "b", "c"]) == pytest.approx((2 / 4 + 2 / 4 + 1 / 4 + 1 / 4) / 4)
 
 
-def test_one_training_photo_per_subject_still_fits_thanks_to_mirrors():
-    Recogniser.fit(TRAIN[::2], TRAIN_SUBJECTS[::2], feature_size=16)
-    with pytest.raises(ValueError, match="at least 2 training subjects"):
-        Recogniser.fit(TRAIN[:2], TRAIN_SUBJECTS[:2], feature_size=16)
+def _noisy(images: np.ndarray) -> np.ndarray:
+    return np.clip(images.astype(int) + RNG.normal(0, 10, images.shape), 0, 255).astype(np.uint8)
+
+
+def test_noisy_copies_of_unseen_subjects_are_identified():
+    hits = rank1_hits(RECOGNISER.embed(_noisy(TEST)), RECOGNISER.embed(TEST), TEST_SUBJECTS)
+    assert hits.mean() >= 0.9
+
+
+def _similar_faces(rng: np.random.Generator, people: int, offset: int) -> tuple[np.ndarray, list[str]]:
+    """One photo per person: nearly left-right symmetric, each a small change to a shared mean face."""
+    symmetric = lambda pattern: (pattern + pattern[:, ::-1]) / 2  # noqa: E731
+    mean_face = symmetric(np.random.default_rng(99).uniform(60, 190, (8, 8, 3)))
+    faces = []
+    for _ in range(people):
+        pattern = mean_face + symmetric(rng.normal(0, 8, (8, 8, 3))) + rng.normal(0, 2, (8, 8, 3))
+        faces.append(np.clip(cv2.resize(pattern, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC), 0, 255))
+    return np.stack(faces).astype(np.uint8), [f"p{offset + person}" for person in range(people)]
+
+
+def test_one_training_photo_per_person_is_enough():
+    """CUFS has one photo per person. Fisherfaces (PCA + LDA on the photos and their mirror images)
+    learnt only left-right asymmetry from that and identified 45 to 75% of these noisy copies."""
+    rng = np.random.default_rng(0)
+    train, _ = _similar_faces(rng, 40, 0)
+    test, subjects = _similar_faces(rng, 20, 100)
+    recogniser = Recogniser.fit(train, feature_size=16)
+    noisy = np.clip(test + rng.normal(0, 25, test.shape), 0, 255).astype(np.uint8)
+    assert rank1_hits(recogniser.embed(noisy), recogniser.embed(test), subjects).mean() >= 0.9

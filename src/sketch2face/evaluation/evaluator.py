@@ -239,7 +239,6 @@ def evaluate(
     if test is None or train is None:
         raise ValueError(f"{pairs_dir / PAIRS_FILE}: evaluation needs non-empty train and test splits")
     table = read_pairs_table(pairs_dir)
-    train_subjects = list(table.loc[table["split"] == "train", "subject"])
 
     generated = channels_last(generate(generator, test.sketches, params.batch_size))
     real, sketches, train_photos = channels_last(test.photos), channels_last(test.sketches), channels_last(train.photos)
@@ -247,7 +246,7 @@ def evaluate(
         write_image(outputs.generated_dir / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)
 
     candidates = {MODEL: generated, **baseline_images(sketches, train_photos, config.output_channels)}
-    recogniser = Recogniser.fit(train_photos, train_subjects, params.identity_feature_size)
+    recogniser = Recogniser.fit(train_photos, params.identity_feature_size)
     attributes = _test_attributes(table, test, pairs_dir)
     scores = score_test_set(real, candidates, list(attributes["subject"]), recogniser, params)
     lpips_per_image, overall, skipped = perceptual_scores(real, generated, params.perceptual_metrics)

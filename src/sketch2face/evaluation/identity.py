@@ -1,15 +1,20 @@
 """Does a generated photo still look like the right person? Rank-1 identification, classically.
 
-The recogniser is Fisherfaces (PCA then LDA on pixels, Belhumeur et al. 1997), the family that
-face-sketch papers use (NLDA), fitted on the TRAINING photos only, so no weights are downloaded
-and the test identities are never seen while fitting. Its input is the luma of a face resized
-to `feature_size` x `feature_size` and normalised to zero mean and unit norm (illumination).
-Each training subject is a class; every training photo and its mirror image are samples, so a
-class always has at least two samples, even in datasets with one photo per person (CUFS).
+The recogniser is Eigenfaces (Turk & Pentland 1991): PCA fitted on the TRAINING photos and their
+mirror images, keeping the leading components that explain `EXPLAINED_VARIANCE` of the variance,
+so no weights are downloaded and the test identities are never seen while fitting. Its input is
+the luma of a face resized to `feature_size` x `feature_size` and normalised to zero mean and
+unit norm (illumination).
+
+Why not Fisherfaces (PCA then LDA): LDA needs several real photos per person to learn what varies
+within a person. CUFS has one photo per person; with mirror images as the second sample, all
+within-person variation is left-right asymmetry, and LDA kept only asymmetric directions. Fitted
+on the 88 real CUHK training photos it identified blurred copies of the 100 test photos at 0.46
+(Eigenfaces: 1.00) and their sketches at 0.45 (Eigenfaces: 0.88).
 
 Identification: the gallery is every real test photo (one per test face id); each probe (a
 generated photo, or a baseline's image) is matched to the gallery photo with the highest cosine
-similarity in the LDA space; a hit is a match with the probe's own subject. With several views
+similarity in the PCA space; a hit is a match with the probe's own subject. With several views
 per subject, any real photo of the same subject counts as a hit.
 """
 
@@ -20,9 +25,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from sketch2face.data.images import luma
+
+EXPLAINED_VARIANCE = 0.95  # the usual Eigenfaces cut; 0.90 to 0.99 scored the same on CUHK
 
 
 def face_vectors(images: np.ndarray, feature_size: int) -> np.ndarray:
@@ -37,27 +43,18 @@ def face_vectors(images: np.ndarray, feature_size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Recogniser:
-    """A fitted PCA + LDA projection; `embed` maps faces to unit vectors for cosine matching."""
+    """A fitted PCA projection; `embed` maps faces to unit vectors for cosine matching."""
 
     pca: PCA
-    lda: LinearDiscriminantAnalysis
     feature_size: int
 
     @classmethod
-    def fit(cls, photos: np.ndarray, subjects: list[str], feature_size: int) -> Recogniser:
-        if len(set(subjects)) < 2:
-            raise ValueError(f"the identity recogniser needs at least 2 training subjects, got {len(set(subjects))}")
+    def fit(cls, photos: np.ndarray, feature_size: int) -> Recogniser:
         vectors = face_vectors(np.concatenate([photos, photos[:, :, ::-1]]), feature_size)
-        labels = np.array(list(subjects) * 2)
-        classes = len(set(subjects))
-        # Fisherfaces: keep N - c principal components so the within-class scatter is not singular
-        components = max(1, min(len(vectors) - classes, vectors.shape[1]))
-        pca = PCA(n_components=components, svd_solver="full").fit(vectors)
-        lda = LinearDiscriminantAnalysis(solver="svd").fit(pca.transform(vectors), labels)
-        return cls(pca, lda, feature_size)
+        return cls(PCA(n_components=EXPLAINED_VARIANCE, svd_solver="full").fit(vectors), feature_size)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
-        projected = self.lda.transform(self.pca.transform(face_vectors(images, self.feature_size)))
+        projected = self.pca.transform(face_vectors(images, self.feature_size))
         return projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
 
 
