@@ -23,6 +23,8 @@ TINY = {
     "evaluate": {"grid_size": 3},
 }
 
+pytestmark = pytest.mark.slow
+
 
 def _run(command: list[str], cwd: Path, env: dict) -> str:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
@@ -58,10 +60,14 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"]):
         _run(command, root, env)
     shutil.copy(REPO / ".dvcignore", root / ".dvcignore")
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "project"], root, env)  # `dvc exp run` needs a commit to branch from
     return root, env
 
 
 def _mlflow_runs(root: Path) -> list[tuple[str, str]]:
+    if not (root / "mlflow.db").exists():
+        return []
     with sqlite3.connect(root / "mlflow.db") as db:
         return db.execute("select run_uuid, name from runs").fetchall()
 

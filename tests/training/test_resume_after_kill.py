@@ -10,11 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from tiny_pairs import write_pairs_dir
 
 from sketch2face.training.checkpoint import load_checkpoint
 from sketch2face.training.trainer import TrainOutputs
+
+pytestmark = pytest.mark.slow
 
 TRAIN_SCRIPT = """
 import sys
