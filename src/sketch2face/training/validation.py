@@ -37,4 +37,5 @@ def validate(
 
 
 def is_better(val_l1: float, best: float | None) -> bool:
-    return best is None or (not math.isnan(val_l1) and val_l1 < best)
+    """A NaN (diverged) epoch is never the best, not even the first: it could never be beaten."""
+    return not math.isnan(val_l1) and (best is None or val_l1 < best)
