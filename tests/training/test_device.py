@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sketch2face.training.device import memory_formats, resolve_device
+from sketch2face.training.device import configure_backends, memory_formats, resolve_device
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 
@@ -38,33 +38,55 @@ def test_memory_formats_per_device(device, generator, discriminator):
     assert (formats.generator, formats.discriminator) == (generator, discriminator)
 
 
-FAULTS_OF_LARGE_BLOCKS = """
-import resource, torch
+LARGE_BLOCK_IN_THE_HEAP = """
+import ctypes, torch
 from sketch2face.training.device import keep_freed_memory_mapped
 
-def page_faults_of_large_blocks():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
-        torch.ones(10_000_000)  # 40 MB: above glibc's largest mmap threshold, written, then freed
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
-default = page_faults_of_large_blocks()
-assert keep_freed_memory_mapped()
-# The heap grows to fit in the first rounds; how many it takes varies with where small blocks land.
-kept = min(page_faults_of_large_blocks() for _ in range(6))
-print(default, kept)
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Mallinfo2
+
+def large_block():
+    \"\"\"Bytes mmapped for a 40 MB block (above glibc's largest mmap threshold), heap bytes trimmed on its free.\"\"\"
+    before = mallinfo2()
+    block = torch.ones(10_000_000)
+    held = mallinfo2()
+    del block
+    return held.hblkhd - before.hblkhd, held.arena - mallinfo2().arena
+
+default_mmapped, _ = large_block()
+applied = keep_freed_memory_mapped()
+kept_mmapped, trimmed = large_block()
+print(applied, default_mmapped, kept_mmapped, trimmed)
 """
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt parameters are glibc's")
-def test_freed_large_blocks_stay_mapped_instead_of_faulting_back_in():
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc" or tuple(map(int, platform.libc_ver()[1].split("."))) < (2, 33),
+    reason="mallopt parameters and mallinfo2 are glibc's (2.33+)",
+)
+def test_large_blocks_come_from_the_heap_and_stay_there_once_freed():
     result = subprocess.run(
-        [sys.executable, "-c", FAULTS_OF_LARGE_BLOCKS],
+        [sys.executable, "-c", LARGE_BLOCK_IN_THE_HEAP],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "PYTHONPATH": str(SOURCE_ROOT)},
     )
-    default, kept = map(int, result.stdout.split())
-    assert default > 3 * 9000  # most of the five 40 MB blocks faulted in page by page (4 KiB pages)
-    assert kept < default / 10  # once grown, a round of large blocks reuses mapped pages
+    applied, default_mmapped, kept_mmapped, trimmed = result.stdout.split()
+    assert applied == "True", "keep_freed_memory_mapped reports success on glibc"
+    assert int(default_mmapped) >= 40_000_000, "by default glibc serves the block with its own mmap"
+    assert int(kept_mmapped) == 0, "then from the heap"
+    assert int(trimmed) == 0, "which keeps its pages once the block is freed"
+
+
+def test_configure_backends_keeps_freed_memory_mapped_on_the_cpu_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr("sketch2face.training.device.keep_freed_memory_mapped", lambda: calls.append("mallopt"))
+    configure_backends(torch.device("mps"), threads=0)
+    assert calls == []
+    configure_backends(torch.device("cpu"), threads=0)
+    assert calls == ["mallopt"]

@@ -11,15 +11,22 @@ import torch
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.data.dataset import load_oriented_split
+from sketch2face.data.images import read_image
+from sketch2face.io import write_image
+from sketch2face.models.generator import load_generator
+from sketch2face.training.distributed import ProcessGroup
 from sketch2face.training.schedules import lr_factor
 from sketch2face.training.validation import validate
 from sketch2face.training.trainer import (
     BEST_GENERATOR_FILE,
+    LOSS_NAMES,
+    LoopState,
     Pix2PixTrainer,
     TrainingInterrupted,
     TrainOutputs,
     fit,
     offline_tracker,
+    summarise,
     train,
 )
 from tiny_pairs import learnable_pairs, write_pairs_dir
@@ -45,6 +52,13 @@ def test_learning_rate_is_constant_then_decays(policy, expected):
     assert [round(factor(e), 3) for e in range(len(expected))] == expected
     if policy != "step":
         assert factor(50) == pytest.approx(0.0, abs=1e-12), "training past the schedule must never ascend the gradient"
+
+
+def test_training_logs_each_epochs_learning_rate_of_the_linear_schedule(tmp_path):
+    outputs = _outputs(tmp_path)
+    _fit(outputs, epochs=2, epochs_decay=2, lr=3e-4)
+    log = pd.read_csv(outputs.log, sep="\t")
+    assert list(log["lr"]) == pytest.approx([3e-4, 3e-4, 2e-4, 1e-4]), "2 constant epochs, then 1 - k/3 of the lr"
 
 
 def _fit(outputs: TrainOutputs, epochs: int = 2, on_step=lambda step, logs: None, **overrides) -> Pix2PixTrainer:
@@ -195,6 +209,45 @@ def test_train_writes_validation_columns_and_the_best_generator(tmp_path, pairs_
     assert summary["best_val_l1"] == pytest.approx(log["val_l1"].min(), abs=1e-4)
     assert summary["best_epoch"] == int(log["val_l1"].idxmin()) + 1
     assert (outputs.generator.parent / BEST_GENERATOR_FILE).exists() and outputs.checkpoint.exists()
+
+
+def test_best_generator_keeps_the_best_val_epoch_not_the_last(tmp_path, pairs_dir):
+    """Val photos are the sketches themselves, the inverse of the train mapping: learning makes val L1 worse."""
+    for path in (pairs_dir / "val").glob("*.png"):
+        pair = read_image(path, "rgb").copy()
+        pair[:, pair.shape[1] // 2 :] = 255 - pair[:, pair.shape[1] // 2 :]
+        write_image(path, pair)
+    outputs = _outputs(tmp_path)
+    summary = train(TrainParams(**{**TINY, "lr": 1e-2}, epochs_constant=2, epochs_decay=0), pairs_dir, outputs, offline_tracker())
+    assert summary["best_epoch"] == 1, "precondition: the last epoch is not the best"
+    val = load_oriented_split(pairs_dir, "val", "sketch_to_photo", input_channels=1, output_channels=3)
+
+    def val_l1(path: Path) -> float:
+        return validate(load_generator(path), val, TINY["batch_size"], torch.device("cpu"), "fp32")["val_l1"]
+
+    assert val_l1(outputs.best_generator) == pytest.approx(summary["best_val_l1"], abs=1e-4)
+    assert val_l1(outputs.generator) > summary["best_val_l1"] + 0.01
+
+
+def test_images_per_second_counts_the_images_of_every_process():
+    params = TrainParams(**TINY)
+    loop = LoopState(global_step=10, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(LOSS_NAMES, 0.5)}])
+    summary = summarise(params, loop, train_pairs=20, val_pairs=0, group=ProcessGroup(rank=0, world_size=4))
+    assert summary["images_per_second"] == 10 * 2 * 4 / 2.0, "steps x batch_size x processes / seconds"
+
+
+def test_bf16_step_on_the_cpu_trains_in_bf16_with_finite_losses():
+    trainer = Pix2PixTrainer(TrainParams(**TINY, precision="bf16"), image_size=32)
+    networks = {"generator": trainer.generator, "discriminator": trainer.discriminator}
+    before = {name: copy.deepcopy(list(network.parameters())) for name, network in networks.items()}
+    fake_dtypes = []
+    trainer.generator.register_forward_hook(lambda layer, inputs, output: fake_dtypes.append(output.dtype))
+    logs = trainer.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
+    assert fake_dtypes == [torch.bfloat16]
+    assert set(logs) == set(LOSS_NAMES) and all(math.isfinite(value) for value in logs.values())
+    for name, network in networks.items():
+        unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters()))
+        assert unchanged == 0, f"{unchanged} {name} parameters were not updated"
 
 
 def test_empty_val_split_skips_validation(tmp_path, capsys):
