@@ -7,6 +7,7 @@ Only that they run and print their figures is checked here; the figures themselv
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,9 +52,12 @@ def run_benchmark(script: str, *arguments: str) -> str:
 def test_train_speed_prints_a_row_per_configuration():
     output = run_benchmark("train_speed.py", "--sizes", "32", "--batches", "2", "--precision", "fp32", "bf16",
                            "--steps", "1", "--warmup", "1", "--ngf", "4", "--device", "cpu")
-    rows = [line.split() for line in output.splitlines() if line.startswith("cpu")]
-    assert [(row[2], row[3], row[4]) for row in rows] == [("32", "2", "fp32"), ("32", "2", "bf16")]
-    assert all(float(row[5]) > 0 for row in rows)  # images/s
+    header, *lines = output.splitlines()
+    assert header.split() == ["device", "thr", "size", "batch", "prec", "img/s", "s/step", "cpu", "s/img", "peak", "MiB"]
+    rows = [line.split() for line in lines if line.startswith("cpu")]
+    assert [row[:5] for row in rows] == [["cpu", "1", "32", "2", "fp32"], ["cpu", "1", "32", "2", "bf16"]]
+    for row in rows:  # img/s, s/step and cpu s/img with 3 decimals, peak MiB with 1; their size is not checked
+        assert re.fullmatch(r"(\d+\.\d{3} ){3}\d+\.\d", " ".join(row[5:])), row
 
 
 def test_before_after_compares_four_steps():

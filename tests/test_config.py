@@ -12,7 +12,11 @@ MINIMAL = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": 
 def test_repository_params_are_valid():
     params = load_params(REPO / "params.yaml")
     assert params.crop_resize.image_size == 64
-    assert params.train.epochs == params.train.epochs_constant + params.train.epochs_decay
+
+
+def test_epochs_count_the_constant_and_the_decay_epochs():
+    assert parse_params({**MINIMAL, "train": {"epochs_constant": 3, "epochs_decay": 4}}).train.epochs == 7
+    assert parse_params(MINIMAL).train.epochs == 20
 
 
 def test_defaults_follow_pix2pix():
@@ -152,3 +156,54 @@ def test_empty_or_unreadable_params_file(tmp_path):
     (tmp_path / "folder.yaml").mkdir()
     with pytest.raises(ParamsError, match="folder.yaml: cannot read \\(Is a directory\\)"):
         load_params(tmp_path / "folder.yaml")
+
+
+@pytest.mark.parametrize(
+    "train, minimum",
+    [
+        ({}, 24),
+        ({"n_layers_d": 1}, 6),
+        ({"n_layers_d": 6}, 192),
+        ({"discriminator": "pixel", "n_layers_d": 6}, 4),
+    ],
+)
+def test_min_image_size_follows_the_patchgan_depth(train, minimum):
+    assert TrainParams(**train).min_image_size == minimum
+
+
+@pytest.mark.parametrize(
+    "image_size, train, problem",
+    [
+        (32, {"n_layers_d": 4}, "crop_resize.image_size 32 is too small for a PatchGAN with train.n_layers_d=4: "
+                                "it needs at least 48"),
+        (64, {"n_layers_d": 5}, "crop_resize.image_size 64 is too small for a PatchGAN with train.n_layers_d=5: "
+                                "it needs at least 96"),
+        (32, {"n_layers_d": 3}, None),
+        (64, {"n_layers_d": 4}, None),
+        (32, {"discriminator": "pixel", "n_layers_d": 6}, None),
+    ],
+)
+def test_image_size_must_suit_the_discriminator(image_size, train, problem):
+    raw = {"crop_resize": {**MINIMAL["crop_resize"], "image_size": image_size}, "train": train}
+    if problem is None:
+        assert parse_params(raw).crop_resize.image_size == image_size
+    else:
+        assert _problems(raw) == [f"(top level): {problem}"]
+
+
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ({"kind": "pairs", "photos_root": "feret"}, "photos_root is only used by kind cufsf"),
+        ({"kind": "cufsf"}, "kind cufsf needs photos_root (the colorFERET folder)"),
+        ({"kind": "cufs", "sketch_side": "left"}, "sketch_side is only used by kind aligned"),
+        ({"kind": "cufsf", "photos_root": "feret"}, None),
+        ({"kind": "aligned", "sketch_side": "right"}, None),
+    ],
+)
+def test_source_keys_belong_to_their_kind(source, problem):
+    raw = {"crop_resize": {"sources": [{"name": "faces", "root": "data/faces", **source}]}}
+    if problem is None:
+        assert parse_params(raw).crop_resize.sources[0].kind == source["kind"]
+    else:
+        assert _problems(raw) == [f"crop_resize.sources.0: source 'faces': {problem}"]

@@ -1,16 +1,21 @@
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import torch.hub
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from sketch2face.config import EvaluateParams
 from sketch2face.data.pairs import side_by_side
-from sketch2face.evaluation.evaluator import EvalOutputs, evaluate, scored_generator
+from sketch2face.evaluation import report
+from sketch2face.evaluation.evaluator import (
+    MEAN_PHOTO, SKETCH, EvalOutputs, baseline_images, evaluate, generate, scored_generator,
+)
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 from sketch2face.tracking import Tracker
@@ -35,7 +40,8 @@ class RecordingTracker(Tracker):
 
 def _pairs_dir(root: Path) -> Path:
     rows = []
-    for split, subjects in (("train", range(5)), ("test", range(10, 14))):
+    # the test faces are listed out of id order: the fixed grid must sort them
+    for split, subjects in (("train", range(5)), ("test", range(13, 9, -1))):
         for subject in subjects:
             pattern = RNG.integers(30, 220, (4, 4, 3))
             for view in range(2):
@@ -109,13 +115,36 @@ def test_per_image_table_carries_attributes_and_matches_the_written_images(evalu
     assert set(table["identity_rank1"]) <= {0, 1}
 
 
+def _ids_in_grid(grid: Path, pairs_dir: Path, ids: list[str]) -> list[str]:
+    """The faces a grid shows, row by row, recognised by their real photo in the third column."""
+    pixels = np.asarray(Image.open(grid))
+    step, factor = report.MIN_TILE + report.GAP, report.MIN_TILE // SIZE
+    photos = {face_id: np.asarray(Image.open(pairs_dir / f"test/{face_id}.png"))[:, SIZE:] for face_id in ids}
+    shown = []
+    for top in range(0, pixels.shape[0], step):
+        tile = pixels[top : top + report.MIN_TILE : factor, 2 * step : 2 * step + report.MIN_TILE : factor]
+        shown += [face_id for face_id, photo in photos.items() if np.array_equal(tile, photo)]
+    return shown
+
+
+def test_grids_show_the_first_ids_and_the_best_and_worst_psnr(evaluated):
+    _, outputs, _, pairs_dir = evaluated
+    by_psnr = pd.read_csv(outputs.per_image).sort_values("psnr", ascending=False)["id"].tolist()
+    assert _ids_in_grid(outputs.grid, pairs_dir, by_psnr) == ["demo/s10-v0", "demo/s10-v1", "demo/s11-v0"]
+    assert _ids_in_grid(outputs.extremes["best"], pairs_dir, by_psnr) == by_psnr[:3]
+    assert _ids_in_grid(outputs.extremes["worst"], pairs_dir, by_psnr) == by_psnr[-3:]
+
+
 def test_pictures_and_histograms_are_written_and_logged(evaluated):
     _, outputs, tracker, _ = evaluated
     for picture in outputs.pictures():
         assert picture.stat().st_size > 0
         assert picture in tracker.artifacts
     histogram = pd.read_csv(outputs.histograms_dir / "psnr.csv")
-    assert list(histogram.columns) == ["value", "images"] and histogram["images"].sum() == 8
+    psnr = pd.read_csv(outputs.per_image)["psnr"]
+    assert list(histogram.columns) == ["value", "images"]
+    counted = histogram[histogram["images"] > 0].set_index("value")["images"].to_dict()
+    assert counted == Counter(np.floor(psnr) + 0.5), "1 dB bins centred on half dB"
     assert outputs.histograms_dir / "fsim.csv" in tracker.artifacts
     assert {"psnr", "fsim", "gap.gender.psnr", "baseline_sketch_fsim"} <= set(tracker.metrics)
 
@@ -147,3 +176,23 @@ def test_evaluate_generator_param_picks_the_last_or_the_best_file(tmp_path):
     assert scored_generator(EvaluateParams(generator="best"), outputs) == tmp_path / "models" / "generator_best.pt"
     with pytest.raises(ValueError, match="generator"):
         EvaluateParams(generator="latest")
+
+
+def test_baselines_are_the_mean_training_photo_and_the_sketch_in_grey():
+    train_photos = np.stack([np.full((4, 4, 3), (10, 100, 200)), np.full((4, 4, 3), (21, 110, 0))]).astype(np.uint8)
+    sketches = np.stack([np.full((4, 4, 3), (255, 0, 0)), np.full((4, 4, 3), 7)]).astype(np.uint8)
+
+    baselines = baseline_images(sketches, train_photos, photo_channels=3)
+
+    assert np.array_equal(baselines[MEAN_PHOTO], np.full((1, 4, 4, 3), (16, 105, 100)))  # 15.5 rounds up
+    assert np.array_equal(baselines[SKETCH][:, 0, 0], [[76, 76, 76], [7, 7, 7]])  # luma, replicated to RGB
+    assert baseline_images(sketches, train_photos[..., :1], photo_channels=1)[SKETCH].shape == (2, 4, 4, 1)
+
+
+def test_generation_is_deterministic_and_independent_of_the_batch():
+    torch.manual_seed(0)
+    generator = UnetGenerator(GeneratorConfig(image_size=2 * SIZE, input_channels=1, ngf=4))  # batch norm, dropout
+    sketches = torch.randint(0, 256, (4, 1, 2 * SIZE, 2 * SIZE), dtype=torch.uint8)
+    photos = generate(generator, sketches, batch_size=3)
+    assert photos.shape == (4, 3, 2 * SIZE, 2 * SIZE) and photos.dtype == torch.uint8
+    assert torch.equal(photos, generate(generator, sketches, batch_size=1))

@@ -78,3 +78,9 @@ def test_one_training_photo_per_person_is_enough():
     recogniser = Recogniser.fit(train, feature_size=16)
     noisy = np.clip(test + rng.normal(0, 25, test.shape), 0, 255).astype(np.uint8)
     assert rank1_hits(recogniser.embed(noisy), recogniser.embed(test), subjects).mean() >= 0.9
+
+
+def test_the_recogniser_is_fitted_on_the_training_photos_and_their_mirror_images():
+    assert RECOGNISER.pca.n_samples_ == 2 * len(TRAIN)
+    mean_face = RECOGNISER.pca.mean_.reshape(16, 16)
+    assert np.allclose(mean_face, mean_face[:, ::-1]), "with the mirror images the mean face is symmetric"
