@@ -13,6 +13,12 @@ def _apply(matrix: np.ndarray, point: tuple[float, float]) -> np.ndarray:
     return matrix @ np.array([*point, 1.0])
 
 
+def test_canonical_eyes_sit_level_at_eye_y_and_eye_distance_apart_left_at_smaller_x():
+    # eye_y=0.4, eye_distance=0.5 at S=64: the eye line at y=25.6, the eyes 32 px apart around x=32
+    eyes = canonical_eyes(GEOMETRY, 64)
+    assert eyes.left == pytest.approx((16.0, 25.6)) and eyes.right == pytest.approx((48.0, 25.6))
+
+
 def test_similarity_maps_tilted_eyes_onto_canonical_positions():
     eyes = EyeCentres(left=(30.0, 50.0), right=(70.0, 60.0))
     target = canonical_eyes(GEOMETRY, 64)
@@ -32,6 +38,13 @@ def test_aligned_image_has_the_eye_marks_where_the_geometry_says():
     assert aligned.shape == (64, 64)
     for x, y in (canonical_eyes(GEOMETRY, 64).left, canonical_eyes(GEOMETRY, 64).right):
         assert aligned[round(y), round(x)] > 100
+
+
+def test_alignment_keeps_the_top_of_the_face_at_the_top():
+    image = np.zeros((120, 100), dtype=np.uint8)
+    image[:40] = 255  # a bright band above the eyes: it ends 20 px above them, 16 px at the 0.8 scale
+    aligned = align_to_eyes(image, EyeCentres(left=(30.0, 60.0), right=(70.0, 60.0)), GEOMETRY, 64)
+    assert aligned[:8].min() == 255 and aligned[12:].max() == 0
 
 
 def test_coincident_eyes_are_an_error():

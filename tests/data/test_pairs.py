@@ -42,7 +42,6 @@ def test_standard_split_keeps_the_published_test_set_and_carves_val_from_train()
     official = ["train"] * 88 + ["test"] * 100
     manifest = _manifest(188, official_split=official)
     manifest["subject"] = [f"s{i}" for i in range(188)]
-    manifest.loc[188:, "official_split"] = ""
     extra = _manifest(20, official_split="", source="b")  # a source without a published split, split at random
     extra["subject"] = [f"x{i}" for i in range(20)]
     manifest = pd.concat([manifest, extra], ignore_index=True)
@@ -79,25 +78,32 @@ def test_folder_split_of_imported_ab_data_is_always_kept():
         assert list(splits) == list(manifest["folder_split"])
 
 
+def test_a_subject_given_two_splits_by_its_folders_is_an_error():
+    manifest = _manifest(4, folder_split=["train", "test", "val", "val"])  # rows 0 and 1 are both subject s0
+    with pytest.raises(ValueError, match=r"subjects in more than one split \(fixed splits disagree\): \['s0'\]"):
+        split_subjects(manifest, AssemblePairsParams())
+
+
 def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
     faces = tmp_path / "faces"
     (faces / "photos").mkdir(parents=True)
     (faces / "sketches").mkdir()
     rows = []
-    for index in range(5):
+    for index in range(6):
         Image.fromarray(np.full((8, 8, 3), (200, 10, 10), dtype=np.uint8)).save(faces / f"photos/f{index}.png")
         Image.fromarray(np.full((8, 8), 60, dtype=np.uint8)).save(faces / f"sketches/f{index}.png")
-        rows.append({"id": f"src/f{index}", "source": "src", "subject": f"s{index}",
-                     "photo": f"photos/f{index}.png", "sketch": f"sketches/f{index}.png", "gender": "female"})
+        rows.append({"id": f"src/f{index}", "source": "src", "subject": f"s{index}", "photo": f"photos/f{index}.png",
+                     "sketch": f"sketches/f{index}.png", "gender": "female" if index < 5 else ""})  # f5: gender unknown
     pd.DataFrame(rows).to_csv(faces / "manifest.csv", index=False)
 
     pairs = assemble_pairs(faces, tmp_path / "pairs", AssemblePairsParams(val_fraction=0.2, test_fraction=0.2), tmp_path / "pairs.json")
 
-    assert len(pairs) == 5 and set(pairs["split"]) == {"train", "val", "test"}
-    assert list(pd.read_csv(tmp_path / "pairs" / PAIRS_FILE)["gender"]) == ["female"] * 5
+    assert len(pairs) == 6 and set(pairs["split"]) == {"train", "val", "test"}
+    assert list(pd.read_csv(tmp_path / "pairs" / PAIRS_FILE, keep_default_na=False)["gender"]) == ["female"] * 5 + [""]
     ab = np.asarray(Image.open(tmp_path / "pairs" / pairs["pair"][0]))
     assert ab.shape == (8, 16, 3)
     assert (ab[:, :8] == 60).all() and (ab[:, 8:] == (200, 10, 10)).all()
     summary = json.loads((tmp_path / "pairs.json").read_text())
-    assert summary["split.train"] + summary["split.val"] + summary["split.test"] == 5
-    assert summary["split.train.gender.female"] == summary["split.train"] == 3
+    assert summary["split.train"] + summary["split.val"] + summary["split.test"] == 6
+    assert summary["split.train"] == 4 and summary["split.train.gender.female"] == 3  # the blank gender is in train
+    assert not [key for key in summary if key.endswith(".gender.")]

@@ -80,8 +80,8 @@ def test_render_subject_can_pin_gender_and_tone() -> None:
     (face,) = render_subject(np.random.default_rng(1), "s0001", 64, 1, gender="female", tone_group="V")
     assert face.attributes["gender"] == "female" and face.attributes["tone_group"] == "V"
     assert face.attributes["facial_hair"] == "none"
-    with pytest.raises(ValueError):
-        render_subject(np.random.default_rng(1), "s0001", 64, 1, tone_group="VII")
+    with pytest.raises(ValueError, match=r"unknown gender 'female' or tone group 'VII'"):
+        render_subject(np.random.default_rng(1), "s0001", 64, 1, gender="female", tone_group="VII")
 
 
 def test_small_sets_cover_all_tone_groups_and_both_genders() -> None:
@@ -130,7 +130,7 @@ def test_photo_to_sketch_is_deterministic_given_rng(faces48: list[DemoFace]) -> 
     a = photo_to_sketch(photo, np.random.default_rng(9))
     b = photo_to_sketch(photo, np.random.default_rng(9))
     assert np.array_equal(a, b) and a.shape == photo.shape[:2] and a.dtype == np.uint8
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"photo_rgb must be an \(H, W, 3\) uint8 RGB image"):
         photo_to_sketch(photo[..., 0], np.random.default_rng(9))
 
 
