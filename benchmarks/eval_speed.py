@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--train-subjects", type=int, default=200, help="subjects the recogniser is fitted on")
+    parser.add_argument("--train-photos", type=int, default=200, help="photos the recogniser is fitted on")
     parser.add_argument("--forward-images", type=int, default=16, help="images for the generator timing")
     parser.add_argument("--ngf", type=int, default=64)
     args = parser.parse_args()
@@ -58,14 +58,13 @@ def main() -> None:
     generated = np.clip(real.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     sketches = 255 - real.mean(axis=3, keepdims=True).astype(np.uint8)
     subjects = [f"s{i // 2}" for i in range(args.images)]
-    train = smooth_images(rng, args.train_subjects, args.size, 3)
-    train_subjects = [f"t{i}" for i in range(args.train_subjects)]
+    train = smooth_images(rng, args.train_photos, args.size, 3)
     params = EvaluateParams()
     print(f"torch threads {torch.get_num_threads()}, OpenCV threads {cv2.getNumThreads()}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, CPUs {os.cpu_count()}")
 
     start = time.perf_counter()
-    recogniser = Recogniser.fit(train, train_subjects, params.identity_feature_size)
+    recogniser = Recogniser.fit(train, params.identity_feature_size)
     fit_seconds = time.perf_counter() - start
     candidates = {MODEL: generated, **baseline_images(sketches, train, 3)}
 
@@ -74,7 +73,7 @@ def main() -> None:
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     print(f"metrics, {args.images} images of {args.size} px, model + 2 baselines: {total:.1f} s wall "
           f"({1000 * total / args.images:.1f} ms/image), {cpu:.1f} s CPU over all threads; "
-          f"recogniser fit on {args.train_subjects} photos: {fit_seconds:.1f} s")
+          f"recogniser fit on {args.train_photos} photos: {fit_seconds:.1f} s")
 
     subset = min(args.images, 100)
     start = time.perf_counter()

@@ -73,7 +73,7 @@ def test_bf16_quality_reports_the_gap():
 
 
 def test_eval_speed_times_metrics_and_forward():
-    output = run_benchmark("eval_speed.py", "--images", "4", "--size", "32", "--train-subjects", "6",
+    output = run_benchmark("eval_speed.py", "--images", "4", "--size", "32", "--train-photos", "6",
                            "--forward-images", "2", "--ngf", "4")
     assert "metrics, 4 images of 32 px" in output and "generator forward" in output
 
