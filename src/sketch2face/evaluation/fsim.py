@@ -1,11 +1,12 @@
 """FSIM / FSIMc (Zhang et al., IEEE TIP 2011), the standard metric of face sketch synthesis.
 
-The numbers are piq's (`piq.fsim`, a port of the authors' MATLAB code that differs from it by up
-to about 1e-3 per image; a test checks the equality with piq). piq recomputes everything for every pair; here the per-image features (phase
-congruency, gradient magnitude, chrominance) are computed once per image and the pairwise score
-combines them, so a real photo's features serve the model and both baselines, and the mean
-photo's are computed once. The phase congruency reuses piq's filter bank and spends its time
-only on what depends on the image; the filter-only noise terms are computed once per size.
+The numbers are piq's (`piq.fsim`, a port of the authors' MATLAB code that differs from it by up to
+about 1e-3 per image; a test checks the equality with piq). piq recomputes everything for every
+pair; here the per-image features (phase congruency, gradient magnitude, chrominance) are computed
+once per image and the pairwise score combines them, so a real photo's features serve the model and
+both baselines, and the mean photo's are computed once. The phase congruency reuses piq's filter
+bank and spends its time only on what depends on the image; the filter-only noise terms are
+computed once per size.
 """
 
 from __future__ import annotations
