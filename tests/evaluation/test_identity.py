@@ -49,8 +49,8 @@ def test_chance_rate_is_the_share_of_same_subject_gallery_photos():
     assert chance_rate(["a", "a", "b", "c"]) == pytest.approx((2 / 4 + 2 / 4 + 1 / 4 + 1 / 4) / 4)
 
 
-def _noisy(images: np.ndarray) -> np.ndarray:
-    return np.clip(images.astype(int) + RNG.normal(0, 10, images.shape), 0, 255).astype(np.uint8)
+def _noisy(images: np.ndarray, sigma: float = 10, rng: np.random.Generator = RNG) -> np.ndarray:
+    return np.clip(images.astype(int) + rng.normal(0, sigma, images.shape), 0, 255).astype(np.uint8)
 
 
 def test_noisy_copies_of_unseen_subjects_are_identified():
@@ -76,7 +76,7 @@ def test_one_training_photo_per_person_is_enough():
     train, _ = _similar_faces(rng, 40, 0)
     test, subjects = _similar_faces(rng, 20, 100)
     recogniser = Recogniser.fit(train, feature_size=16)
-    noisy = np.clip(test + rng.normal(0, 25, test.shape), 0, 255).astype(np.uint8)
+    noisy = _noisy(test, sigma=25, rng=rng)
     assert rank1_hits(recogniser.embed(noisy), recogniser.embed(test), subjects).mean() >= 0.9
 
 

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from sketch2face.config import TrainParams
-from sketch2face.data.dataset import JitteredPairs
-from sketch2face.data.dataset import load_oriented_split
+from sketch2face.data.dataset import JitteredPairs, load_oriented_split
 from sketch2face.data.images import read_image
 from sketch2face.io import write_image
 from sketch2face.models.generator import load_generator
