@@ -17,6 +17,10 @@ ROOT = Path("/data/raw/cufs")
         ("set/validation_2024/x.jpg", "val"),
         ("for_evaluation/photos/x.jpg", None),  # 'val' inside a word is no split
         ("latest_download/photos/x.jpg", None),  # nor is 'test' inside one
+        ("CUHKTestingPhotos/x.jpg", "test"),  # camel case splits into words
+        ("TRAIN/x.jpg", "train"),
+        ("trainSet/x.jpg", "train"),
+        ("Contest/photos/x.jpg", None),
         ("photos/training.jpg", None),  # only folders count, not the file name
     ],
 )

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 from sketch2face.data.records import EyeCentres, Rejection
 
 Point = tuple[float, float]
-FOLDER_WORD = re.compile(r"[a-z]+")
+FOLDER_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # "CUHKTestingPhotos" -> CUHK, Testing, Photos
 # a folder word that names a published split (see official_split_from_folders)
 SPLIT_WORDS = {"train": "train", "training": "train", "test": "test", "testing": "test", "val": "val", "validation": "val"}
 
@@ -100,11 +100,11 @@ def eyes_from_points(first: Point, second: Point) -> EyeCentres:
 def official_split_from_folders(path: Path, root: Path) -> str | None:
     """`train`/`test`/`val` when a folder between `root` and `path` has a word naming one.
 
-    Words, not substrings: `training`, `CUHK_testing_cropped` and `val` count, while
-    `for_evaluation` or `latest_download` must not put a whole tree into one split.
+    Words, not substrings: `training`, `CUHK_testing_cropped`, `TrainingPhotos` and `val` count,
+    while `for_evaluation`, `latest_download` or `Contest` must not put a whole tree into one split.
     """
     for part in path.relative_to(root).parts[:-1]:
-        for word in FOLDER_WORD.findall(part.lower()):
-            if word in SPLIT_WORDS:
-                return SPLIT_WORDS[word]
+        for word in FOLDER_WORD.findall(part):
+            if word.lower() in SPLIT_WORDS:
+                return SPLIT_WORDS[word.lower()]
     return None
