@@ -10,8 +10,8 @@ MINIMAL = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": 
 
 
 def test_repository_params_are_valid():
-    params = load_params(REPO / "params.yaml")
-    assert params.crop_resize.image_size == 64
+    """Whatever a user has changed in it, the working params.yaml must still validate."""
+    assert load_params(REPO / "params.yaml").crop_resize.sources
 
 
 def test_epochs_count_the_constant_and_the_decay_epochs():

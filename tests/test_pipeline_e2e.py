@@ -15,11 +15,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "src", "data/raw/README.md")
+# Everything the tests assert on is pinned here, so a user's edited params.yaml (after
+# `dvc exp run -S train.lr=...`, or pointed at real data) does not change what they check.
 TINY = {
     "synthesize": {"count": 24, "image_size": 64},
-    "crop_resize": {"image_size": 32},
-    "assemble_pairs": {"val_fraction": 0.15, "test_fraction": 0.25},
-    "train": {"ngf": 8, "ndf": 8, "batch_size": 4, "epochs_constant": 1, "epochs_decay": 1},
+    "crop_resize": {"image_size": 32, "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]},
+    "assemble_pairs": {"val_fraction": 0.15, "test_fraction": 0.25, "split": "random"},
+    "train": {"ngf": 8, "ndf": 8, "batch_size": 4, "epochs_constant": 1, "epochs_decay": 1, "lr": 0.0002},
     "evaluate": {"grid_size": 3},
 }
 
