@@ -7,7 +7,8 @@ Each seed trains both precisions from the same initialisation and data order; th
 mean gap over seeds, and the spread of fp32 across seeds shows how much of a gap is plain noise.
 
 The demo dataset is generated, aligned and split in a temporary folder with the pipeline's own
-library functions (synthesize, crop_resize, assemble_pairs); the acceptance bound is 0.3 dB.
+library functions (synthesize, crop_resize, assemble_pairs). Acceptance: bf16's mean test PSNR is at
+most 0.3 dB below fp32's (a bf16 run that scores higher passes).
 """
 
 from __future__ import annotations
@@ -77,10 +78,11 @@ def main() -> None:
                       f"{time.perf_counter() - started:.0f} s", flush=True)
     gaps = [fp32 - bf16 for fp32, bf16 in zip(scores["fp32"], scores["bf16"])]
     gap = float(np.mean(gaps))
-    verdict = "within" if abs(gap) <= MAX_PSNR_GAP_DB else "OUTSIDE"
+    verdict = "passes" if gap <= MAX_PSNR_GAP_DB else "FAILS"  # only a loss counts against bf16
     print(f"fp32 - bf16 per seed: {' '.join(f'{value:+.2f}' for value in gaps)} dB; "
           f"fp32 across seeds: {min(scores['fp32']):.2f}..{max(scores['fp32']):.2f} dB")
-    print(f"mean fp32 - bf16 = {gap:+.2f} dB: {verdict} the {MAX_PSNR_GAP_DB} dB bound")
+    print(f"mean fp32 - bf16 = {gap:+.2f} dB (negative: bf16 ahead): {verdict} "
+          f"'bf16 at most {MAX_PSNR_GAP_DB} dB below fp32'")
 
 
 if __name__ == "__main__":
