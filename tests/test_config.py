@@ -207,3 +207,50 @@ def test_source_keys_belong_to_their_kind(source, problem):
         assert parse_params(raw).crop_resize.sources[0].kind == source["kind"]
     else:
         assert _problems(raw) == [f"crop_resize.sources.0: source 'faces': {problem}"]
+
+
+@pytest.mark.parametrize(
+    "section, key, value, problem",
+    [
+        ("synthesize", "count", True, "synthesize.count: must be an integer >= 1 (got True)"),
+        ("train", "epochs_decay", True, "train.epochs_decay: must be an integer >= 0 (got True)"),
+        ("train", "dropout", 0, "train.dropout: must be true or false (got 0)"),
+        ("train", "batch_size", "4", "train.batch_size: must be an integer >= 1 (got '4')"),
+        ("train", "lambda_l1", float("inf"), "train.lambda_l1: must be a finite number >= 0.0 (got inf)"),
+        ("train", "lr", float("nan"), "train.lr: must be a finite number"),
+        ("train", "seed", -1, "train.seed: out of range, allowed: >= 0"),
+        ("assemble_pairs", "seed", 1.5, "assemble_pairs.seed: must be an integer"),
+    ],
+)
+def test_values_are_not_coerced_from_another_type(section, key, value, problem):
+    """YAML's true is not 1, 0 is not false, '4' is not 4: each is named as the mistake it likely is."""
+    with pytest.raises(ParamsError) as error:
+        parse_params({**MINIMAL, section: {key: value}})
+    assert problem in str(error.value)
+
+
+def test_numbers_paths_and_lists_still_parse_from_yaml():
+    params = parse_params({**MINIMAL, "train": {"lr": 1, "seed": 7}, "evaluate": {"group_attributes": ["gender"]}})
+    assert (params.train.lr, params.train.seed, params.evaluate.group_attributes) == (1.0, 7, ("gender",))
+    assert params.crop_resize.sources[0].root == Path("data/demo")
+
+
+def test_an_empty_source_root_is_an_error():
+    raw = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": " "}]}}
+    with pytest.raises(ParamsError, match="crop_resize.sources.0.root: must be a folder path, got an empty string"):
+        parse_params(raw)
+
+
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path):
+    """Plain YAML would keep the second value without a word."""
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL) + "evaluate:\n  grid_size: 3\n  grid_size: 8\n")
+    with pytest.raises(ParamsError, match="found the key 'grid_size' twice"):
+        load_params(path)
+
+
+def test_a_params_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(b"train:\n  lr: 0.0002 \xff\n")
+    with pytest.raises(ParamsError, match=r"params.yaml: not UTF-8 text"):
+        load_params(path)

@@ -10,10 +10,10 @@ import difflib
 import inspect
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -24,9 +24,25 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    """Base for every params section: unknown keys are errors, values are immutable."""
+    """Base for every params section: unknown keys are errors, values are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict: YAML's `true` is not taken for 1, nor `0` for false, nor "5" for 5, and no float is
+    infinite or NaN. Paths and lists opt out, since YAML can only give them as strings and lists.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+Seed = Annotated[int, Field(ge=0, le=2**64 - 1, description="random seed (torch and numpy take 0 to 2^64-1)")]
+
+
+def _non_empty_path(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must be a folder path, got an empty string")
+    return value
+
+
+FolderPath = Annotated[Path, Field(strict=False), BeforeValidator(_non_empty_path)]
 
 
 class SynthesizeParams(_Section):
@@ -35,7 +51,7 @@ class SynthesizeParams(_Section):
     count: int = Field(360, ge=1, description="number of faces (photo/sketch pairs)")
     views_per_subject: int = Field(2, ge=1, description="faces per synthetic identity")
     image_size: int = Field(128, ge=32, le=1024, description="side of the square demo images")
-    seed: int = 0
+    seed: Seed = 0
 
 
 SourceKind = Literal["demo", "pairs", "cufs", "cufsf", "aligned"]
@@ -47,8 +63,8 @@ class SourceParams(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="prefix of the record ids")
     kind: SourceKind
-    root: Path
-    photos_root: Path | None = Field(
+    root: FolderPath
+    photos_root: FolderPath | None = Field(
         None, description="cufsf only: the colorFERET tree holding the colour photos (.ppm.bz2)"
     )
     sketch_side: SketchSide = Field("left", description="aligned only: which half of an AB image is the sketch")
@@ -78,7 +94,7 @@ class AlignmentParams(_Section):
 
 class CropResizeParams(_Section):
     image_size: int = Field(64, ge=32, le=1024, description="S; the 70x70 PatchGAN needs at least 32")
-    sources: tuple[SourceParams, ...] = Field(min_length=1)
+    sources: tuple[SourceParams, ...] = Field(min_length=1, strict=False)
     alignment: AlignmentParams = AlignmentParams()
     workers: int = Field(0, ge=0, description="worker processes; 0 = one per CPU core")
     chunk_size: int = Field(8, ge=1, description="records handed to a worker at a time")
@@ -107,12 +123,12 @@ StratifyColumn = Literal["source", "subset", "gender", "race"]
 class AssemblePairsParams(_Section):
     """Subject-disjoint splits; `standard` keeps each dataset's published train/test split."""
 
-    seed: int = 0
+    seed: Seed = 0
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="of the pairs split at random; of the published train set with split: standard")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="of all pairs without a published split")
     split: SplitMode = Field("random", description="random, or standard (published splits where known)")
     stratify: tuple[StratifyColumn, ...] = Field(
-        ("source", "gender"), description="manifest columns whose groups are split proportionally"
+        ("source", "gender"), strict=False, description="manifest columns whose groups are split proportionally"
     )
 
     @model_validator(mode="after")
@@ -138,7 +154,7 @@ Precision = Literal["fp32", "bf16"]
 class TrainParams(_Section):
     """pix2pix training; defaults follow Isola et al. 2017 except the epoch counts."""
 
-    seed: int = 0
+    seed: Seed = 0
     direction: Direction = Field("sketch_to_photo", description="which half of the pair is the input")
     input_channels: Literal[1, 3] = 1
     output_channels: Literal[1, 3] = 3
@@ -216,6 +232,7 @@ class EvaluateParams(_Section):
     workers: int = Field(0, ge=0, description="threads scoring chunks of test images; 0: one per CPU")
     group_attributes: tuple[GroupAttribute, ...] = Field(
         ("gender", "race", "tone_group", "subset", "source"),
+        strict=False,
         description="pairs.csv columns whose groups get their own metrics; those a dataset lacks are skipped",
     )
     min_group_count: int = Field(5, ge=1, description="smallest group that takes part in a gap")
@@ -223,7 +240,7 @@ class EvaluateParams(_Section):
         32, ge=8, le=256, description="side of the luma image the Eigenfaces recogniser sees"
     )
     perceptual_metrics: tuple[PerceptualMetric, ...] = Field(
-        ("lpips", "fid"), description="computed only when their weights are already in the torch hub cache"
+        ("lpips", "fid"), strict=False, description="computed only when their weights are already in the torch hub cache"
     )
 
 
@@ -274,6 +291,7 @@ TYPE_REQUIREMENTS = {
     "int_from_float": "must be a whole number",
     "float_type": "must be a number",
     "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
     "string_type": "must be a string",
@@ -377,13 +395,30 @@ def parse_params(raw: object, origin: str = "params") -> Params:
         raise ParamsError(f"{origin}: {len(problems)} invalid value(s):\n{listing}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
     """Reads and validates `params.yaml`."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     except OSError as exc:
