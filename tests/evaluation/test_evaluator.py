@@ -12,6 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from sketch2face.config import EvaluateParams
 from sketch2face.data.pairs import side_by_side
+from sketch2face.data.records import SourceError
 from sketch2face.evaluation import report
 from sketch2face.evaluation.evaluator import (
     MEAN_PHOTO, SKETCH, EvalOutputs, baseline_images, evaluate, generate, scored_generator,
@@ -168,6 +169,18 @@ def test_a_photo_to_sketch_generator_is_scored_against_the_real_sketches(tmp_pat
     assert per_image.loc["demo/s10-v0", "psnr"] == pytest.approx(
         peak_signal_noise_ratio(real_sketch, generated, data_range=255), abs=1e-3
     )
+
+
+def test_a_pairs_table_without_test_rows_is_a_user_error_naming_it(tmp_path):
+    """The stage reports it as one line (SourceError), not as a traceback."""
+    pairs_dir = _pairs_dir(tmp_path / "pairs")
+    table = pd.read_csv(pairs_dir / "pairs.csv")
+    table[table["split"] != "test"].to_csv(pairs_dir / "pairs.csv", index=False)
+    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), tmp_path / "g.pt")
+    outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
+    with pytest.raises(SourceError, match="evaluation needs non-empty train and test splits") as error:
+        evaluate(EvaluateParams(), tmp_path / "g.pt", pairs_dir, tmp_path / "log.tsv", outputs, RecordingTracker())
+    assert str(pairs_dir / "pairs.csv") in str(error.value)
 
 
 def test_evaluate_generator_param_picks_the_last_or_the_best_file(tmp_path):

@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from sketch2face.data.records import SourceError
 from sketch2face.evaluation.groups import group_metrics, grouped_attributes, key_part
 
 PER_IMAGE = pd.DataFrame(
@@ -33,5 +34,5 @@ def test_only_attributes_present_in_the_table_are_grouped():
 def test_values_become_safe_key_segments():
     assert key_part(" South Asian ") == "South_Asian" and key_part("") == "missing" and key_part("a.b") == "a_b"
     clash = PER_IMAGE.assign(gender=["a b", "a_b", "x", "x", "x", "x"])
-    with pytest.raises(ValueError, match="collide"):
+    with pytest.raises(SourceError, match="pairs.csv column .gender.: distinct values collide"):
         group_metrics(clash, ["gender"], ["psnr"], min_count=1)

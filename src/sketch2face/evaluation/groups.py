@@ -13,6 +13,9 @@ from typing import Sequence
 
 import pandas as pd
 
+from sketch2face.data.pairs import PAIRS_FILE
+from sketch2face.data.records import SourceError
+
 MISSING_VALUE = "missing"  # the group of faces whose attribute is empty
 DECIMALS = 4
 
@@ -37,7 +40,7 @@ def group_metrics(
         keys = per_image[attribute].map(key_part)
         if keys.nunique() != per_image[attribute].nunique():
             values = sorted(set(per_image[attribute]))
-            raise ValueError(f"attribute '{attribute}': distinct values collide as metrics keys: {values}")
+            raise SourceError(f"{PAIRS_FILE} column '{attribute}': distinct values collide as metrics keys: {values}")
         grouped = per_image.groupby(keys)
         means = grouped[list(metrics)].mean()
         counts = grouped.size()
