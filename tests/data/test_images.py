@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import io
 import struct
 import zlib
@@ -54,6 +55,12 @@ def _write(data: bytes) -> Callable[[Path], None]:
 def _truncated(fmt: str) -> Callable[[Path], None]:
     whole = _encoded(Image.fromarray(_noise()), fmt)
     return _write(whole[: len(whole) // 2])
+
+
+def _truncated_bzip2_ppm(path: Path) -> None:
+    """A FERET-style `.ppm.bz2` whose compressed stream was cut short (an interrupted copy)."""
+    whole = bz2.compress(_encoded(Image.fromarray(_noise()), "PPM"))
+    path.write_bytes(whole[: len(whole) // 2])
 
 
 def _cmyk_jpeg(path: Path) -> None:
@@ -151,6 +158,7 @@ CASES = [
     Case("zero-byte file", "a.png", _write(b""), reason="empty file"),
     Case("truncated JPEG", "a.jpg", _truncated("JPEG"), reason="truncated image"),
     Case("truncated PNG", "a.png", _truncated("PNG"), reason="truncated image"),
+    Case("truncated bzip2 PPM", "a.ppm.bz2", _truncated_bzip2_ppm, reason="truncated image"),
     Case("text file named .jpg", "a.jpg", _write(b"name,age\nann,31\n"), reason="not a readable image"),
     Case("CMYK JPEG", "a.jpg", _cmyk_jpeg, check=_cmyk_is_red_on_white),
     Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),

@@ -136,7 +136,7 @@ def _reason(exc: Exception) -> str:
         return "not a readable image"
     if isinstance(exc, OSError) and exc.errno not in (None, 0):
         return f"cannot read file ({errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror})"
-    if "truncated" in str(exc).lower():
+    if isinstance(exc, EOFError) or "truncated" in str(exc).lower():  # EOFError: a bzip2 stream cut short
         return "truncated image"
     return f"corrupt image ({type(exc).__name__}: {exc})"
 
