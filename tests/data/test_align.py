@@ -52,6 +52,22 @@ def test_coincident_eyes_are_an_error():
         eye_similarity(EyeCentres((5.0, 5.0), (5.0, 5.0)), canonical_eyes(GEOMETRY, 32))
 
 
+@pytest.mark.parametrize(
+    "left, problem",
+    [((float("nan"), 50.0), "not finite numbers"), ((30.0, -1.0), "outside the image"), ((101.0, 50.0), "outside the image")],
+    ids=["nan", "above", "right of the image"],
+)
+def test_eyes_not_on_the_image_are_an_error_not_a_blank_face(left, problem):
+    image = np.zeros((120, 100), dtype=np.uint8)
+    with pytest.raises(ValueError, match=rf"eye centres (are )?{problem} \(left .*, right \(70, 60\); image 100x120 px\)"):
+        align_to_eyes(image, EyeCentres(left=left, right=(70.0, 60.0)), GEOMETRY, 64)
+
+
+def test_eyes_on_the_edge_of_the_image_still_align():
+    image = np.zeros((120, 100), dtype=np.uint8)
+    assert align_to_eyes(image, EyeCentres(left=(0.0, 0.0), right=(100.0, 120.0)), GEOMETRY, 64).shape == (64, 64)
+
+
 def test_center_crop_keeps_the_middle_square():
     image = np.zeros((40, 80, 3), dtype=np.uint8)
     image[:, 20:60] = 200

@@ -73,7 +73,52 @@ def test_a_sketch_with_unusable_landmarks_is_the_file_rejected(tmp_path):
     rejection = process_record(record, _params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces")
 
     assert rejection.path == str(raw / "sketches/a.png") and rejection.partner == str(raw / "photos/a.png")
-    assert "eye centres coincide" in rejection.reason
+    assert rejection.reason.startswith("sketch: eye centres coincide")
+
+
+@pytest.mark.parametrize(
+    "eyes, reason",
+    [
+        ((float("nan"), 12.0), "photo: eye centres are not finite numbers (left (nan, 12), right (28, 12); image 40x30 px)"),
+        ((float("inf"), 12.0), "photo: eye centres are not finite numbers (left (inf, 12), right (28, 12); image 40x30 px)"),
+        ((-3.0, 12.0), "photo: eye centres outside the image (left (-3, 12), right (28, 12); image 40x30 px)"),
+        ((12.0, 31.5), "photo: eye centres outside the image (left (12, 31.5), right (28, 12); image 40x30 px)"),
+    ],
+    ids=["nan", "inf", "left of the image", "below the image"],
+)
+def test_eyes_that_are_not_finite_or_off_the_image_reject_the_pair(tmp_path, eyes, reason):
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a"])  # 40 x 30 images
+    record = FaceRecord(
+        id="p/a", source="p", subject="a", photo_path=raw / "photos/a.png", sketch_path=raw / "sketches/a.png",
+        photo_eyes=EyeCentres(left=eyes, right=(28.0, 12.0)),
+    )
+
+    rejection = process_record(record, _params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces")
+
+    assert (rejection.path, rejection.reason, rejection.partner) == (str(raw / "photos/a.png"), reason, str(raw / "sketches/a.png"))
+    assert not (tmp_path / "faces").exists()
+
+
+def test_fiducials_of_the_original_next_to_a_cropped_image_are_rejected_and_counted(tmp_path):
+    """A CUFS .dat in 1024x768 coordinates beside a 200x250 crop would warp to a blank face."""
+    raw = tmp_path / "cufs"
+    for name in ("photos/f-005-01.jpg", "sketches/f-005-01-sz1.jpg", "photos/f-006-01.jpg", "sketches/f-006-01-sz1.jpg"):
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((250, 200, 3), 128, dtype=np.uint8)).save(raw / name)
+    points = [(0.0, 0.0)] * 20
+    points[16], points[18] = (430.0, 390.0), (590.0, 392.0)  # where the eyes are in the original photo
+    (raw / "f-005-01.dat").write_text("".join(f"{x} {y}\n" for x, y in points))
+    params = _params(SourceParams(name="cufs", kind="cufs", root=raw))
+
+    report = build_faces(params, tmp_path / "faces", tmp_path / "faces.json", progress=False)
+
+    rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
+    assert list(rejects["path"]) == [str(raw / "photos/f-005-01.jpg")]
+    assert list(rejects["reason"]) == ["photo: eye centres outside the image (left (430, 390), right (590, 392); image 200x250 px)"]
+    summary = json.loads((tmp_path / "faces.json").read_text())
+    assert (report.used, report.rejected) == (1, 1) and summary["inputs"] == summary["used"] + summary["rejected"]
+    assert summary["reason.photo_eye_centres_outside_the_image"] == 1
 
 
 def test_eyes_from_an_official_crop_are_told_apart_from_measured_landmarks(tmp_path):
@@ -135,7 +180,9 @@ def test_ab_images_are_split_into_halves_and_resized_as_they_are(tmp_path):
     assert report.used == 1 and manifest["folder_split"][0] == "val" and manifest["photo_alignment"][0] == "as_is"
     assert (np.asarray(Image.open(tmp_path / "faces" / manifest["sketch"][0])) == 40).all()
     assert (np.asarray(Image.open(tmp_path / "faces" / manifest["photo"][0])) == (200, 100, 0)).all()
-    assert "odd AB image width, cannot split into two halves (15 px)" in pd.read_csv(tmp_path / "faces" / REJECTS_FILE)["reason"][0]
+    [rejection] = pd.read_csv(tmp_path / "faces" / REJECTS_FILE, keep_default_na=False).to_dict("records")
+    assert rejection["reason"] == "odd AB image width, cannot split into two halves (15 px)"
+    assert rejection["path"] == str(tmp_path / "ab/val/odd.png") and rejection["partner"] == ""  # one file: no partner
 
 
 def test_contact_sheet_shows_each_pair_with_the_canonical_eyes_marked(tmp_path):

@@ -35,8 +35,27 @@ def eye_similarity(eyes: EyeCentres, target: EyeCentres) -> np.ndarray:
     return np.hstack([linear, translation[:, None]])
 
 
+def _point(point: tuple[float, float]) -> str:
+    return f"({point[0]:g}, {point[1]:g})"
+
+
+def _check_eyes_in_image(eyes: EyeCentres, image: np.ndarray) -> None:
+    """Raises ValueError for eyes that are not finite or lie off the image.
+
+    Such eyes (a landmark file in the coordinates of another image, e.g. a 1024x768 original's
+    fiducials next to its 200x250 crop) would warp to a blank, border-coloured face.
+    """
+    height, width = image.shape[:2]
+    detail = f"left {_point(eyes.left)}, right {_point(eyes.right)}; image {width}x{height} px"
+    if not np.isfinite([eyes.left, eyes.right]).all():
+        raise ValueError(f"eye centres are not finite numbers ({detail})")
+    if not all(0 <= x <= width and 0 <= y <= height for x, y in (eyes.left, eyes.right)):
+        raise ValueError(f"eye centres outside the image ({detail})")
+
+
 def align_to_eyes(image: np.ndarray, eyes: EyeCentres, geometry: AlignmentParams, size: int) -> np.ndarray:
     """Warps `image` so that its eye centres land on the canonical positions of an S x S output."""
+    _check_eyes_in_image(eyes, image)
     matrix = eye_similarity(eyes, canonical_eyes(geometry, size))
     scale = float(np.hypot(*matrix[:, 0]))
     if scale < 1:

@@ -64,7 +64,7 @@ class NoFaceError(LookupError):
 
 
 def _normalise(
-    image: np.ndarray, eyes: EyeCentres | None, alignment: AlignmentParams, size: int, what: str
+    image: np.ndarray, eyes: EyeCentres | None, alignment: AlignmentParams, size: int
 ) -> tuple[np.ndarray, str]:
     """Aligns on the shipped eyes, else on detected eyes, else applies the no-landmarks policy."""
     if eyes is not None:
@@ -74,7 +74,7 @@ def _normalise(
     if alignment.no_landmarks == "center_crop":
         return center_crop_resize(image, size), BY_CENTER_CROP
     searched = "no face detected" if alignment.detect else "detection off"
-    raise NoFaceError(f"{what}: no landmarks and {searched} (no_landmarks: reject)")
+    raise NoFaceError(f"no landmarks and {searched} (no_landmarks: reject)")
 
 
 def _ab_halves(record: FaceRecord, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,12 +93,15 @@ def _ab_halves(record: FaceRecord, size: int) -> tuple[np.ndarray, np.ndarray]:
 def _aligned_image(
     path: Path, colour: ColourMode, eyes: EyeCentres | None, params: CropResizeParams, what: str
 ) -> tuple[np.ndarray, str]:
-    """One image read and aligned; whatever makes it unusable is an ImageReadError naming it."""
+    """One image read and aligned; whatever makes it unusable is an ImageReadError naming it.
+
+    An alignment reason starts with `what`, so the summary's reason counts tell photos from sketches.
+    """
     image = read_image(path, colour)
     try:
-        return _normalise(image, eyes, params.alignment, params.image_size, what)
-    except (NoFaceError, ValueError) as exc:  # no face; eye centres that coincide
-        raise ImageReadError(path, str(exc)) from None
+        return _normalise(image, eyes, params.alignment, params.image_size)
+    except (NoFaceError, ValueError) as exc:  # no face; eye centres off the image, not finite or coinciding
+        raise ImageReadError(path, f"{what}: {exc}") from None
 
 
 def _aligned_pair(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndarray, np.ndarray, str, str]:
@@ -109,18 +112,12 @@ def _aligned_pair(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndar
     return photo, sketch, photo_method, sketch_method
 
 
-def _pair_rejection(record: FaceRecord, failed: Path, reason: str) -> Rejection:
-    """The failed file with its reason, naming the other file of the pair, unused with it."""
-    partner = record.sketch_path if Path(failed) == Path(record.photo_path) else record.photo_path
-    return Rejection(record.source, str(failed), reason, partner=str(partner))
-
-
 def process_record(record: FaceRecord, params: CropResizeParams, out_dir: Path) -> dict | Rejection:
     """Aligns and writes one pair; returns its manifest row, or the reason it was rejected."""
     try:
         photo, sketch, photo_method, sketch_method = _aligned_pair(record, params)
     except ImageReadError as exc:
-        return _pair_rejection(record, Path(exc.path), exc.reason)
+        return Rejection.of_pair(record.source, exc.path, exc.reason, (record.photo_path, record.sketch_path))
 
     photo_file = Path(PHOTOS_DIR) / f"{record.id}.png"
     sketch_file = Path(SKETCHES_DIR) / f"{record.id}.png"

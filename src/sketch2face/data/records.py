@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Iterable, Literal, Mapping
 
 MANIFEST_FILE = "manifest.csv"
 """The aligned records as crop_resize writes them and assemble_pairs reads them (in data/faces)."""
@@ -46,21 +46,32 @@ class FaceRecord:
 
 
 class SourceError(ValueError):
-    """A configured source that cannot be read at all (missing root, wrong layout, bad list file)."""
+    """Input data that cannot be used at all: a source (missing root, wrong layout, bad list file), a bad pairs table."""
+
+
+PARTNER_SEPARATOR = "; "
+"""Between the files of one `Rejection.partner` (a broken landmark file leaves photo and sketch unused)."""
 
 
 @dataclass(frozen=True)
 class Rejection:
     """An input that was not used, and why: nothing is dropped silently.
 
-    When one file of a pair fails, `path` is that file and `partner` the other file of the pair,
-    which is not used either.
+    When one file makes a pair unusable (an unreadable image, a broken landmark file), `path` is
+    that file and `partner` the pair's other files, not used either (`PARTNER_SEPARATOR` between
+    two); empty for a one-file pair, an AB image.
     """
 
     source: str
     path: str
     reason: str
     partner: str = ""
+
+    @classmethod
+    def of_pair(cls, source: str, failed: Path | str, reason: str, pair: Iterable[Path | str]) -> Rejection:
+        """`failed` with its reason, the pair's files other than `failed` as partner."""
+        others = [str(path) for path in pair if Path(path) != Path(failed)]
+        return cls(source, str(failed), reason, partner=PARTNER_SEPARATOR.join(others))
 
 
 @dataclass

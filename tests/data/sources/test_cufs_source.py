@@ -5,7 +5,7 @@ from PIL import Image
 
 from sketch2face.config import SourceParams
 from sketch2face.data.faces_report import reason_key
-from sketch2face.data.records import EyeCentres
+from sketch2face.data.records import PARTNER_SEPARATOR, EyeCentres
 from sketch2face.data.sources import cufs
 
 
@@ -114,9 +114,20 @@ def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):
 
     assert scan.records == []
     [rejection] = scan.rejections
-    assert Path(rejection.path).name == "m-001-01.jpg" and Path(rejection.partner).name == "m-001-01-sz1.jpg"
-    assert "m-001-01.dat" in rejection.reason and "expected at least 19" in rejection.reason
+    assert rejection.path == str(tmp_path / "m-001-01.dat")  # the broken file; the pair it leaves unused is the partner
+    assert rejection.partner.split(PARTNER_SEPARATOR) == [str(tmp_path / "photos/m-001-01.jpg"), str(tmp_path / "sketches/m-001-01-sz1.jpg")]
+    assert rejection.reason == "unreadable landmarks (expected at least 19 'x y' points, found 4 numbers)"
     assert reason_key(rejection.reason) == "unreadable_landmarks"
+
+
+def test_a_fiducial_file_that_is_not_text_is_rejected_not_a_crash(tmp_path):
+    _image(tmp_path / "photos/m-001-01.jpg")
+    _image(tmp_path / "sketches/m-001-01-sz1.jpg")
+    (tmp_path / "m-001-01-sz1.dat").write_bytes(b"\xff\xfe\x00binary")
+
+    [rejection] = _scan(tmp_path).rejections
+
+    assert Path(rejection.path).name == "m-001-01-sz1.dat" and rejection.reason == "unreadable landmarks (not a text file)"
 
 
 def test_an_unreadable_image_is_left_to_crop_resize_which_names_it(tmp_path):

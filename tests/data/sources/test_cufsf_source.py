@@ -9,7 +9,7 @@ from PIL import Image
 from sketch2face.config import SourceParams
 from sketch2face.data.faces_report import reason_key
 from sketch2face.data.images import read_image
-from sketch2face.data.records import EyeCentres
+from sketch2face.data.records import PARTNER_SEPARATOR, EyeCentres
 from sketch2face.data.sources import cufsf
 
 FERET_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -96,7 +96,34 @@ def test_a_colour_photo_missing_from_photos_root_is_not_called_greyscale_only(la
 
     rejected = {Path(r.path).name: r.reason for r in cufsf.scan(layout).rejections}
 
-    assert rejected["00002.jpg"] == "colour photo not found under photos_root (00002_930831_fa[_flag].ppm[.bz2] for 00002fa010_930831)"
+    reason = rejected["00002.jpg"]
+    assert reason.startswith("no colour counterpart of this name under photos_root (00002_930831_fa[_flag].ppm[.bz2] for 00002fa010_930831;")
+    assert "not one-to-one" in reason and "renamed or dropped" in reason  # FERET's doing, not necessarily a bad copy
+    assert reason_key(reason) == "no_colour_counterpart_of_this_name_under_photos_root"
+
+
+def test_an_unreadable_landmark_file_is_the_rejected_path_with_the_pair_as_partner(layout):
+    points = layout.root / "sketch_points/00001.3pts"
+    points.write_text("312 348\n")
+
+    [rejection] = [r for r in cufsf.scan(layout).rejections if "landmarks" in r.reason]
+
+    assert rejection.path == str(points)
+    photo = layout.photos_root / "dvd1/data/images/00001/00001_930831_fb_a.ppm.bz2"
+    assert rejection.partner.split(PARTNER_SEPARATOR) == [str(photo), str(layout.root / "original_sketch/00001.jpg")]
+    assert rejection.reason == "unreadable landmarks (expected at least 3 'x y' points, found 2 numbers)"
+
+
+def test_a_ground_truth_file_that_is_not_text_is_rejected_not_a_crash(layout):
+    truth = layout.photos_root / "dvd1/data/ground_truths/name_value/00002/00002_930831_fa.txt"
+    truth.write_bytes(b"\xff\xfe\x00left_eye")
+
+    scan = cufsf.scan(layout)
+
+    assert [record.id for record in scan.records] == ["cufsf/00001fb010_930831"]
+    assert [(r.path, r.reason) for r in scan.rejections if "landmarks" in r.reason] == [
+        (str(truth), "unreadable landmarks (not a text file)")
+    ]
 
 
 def test_files_that_play_no_part_are_listed_not_skipped(layout):

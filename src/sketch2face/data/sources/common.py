@@ -17,7 +17,22 @@ SPLIT_WORDS = {"train": "train", "training": "train", "test": "test", "testing":
 
 
 class LandmarkFileError(ValueError):
-    """A landmark file that cannot be parsed; the message names the file and the problem."""
+    """A landmark file that cannot be read or parsed: `path` is rejected, with `problem` as the reason."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def read_landmark_text(path: Path) -> str:
+    """The text of a landmark file; an unreadable or binary file is a LandmarkFileError, not a crash."""
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise LandmarkFileError(path, f"cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise LandmarkFileError(path, "not a text file") from None
 
 
 def _walk(root: Path) -> tuple[list[Path], list[Path]]:
@@ -82,12 +97,13 @@ def stem_matching(pattern: re.Pattern[str], suffix: str) -> Callable[[Path], str
 
 def read_points(path: Path, minimum: int) -> list[Point]:
     """`x y` pairs, whitespace separated, any line layout; at least `minimum` points."""
+    text = read_landmark_text(path)
     try:
-        numbers = [float(token) for token in path.read_text().split()]
+        numbers = [float(token) for token in text.split()]
     except ValueError as exc:
-        raise LandmarkFileError(f"{path}: not a list of numbers ({exc})") from None
+        raise LandmarkFileError(path, f"not a list of numbers ({exc})") from None
     if len(numbers) % 2 or len(numbers) // 2 < minimum:
-        raise LandmarkFileError(f"{path}: expected at least {minimum} 'x y' points, found {len(numbers)} numbers")
+        raise LandmarkFileError(path, f"expected at least {minimum} 'x y' points, found {len(numbers)} numbers")
     return [(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)]
 
 

@@ -98,14 +98,11 @@ def _eyes(image: Path, fiducials: dict[str, Path]) -> EyeCentres | None:
 def _pair_eyes(
     source: str, photo: Path, sketch: Path, fiducials: dict[str, Path]
 ) -> tuple[EyeCentres | None, EyeCentres | None] | Rejection:
-    """Both images' eyes, or the rejection of the image whose fiducial file is unusable."""
-    found = []
-    for image, partner in ((photo, sketch), (sketch, photo)):
-        try:
-            found.append(_eyes(image, fiducials))
-        except (LandmarkFileError, OSError) as exc:
-            return Rejection(source, str(image), f"unreadable landmarks ({exc})", partner=str(partner))
-    return found[0], found[1]
+    """Both images' eyes, or the rejection of an unusable fiducial file, with the pair as partner."""
+    try:
+        return _eyes(photo, fiducials), _eyes(sketch, fiducials)
+    except LandmarkFileError as exc:
+        return Rejection.of_pair(source, exc.path, f"unreadable landmarks ({exc.problem})", (photo, sketch))
 
 
 def _header_size(image: Path) -> tuple[int, int] | None:

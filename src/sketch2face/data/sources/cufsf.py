@@ -10,10 +10,11 @@
 
 The list gives the photo each sketch was drawn from in greyscale naming
 (`<subject><pose><shot>[d]_<date>`); the colour photo is `<subject>_<date>_<pose>`. A sketch
-whose colour photo does not exist (the `ba` series and `d` images are greyscale only) is
-rejected with that reason. Photo eyes come from the FERET ground truth (on the colour image),
-else from the `.tif.pos` file scaled to the colour size. The standard split trains on the
-first 250 listed sketches and tests on the other 944.
+without a colour photo is rejected, saying why: greyscale-only (the `ba` series and `d`
+images), or no colour file of that name (about 4 of the 1194: greyscale and colour FERET names
+are not one-to-one, NIST renamed or dropped some images). Photo eyes come from the FERET
+ground truth (on the colour image), else from the `.tif.pos` file scaled to the colour size.
+The standard split trains on the first 250 listed sketches and tests on the other 944.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sketch2face.data.sources.common import (
     LandmarkFileError,
     eyes_from_points,
     files_under,
+    read_landmark_text,
     read_points,
     source_files,
     stem_matching,
@@ -43,6 +45,8 @@ GROUND_TRUTH_XML_SUFFIX = ".xml"
 GROUND_TRUTH_TEXT_SUFFIX = ".txt"
 STANDARD_TRAIN_COUNT = 250  # the first 250 listed sketches train, the other 944 test
 GREY_TO_COLOUR_SCALE = 2.0  # greyscale FERET 256x384 -> colorFERET 512x768
+# why a listed photo that has a colour series can still lack a colour file of its name
+NAMES_NOT_ONE_TO_ONE = "greyscale-to-colour FERET names are not one-to-one: NIST renamed or dropped some, see its fates list"
 
 SUBJECT = re.compile(r"\d{5}")
 GREY_NAME = re.compile(r"(?P<subject>\d{5})(?P<pose>[a-z]{2})(?P<shot>\d{3})(?P<duplicate>d?)_(?P<date>\d{6})")
@@ -94,7 +98,7 @@ def _colour_photos(files: list[Path]) -> dict[str, Path]:
 
 
 def _name_values(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    pairs = (line.split("=", 1) for line in read_landmark_text(path).splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs}
 
 
@@ -106,9 +110,9 @@ def ground_truth_eyes(path: Path) -> EyeCentres | None:
     try:
         points = [tuple(float(number) for number in values[key].split()) for key in EYE_KEYS]
     except ValueError as exc:
-        raise LandmarkFileError(f"{path}: eye coordinates are not numbers ({exc})") from None
+        raise LandmarkFileError(path, f"eye coordinates are not numbers ({exc})") from None
     if any(len(point) != 2 for point in points):
-        raise LandmarkFileError(f"{path}: eye coordinates must be 'X Y'")
+        raise LandmarkFileError(path, "eye coordinates must be 'X Y'")
     return eyes_from_points(*points)
 
 
@@ -117,7 +121,9 @@ def ground_truth_attributes(path: Path) -> dict[str, str]:
     try:
         tree = ElementTree.parse(path)
     except ElementTree.ParseError as exc:
-        raise LandmarkFileError(f"{path}: not valid XML ({exc})") from None
+        raise LandmarkFileError(path, f"not valid XML ({exc})") from None
+    except OSError as exc:
+        raise LandmarkFileError(path, f"cannot read ({exc.strerror or exc})") from None
     attributes = {}
     for element in tree.iter():
         tag = element.tag.rsplit("}", 1)[-1].lower()
@@ -185,13 +191,17 @@ def scan(params: SourceParams) -> SourceScan:
         colour_photo = colour.get(photo.colour_key)
         if colour_photo is None:
             looked_for = f"{photo.colour_key}[_flag].ppm[.bz2] for {photo.grey_name}"
-            reason = "no colour photo, greyscale-only in FERET" if photo.greyscale_only else "colour photo not found under photos_root"
-            result.rejections.append(Rejection(params.name, str(sketch), f"{reason} ({looked_for})"))
+            reason = (
+                f"no colour photo, greyscale-only in FERET ({looked_for})" if photo.greyscale_only
+                else f"no colour counterpart of this name under photos_root ({looked_for}; {NAMES_NOT_ONE_TO_ONE})"
+            )
+            result.rejections.append(Rejection(params.name, str(sketch), reason))
             continue
         try:
             record = _record(params, photo, sketch, colour_photo, split, annotations)
-        except (LandmarkFileError, OSError) as exc:
-            result.rejections.append(Rejection(params.name, str(sketch), f"unreadable landmarks ({exc})"))
+        except LandmarkFileError as exc:
+            reason = f"unreadable landmarks ({exc.problem})"
+            result.rejections.append(Rejection.of_pair(params.name, exc.path, reason, (colour_photo, sketch)))
             continue
         result.records.append(record)
     return result
