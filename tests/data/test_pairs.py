@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sketch2face.config import AssemblePairsParams
+from sketch2face.config import AssemblePairsParams, SourceParams
 from sketch2face.data.pairs import PAIRS_FILE, assemble_pairs, split_subjects
+from sketch2face.data.sources import aligned
 
 
 def _manifest(rows: int, **columns) -> pd.DataFrame:
@@ -107,3 +108,5 @@ def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
     assert summary["split.train"] + summary["split.val"] + summary["split.test"] == 6
     assert summary["split.train"] == 4 and summary["split.train.gender.female"] == 3  # the blank gender is in train
     assert not [key for key in summary if key.endswith(".gender.")]
+    read_back = aligned.scan(SourceParams(name="mine", kind="aligned", root=tmp_path / "pairs"))
+    assert len(read_back.records) == 6 and read_back.rejections == []  # pairs.csv is its table, not a stray file

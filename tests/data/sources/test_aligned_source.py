@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from sketch2face.config import SourceParams
+from sketch2face.data.pairs import PAIRS_FILE
 from sketch2face.data.sources import aligned
 
 
@@ -38,14 +39,28 @@ def test_split_folders_become_records_that_keep_their_split(tmp_path):
 def test_this_pipelines_own_pairs_folder_reads_back_with_nested_ids(tmp_path):
     _ab(tmp_path / "train/cufs/cuhk/f-005-01.png")
     _ab(tmp_path / "test/demo/face_0003_a.png")
-    (tmp_path / "pairs.csv").write_text("id,split\n")
+    (tmp_path / PAIRS_FILE).write_text("id,split\n")  # assemble_pairs' table of the images: not an input
 
     scan = aligned.scan(SourceParams(name="mine", kind="aligned", root=tmp_path))
 
     assert {r.id: r.attributes["folder_split"] for r in scan.records} == {
         "mine/test/demo/face_0003_a": "test", "mine/train/cufs/cuhk/f-005-01": "train",
     }
-    assert [(Path(r.path).name, r.reason) for r in scan.rejections] == [("pairs.csv", "not in a train/val/test folder")]
+    assert scan.rejections == []
+
+
+def test_only_the_pairs_table_at_the_root_is_skipped(tmp_path):
+    _ab(tmp_path / "train/1.png")
+    (tmp_path / PAIRS_FILE).write_text("id,split\n")
+    (tmp_path / "train" / PAIRS_FILE).write_text("id,split\n")
+    (tmp_path / "notes.csv").write_text("x\n")
+
+    scan = aligned.scan(SourceParams(name="mine", kind="aligned", root=tmp_path))
+
+    assert sorted((Path(r.path).relative_to(tmp_path).as_posix(), r.reason) for r in scan.rejections) == [
+        ("notes.csv", "not in a train/val/test folder"),
+        ("train/pairs.csv", "not an image file extension"),
+    ]
 
 
 def test_one_id_in_two_files_rejects_both(tmp_path):

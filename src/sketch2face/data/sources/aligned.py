@@ -5,7 +5,8 @@
     <root>/test/<id>.<ext>    this pipeline's own `data/pairs` (`train/cufs/cuhk/f-005-01.png`)
 
 The images are already aligned, so crop_resize only resizes each half to S x S, and the
-folder's split is kept by assemble_pairs whatever its split mode.
+folder's split is kept by assemble_pairs whatever its split mode. The `pairs.csv` that
+assemble_pairs writes at the root is its table of these images, not an input, and is skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
+from sketch2face.data.pairs import PAIRS_FILE
 from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceError, SourceScan
 from sketch2face.data.sources.common import source_files, unique_by_key
 
@@ -33,6 +35,8 @@ def scan(params: SourceParams) -> SourceScan:
     images = []
     for path in source_files(params.root, params.name, result.rejections):
         relative = path.relative_to(params.root)
+        if relative == Path(PAIRS_FILE):
+            continue
         if len(relative.parts) < 2 or relative.parts[0] not in SPLIT_FOLDERS:
             result.rejections.append(Rejection(params.name, str(path), f"not in a {'/'.join(SPLIT_FOLDERS)} folder"))
         elif not is_image_file(path):
