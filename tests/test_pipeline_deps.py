@@ -82,3 +82,14 @@ def test_stage_deps_cover_the_code_it_runs(name: str) -> None:
     unused = sorted(str(dep.relative_to(ROOT)) for dep in deps if dep.is_relative_to(SRC) and not any(
         path == dep or dep in path.parents for path in code))
     assert not unused, f"dvc.yaml stage {name}: deps {unused} hold no code the stage runs"
+
+
+def test_crop_resize_warns_about_exactly_the_data_folders_it_does_not_depend_on():
+    """The stage's list of tracked data folders is the one in dvc.yaml."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("crop_resize_stage", ROOT / "stages/crop_resize.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    data_deps = {Path(dep) for dep in STAGES["crop_resize"]["deps"] if dep.startswith("data/")}
+    assert set(stage.DATA_DEPS) == data_deps

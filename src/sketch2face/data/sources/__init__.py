@@ -6,7 +6,8 @@ to `ADAPTERS` under the `kind` name that `params.yaml` uses.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 from sketch2face.config import SourceParams
 from sketch2face.data.records import SourceError, SourceScan
@@ -33,3 +34,18 @@ def scan_sources(sources: Iterable[SourceParams]) -> SourceScan:
                 raise SourceError(f"source '{source.name}': {setting} {folder} {problem}")
         combined.extend(ADAPTERS[source.kind](source))
     return combined
+
+
+def folders_outside(sources: Iterable[SourceParams], tracked: Sequence[Path]) -> list[str]:
+    """`source '<name>' root <folder>` for each configured folder under none of `tracked`.
+
+    `tracked` are the crop_resize stage's data dependencies: a dataset elsewhere can change
+    without `dvc repro` noticing, so the stage warns about it.
+    """
+    inside = [folder.absolute() for folder in tracked]
+    return [
+        f"source '{source.name}' {setting} {folder}"
+        for source in sources
+        for setting, folder in (("root", source.root), ("photos_root", source.photos_root))
+        if folder is not None and not any(folder.absolute().is_relative_to(parent) for parent in inside)
+    ]
