@@ -1,8 +1,10 @@
+from unittest import mock
+
 import pytest
 import torch
 from torch import nn
 
-from sketch2face.models.layers import GEMM_MAX_POSITIONS, GemmConv2d, GemmConvTranspose2d, runs_as_gemm
+from sketch2face.models.layers import GEMM_MAX_POSITIONS, GemmConv2d, GemmConvTranspose2d, gemm_applies
 
 
 def twin_layers(gemm_class, plain_class, **options):
@@ -13,9 +15,17 @@ def twin_layers(gemm_class, plain_class, **options):
     return gemm, plain
 
 
-def outputs_and_gradients(layer, features):
+def falls_back_to_pytorch(layer, features, *args) -> bool:
+    """Whether the call went to nn.Conv2d's (or nn.ConvTranspose2d's) own forward."""
+    pytorch_class = type(layer).__mro__[1]
+    with mock.patch.object(pytorch_class, "forward", autospec=True, side_effect=pytorch_class.forward) as forward:
+        layer(features, *args)
+    return forward.called
+
+
+def outputs_and_gradients(layer, features, *args):
     features = features.clone().requires_grad_()
-    output = layer(features)
+    output = layer(features, *args)
     (output * torch.linspace(-1, 1, output.numel()).view_as(output)).sum().backward()
     gradients = [features.grad] + [parameter.grad for parameter in layer.parameters()]
     return output.detach(), gradients
@@ -32,8 +42,7 @@ def outputs_and_gradients(layer, features):
 def test_gemm_conv_matches_conv2d_in_values_and_gradients(options, size):
     gemm, plain = twin_layers(GemmConv2d, nn.Conv2d, **options)
     features = torch.randn(2, options["in_channels"], size, size)
-    batch, _, height, width = plain(features).shape
-    assert runs_as_gemm(gemm, features, batch * height * width)
+    assert not falls_back_to_pytorch(gemm, features)
     for got, expected in zip(*(outputs_and_gradients(layer, features) for layer in (gemm, plain)), strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
@@ -50,18 +59,52 @@ def test_gemm_conv_matches_conv2d_in_values_and_gradients(options, size):
 def test_gemm_transposed_conv_matches_conv_transpose2d(options, size):
     gemm, plain = twin_layers(GemmConvTranspose2d, nn.ConvTranspose2d, **options)
     features = torch.randn(2, options["in_channels"], size, size)
-    assert runs_as_gemm(gemm, features, 2 * size * size)
+    assert not falls_back_to_pytorch(gemm, features)
     for got, expected in zip(*(outputs_and_gradients(layer, features) for layer in (gemm, plain)), strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_large_maps_and_grouped_convs_keep_the_onednn_path():
     conv = GemmConv2d(4, 4, 4, stride=2, padding=1)
-    large = torch.randn(1, 4, 32, 32)  # 16 x 16 = 256 output positions
-    assert not runs_as_gemm(conv, large, 16 * 16)
-    assert not runs_as_gemm(GemmConv2d(4, 4, 3, groups=2), torch.randn(1, 4, 4, 4), 4)
-    assert not runs_as_gemm(GemmConv2d(4, 4, 3, padding="same"), torch.randn(1, 4, 4, 4), 16)
-    assert runs_as_gemm(conv, large, GEMM_MAX_POSITIONS)
+    assert falls_back_to_pytorch(conv, torch.randn(1, 4, 32, 32)), "16 x 16 = 256 output positions"
+    assert not falls_back_to_pytorch(conv, torch.randn(1, 4, 16, 16)), f"8 x 8 = {GEMM_MAX_POSITIONS} output positions"
+    assert falls_back_to_pytorch(GemmConv2d(4, 4, 3, groups=2), torch.randn(1, 4, 4, 4))
+    transposed = GemmConvTranspose2d(4, 4, 4, stride=2, padding=1)
+    assert falls_back_to_pytorch(transposed, torch.randn(1, 4, 16, 16))
+    assert not falls_back_to_pytorch(transposed, torch.randn(1, 4, 8, 8))
+
+
+CONVOLUTION = dict(in_channels=3, out_channels=5, kernel_size=3)
+
+
+@pytest.mark.parametrize(
+    "options, shape",
+    [
+        (dict(CONVOLUTION, padding="same"), (2, 3, 4, 4)),
+        (dict(CONVOLUTION, padding="same", dilation=2), (1, 3, 5, 5)),
+        (dict(CONVOLUTION, padding="valid"), (2, 3, 4, 4)),
+        (dict(CONVOLUTION, padding=1), (3, 4, 4)),  # unbatched (C, H, W)
+        (dict(CONVOLUTION, padding="same"), (3, 4, 4)),
+    ],
+    ids=["same", "same-dilated", "valid", "unbatched", "unbatched-same"],
+)
+def test_gemm_conv_leaves_string_padding_and_unbatched_input_to_conv2d(options, shape):
+    gemm, plain = twin_layers(GemmConv2d, nn.Conv2d, **options)
+    features = torch.randn(shape)
+    assert not gemm_applies(gemm, features) and falls_back_to_pytorch(gemm, features)
+    for got, expected in zip(*(outputs_and_gradients(layer, features) for layer in (gemm, plain)), strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("output_size", [None, [5, 5]])
+def test_gemm_transposed_conv_leaves_unbatched_input_to_conv_transpose2d(output_size):
+    gemm, plain = twin_layers(GemmConvTranspose2d, nn.ConvTranspose2d, in_channels=3, out_channels=2, kernel_size=4,
+                              stride=2, padding=1)
+    features = torch.randn(3, 2, 2)
+    assert not gemm_applies(gemm, features) and falls_back_to_pytorch(gemm, features, output_size)
+    for got, expected in zip(*(outputs_and_gradients(layer, features, output_size) for layer in (gemm, plain)),
+                             strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
 def test_gemm_layers_follow_bf16_autocast():

@@ -41,10 +41,14 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def runs_as_gemm(layer: nn.Conv2d | nn.ConvTranspose2d, features: torch.Tensor, positions: int) -> bool:
+def gemm_applies(layer: nn.Conv2d | nn.ConvTranspose2d, features: torch.Tensor) -> bool:
+    """Whether the GEMM path can compute this call at all; anything else is left to PyTorch.
+
+    It needs a CPU batch (N, C, H, W), numeric zero padding ('same'/'valid' are strings) and no groups.
+    """
     return (
         features.device.type == "cpu"
-        and positions <= GEMM_MAX_POSITIONS
+        and features.ndim == 4
         and layer.groups == 1
         and layer.padding_mode == "zeros"
         and not isinstance(layer.padding, str)
@@ -66,6 +70,8 @@ class GemmConv2d(nn.Conv2d):
     """
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if not gemm_applies(self, features):
+            return super().forward(features)
         batch, _, height, width = features.shape
         out_height, out_width = (
             (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
@@ -73,7 +79,7 @@ class GemmConv2d(nn.Conv2d):
                 (height, width), self.padding, self.dilation, self.kernel_size, self.stride
             )
         )
-        if not runs_as_gemm(self, features, batch * out_height * out_width):
+        if batch * out_height * out_width > GEMM_MAX_POSITIONS:
             return super().forward(features)
         columns = F.unfold(features, self.kernel_size, self.dilation, self.padding, self.stride)
         output = (self.weight.flatten(1) @ columns).view(batch, self.out_channels, out_height, out_width)
@@ -88,8 +94,10 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
     """
 
     def forward(self, features: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is not None or not gemm_applies(self, features):
+            return super().forward(features, output_size)
         batch, _, height, width = features.shape
-        if output_size is not None or not runs_as_gemm(self, features, batch * height * width):
+        if batch * height * width > GEMM_MAX_POSITIONS:
             return super().forward(features, output_size)
         out_size = [
             (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + extra + 1
