@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -144,13 +146,10 @@ def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
     for name in ("a.png", "sub/b.jpg", "c.png", "c.jpg"):
         Image.new("L", (8, 8)).save(sketches / name)
     (sketches / "notes.txt").write_text("hi")
-    out = sketches / "out"  # an output folder inside the input folder is not read back
-    out.mkdir()
-    Image.new("L", (8, 8)).save(out / "old.png")
     single = tmp_path / "single.png"
     Image.new("L", (8, 8)).save(single)
 
-    inputs, failures = collect_sketches([sketches, single, tmp_path / "missing.png", sketches, single], out)  # two given twice
+    inputs, failures = collect_sketches([sketches, single, tmp_path / "missing.png", sketches, single], tmp_path / "out")
 
     assert [(item.path.relative_to(tmp_path).as_posix(), item.name) for item in inputs] == [
         ("in/a.png", "a"), ("in/c.jpg", "c"), ("in/sub/b.jpg", "sub/b"), ("single.png", "single"),
@@ -162,6 +161,43 @@ def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
         "c.png": f"same output name as {sketches / 'c.jpg'}",
         "missing.png": "no such file or folder",
     }
+
+
+def _sketch_folder(folder, names):
+    folder.mkdir(parents=True)
+    for name in names:
+        Image.new("L", (8, 8)).save(folder / name)
+    return folder
+
+
+def test_an_output_folder_inside_the_input_folder_reads_back_only_what_is_not_this_runs_output(tmp_path):
+    sketches = _sketch_folder(tmp_path / "in", ["a.png", "b.jpg"])
+    out = _sketch_folder(sketches / "out", ["a.png", "a_side_by_side.png", "old.png"])  # an earlier run's photos
+
+    inputs, failures = collect_sketches([sketches], out)
+
+    assert [item.name for item in inputs] == ["a", "b", "out/old"], "old.png is not what this run writes: it is read"
+    assert {failure.path: failure.reason for failure in failures} == {
+        str(out / name): f"named like the output of {sketches / 'a.png'}: not read as a sketch"
+        for name in ("a.png", "a_side_by_side.png")
+    }
+
+
+def test_the_output_folder_may_be_the_input_folder_or_its_parent(tmp_path, monkeypatch, model):
+    """`sketch2face predict same -o .` once silently dropped every input under the output folder."""
+    monkeypatch.chdir(tmp_path)
+    same = _sketch_folder(tmp_path / "same", ["a.png", "b.jpg"])
+
+    inputs, failures = collect_sketches([Path("same")], Path("."))
+    assert [item.name for item in inputs] == ["a", "b"] and failures == []
+    report = predict_sketches(inputs, model, SketchAligner.for_model(model, "center"), Path("."))
+    assert len(report.written) == 2 and (tmp_path / "a.png").is_file() and (tmp_path / "b.png").is_file()
+
+    inputs, failures = collect_sketches([same], same)
+    assert [item.name for item in inputs] == ["b"], "b.jpg becomes same/b.png"
+    assert [(failure.path, failure.reason) for failure in failures] == [
+        (str(same / "a.png"), f"its photo would overwrite it (choose an -o folder other than {same})"),
+    ]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

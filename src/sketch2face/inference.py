@@ -181,22 +181,19 @@ class PredictReport:
         return counts
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
-
-
 def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[SketchInput], list[Failure]]:
     """Files as given, folders walked recursively (keeping sub-folders in the output names).
 
-    Non-image files, missing paths and two inputs that would write the same output are failures,
-    so the summary accounts for everything the user pointed at.
+    Non-image files, missing paths, two inputs that would write the same output, and files that
+    this run writes itself (when `-o` lies in an input folder) are failures, so the summary
+    accounts for everything the user pointed at.
     """
     inputs: list[SketchInput] = []
     failures: list[Failure] = []
     seen: set[Path] = set()  # a file given twice (itself and inside a folder also given) counts once
     for argument in arguments:
         if argument.is_dir():
-            files = sorted(p for p in argument.rglob("*") if p.is_file() and not _inside(p, out_dir))
+            files = sorted(p for p in argument.rglob("*") if p.is_file())
             candidates = [(p, p.relative_to(argument).with_suffix("").as_posix()) for p in files]
         elif argument.is_file():
             candidates = [(argument, argument.stem)]
@@ -219,7 +216,33 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
             failures.append(Failure(str(item.path), f"same output name as {unique[item.name].path}"))
         else:
             unique[item.name] = item
-    return list(unique.values()), failures
+    return _not_overwritten(list(unique.values()), out_dir, failures)
+
+
+def _not_overwritten(
+    inputs: list[SketchInput], out_dir: Path, failures: list[Failure]
+) -> tuple[list[SketchInput], list[Failure]]:
+    """Takes out, as failures that say why, the inputs at a path this run writes to.
+
+    With `-o` inside an input folder, the photos (and side-by-sides) of an earlier run are found
+    there again: they are not sketches to read back. With `-o` the input folder itself, `a.png`
+    would be replaced by its own photo.
+    """
+    writers: dict[Path, SketchInput] = {}
+    for item in inputs:
+        for output in (photo_path(out_dir, item), side_by_side_path(out_dir, item)):
+            writers.setdefault(output.resolve(), item)
+    kept: list[SketchInput] = []
+    for item in inputs:
+        path = item.path.resolve()
+        if photo_path(out_dir, item).resolve() == path:
+            reason = f"its photo would overwrite it (choose an -o folder other than {out_dir})"
+            failures.append(Failure(str(item.path), reason))
+        elif path in writers:
+            failures.append(Failure(str(item.path), f"named like the output of {writers[path].path}: not read as a sketch"))
+        else:
+            kept.append(item)
+    return kept, failures
 
 
 def side_by_side(sketch: np.ndarray, photo: np.ndarray) -> np.ndarray:
