@@ -60,6 +60,20 @@ def test_an_interrupted_run_the_store_no_longer_has_is_replaced_by_a_new_one():
     assert not reopened and tracker.enabled and tracker.run_id not in (None, "0" * 32)
 
 
+def test_an_interrupted_run_that_was_deleted_is_replaced_by_a_new_one():
+    import mlflow
+
+    with Tracker().start() as interrupted:
+        pass
+    mlflow.delete_run(interrupted.run_id)
+    tracker = Tracker()
+    with pytest.warns(UserWarning, match="cannot be reopened \\(the store has no such active run\\)"):
+        assert not tracker.reopen(interrupted.run_id)
+    tracker.start()
+    tracker.end()
+    assert tracker.enabled and tracker.run_id != interrupted.run_id
+
+
 def test_a_rescoring_gets_its_own_run_nested_under_the_training_run(tmp_path):
     import mlflow
 
@@ -86,6 +100,59 @@ def test_a_rescoring_gets_its_own_run_nested_under_the_training_run(tmp_path):
     for data in evaluations:
         assert data.tags[PARENT_RUN_TAG] == data.tags[TRAINING_RUN_TAG] == training.run_id
         assert data.metrics == {"psnr": 21.0}
+
+
+def _evaluated_without_the_training_run(training_run_id: str, params: dict):
+    import mlflow
+
+    with pytest.warns(UserWarning, match=f"run {training_run_id} of the training is not in this store"):
+        with Tracker(training_run_id).start_evaluation(params) as evaluation:
+            evaluation.log_metrics({"psnr": 19.0})
+            evaluation.mark_evaluated()
+    assert evaluation.enabled and evaluation.run_id != training_run_id
+    return mlflow.get_run(evaluation.run_id).data
+
+
+def test_an_evaluation_whose_training_run_is_not_in_the_store_gets_a_run_with_all_params():
+    """A fresh clone with `dvc pull`, or another MLFLOW_TRACKING_URI: mlflow_run.json names a run the store lacks."""
+    params = {"train": {"lr": 0.0002}, "evaluate": {"generator": "last"}}
+    missing = "f" * 32
+    data = _evaluated_without_the_training_run(missing, params)
+    assert data.metrics == {"psnr": 19.0}
+    assert data.params == {"train.lr": "0.0002", "evaluate.generator": "last"}
+    assert data.tags[TRAINING_RUN_TAG] == missing and PARENT_RUN_TAG not in data.tags
+
+
+def test_an_evaluation_whose_training_run_was_deleted_is_nested_under_nothing():
+    import mlflow
+
+    params = {"train": {"lr": 0.0002}}
+    with Tracker().start() as training:
+        training.log_params(params)
+    mlflow.delete_run(training.run_id)
+    data = _evaluated_without_the_training_run(training.run_id, params)
+    assert data.tags[TRAINING_RUN_TAG] == training.run_id and PARENT_RUN_TAG not in data.tags
+
+
+def test_an_unreachable_store_still_turns_tracking_off_for_the_evaluation(monkeypatch, tmp_path):
+    point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path)
+    with pytest.warns(UserWarning, match="MLflow get_run failed, continuing without tracking"):
+        with Tracker("f" * 32).start_evaluation({"train": {"lr": 0.0002}}) as evaluation:
+            evaluation.log_metrics({"psnr": 19.0})
+    assert not evaluation.enabled
+
+
+def test_new_metrics_are_logged_once_per_run():
+    import mlflow
+
+    with Tracker().start() as first:
+        first.log_new_metrics({"epochs": 2, "final_loss_G_L1": 0.3})
+    with Tracker(first.run_id).start() as again:
+        again.log_new_metrics({"epochs": 2, "final_loss_G_L1": 0.25, "resumed_from_step": 4})
+    client = mlflow.MlflowClient()
+    histories = {key: [m.value for m in client.get_metric_history(first.run_id, key)]
+                 for key in ("epochs", "final_loss_G_L1", "resumed_from_step")}
+    assert histories == {"epochs": [2], "final_loss_G_L1": [0.3], "resumed_from_step": [4]}
 
 
 # ---- the generator as an MLflow model ------------------------------------------------------------

@@ -5,7 +5,8 @@ One MLflow run per pipeline execution: `train` opens it and leaves its id in a s
 reopens the run it was logging to. An evaluation that reuses a trained model under other params
 (`dvc exp run -S evaluate.generator=best` reruns only `evaluate`), or scores it a second time,
 gets a run of its own nested under the training run: the training run's metrics are never
-overwritten, and every run's metrics match the params it shows.
+overwritten, and every run's metrics match the params it shows. A rerun of a finished training
+(nothing left to train) reopens its run and logs nothing that run already holds.
 
 The store defaults to `mlflow.db` in the project root, also when DVC runs an experiment in a
 temporary copy under `.dvc/tmp/exps`, so runs from `dvc repro`, `dvc exp run`, `--queue` and
@@ -54,6 +55,9 @@ EVALUATED_TAG = "sketch2face.evaluated"  # set on a run once evaluate has logged
 TRAINING_RUN_TAG = "sketch2face.training_run"  # on an evaluation's own run: the run that trained the model
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run nested under that one
 DATA_VERSION_TAG = "data_version"  # on a training run: digest of the pairs folder it trained on
+MISSING_RUN_ERROR = "RESOURCE_DOES_NOT_EXIST"  # MLflow's error code for a run id the store lacks
+ACTIVE_RUN = "active"  # a run's lifecycle stage until it is deleted
+NO_SUCH_RUN = "the store has no such active run"
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -159,9 +163,11 @@ class Tracker:
         if not self.enabled:
             return False
         try:
-            _connected_mlflow().get_run(run_id)
+            problem = None if _stored_run(_connected_mlflow(), run_id) else NO_SUCH_RUN
         except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
-            warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({error_line(exc)}); "
+            problem = error_line(exc)
+        if problem is not None:
+            warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({problem}); "
                           "starting a new run", stacklevel=2)
             return False
         self.run_id = run_id
@@ -182,21 +188,26 @@ class Tracker:
 
         Otherwise (params changed since training, or the run already holds an evaluation) a new
         run, named after the current DVC experiment, nested under the training run and carrying
-        all current params, takes the evaluation.
+        all current params, takes the evaluation. When this store lacks the training run (a fresh
+        clone with `dvc pull`, another MLFLOW_TRACKING_URI, a deleted run), the new run is tagged
+        with its id but nested under nothing.
         """
-
-        def _reuses_training_run() -> bool:
-            if self.run_id is None:
-                return False
-            training = _connected_mlflow().get_run(self.run_id).data
-            current = {key: str(value) for key, value in flatten(params).items()}
-            return EVALUATED_TAG not in training.tags and training.params == current
-
-        reuse = self._call("get_run", _reuses_training_run)
-        if not self.enabled or reuse:
+        training_run_id, training = self.run_id, None
+        if training_run_id is not None:
+            training = self._call("get_run", lambda: _stored_run(_connected_mlflow(), training_run_id))
+        if not self.enabled:
+            return self
+        current = {key: str(value) for key, value in flatten(params).items()}
+        if training is not None and EVALUATED_TAG not in training.data.tags and training.data.params == current:
             return self.start()
-        training_run_id, self.run_id = self.run_id, None
-        links = {PARENT_RUN_TAG: training_run_id, TRAINING_RUN_TAG: training_run_id} if training_run_id else {}
+        links = {}
+        if training is not None:
+            links = {PARENT_RUN_TAG: training_run_id, TRAINING_RUN_TAG: training_run_id}
+        elif training_run_id is not None:
+            warnings.warn(f"MLflow run {training_run_id} of the training is not in this store ({tracking_uri()}); "
+                          "the evaluation gets a run of its own", stacklevel=2)
+            links = {TRAINING_RUN_TAG: training_run_id}
+        self.run_id = None
         self.start(tags=links)
         self.log_params(params)
         return self
@@ -210,14 +221,28 @@ class Tracker:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         self._call("log_metrics", lambda: self._mlflow.log_metrics(dict(metrics), step=step))
 
+    def log_new_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Logs the metrics this run holds no value for yet.
+
+        A rerun of a finished training (`dvc repro -f`, or a param outside the checkpoint's
+        fingerprint changed) reopens its run and trains nothing: its summary is there already.
+        """
+        held = self._call("get_run", lambda: self._mlflow.get_run(self.run_id).data.metrics)
+        if held is not None:
+            self.log_metrics({key: value for key, value in metrics.items() if key not in held})
+
     def log_artifact(self, path: Path | str, folder: str | None = None) -> None:
         self._call("log_artifact", lambda: self._mlflow.log_artifact(str(path), artifact_path=folder))
 
     def log_generator(self, model: SketchToPhoto, settings: TrackingParams) -> str | None:
-        """Logs the generator as an MLflow model (and registers it when asked); returns its URI."""
+        """Logs the generator as an MLflow model (and registers it when asked); returns its URI.
+
+        Once per run: a rerun of a finished training reuses the model its run holds, and only
+        registers it where it is not registered yet (under a newly set `register_name`).
+        """
         if not settings.log_model:
             return None
-        return self._call("log_model", _log_generator, model, settings)
+        return self._call("log_model", _log_generator, model, settings, self.run_id)
 
     def end(self, status: str = "FINISHED") -> None:
         if self._mlflow is not None:  # a tracker never opened (the stage failed first) has no run to end
@@ -232,6 +257,19 @@ class Tracker:
             self.end()
         else:
             self.end("KILLED" if issubclass(exc_type, (KeyboardInterrupt, StoppedByUser)) else "FAILED")
+
+
+def _stored_run(mlflow, run_id: str):
+    """The run, or None when the store has no such active run; a failure to ask it raises."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = mlflow.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == MISSING_RUN_ERROR:
+            return None
+        raise
+    return run if run.info.lifecycle_stage == ACTIVE_RUN else None
 
 
 def _connected_mlflow():
@@ -274,10 +312,35 @@ def generator_signature(model: SketchToPhoto):
     return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]))
 
 
-def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
+def _log_generator(model: SketchToPhoto, settings: TrackingParams, run_id: str) -> str:
+    import mlflow
+
+    model_uri = _logged_generator_uri(mlflow, run_id) or _new_generator_model(mlflow, model)
+    if settings.register_name is not None:
+        client = mlflow.MlflowClient()
+        registered = [v for v in client.search_model_versions(f"run_id = '{run_id}'") if v.name == settings.register_name]
+        version = registered[0] if registered else mlflow.register_model(model_uri, settings.register_name)
+        if settings.alias is not None:
+            client.set_registered_model_alias(settings.register_name, settings.alias, version.version)
+    return model_uri
+
+
+def _logged_generator_uri(mlflow, run_id: str) -> str | None:
+    """The URI of the generator model this run already holds, if any."""
+    from mlflow.entities import LoggedModelStatus
+
+    experiment_id = mlflow.get_run(run_id).info.experiment_id
+    found = mlflow.search_logged_models(
+        experiment_ids=[experiment_id],
+        filter_string=f"source_run_id = '{run_id}' AND name = '{MODEL_NAME}'",
+        output_format="list",
+    )
+    return next((logged.model_uri for logged in found if logged.status == LoggedModelStatus.READY), None)
+
+
+def _new_generator_model(mlflow, model: SketchToPhoto) -> str:
     from importlib.metadata import version
 
-    import mlflow
     import numpy as np
 
     import sketch2face
@@ -295,11 +358,7 @@ def _log_generator(model: SketchToPhoto, settings: TrackingParams) -> str:
         # given here: MLflow would otherwise load the model in a subprocess to infer them
         pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
         metadata={"preprocessing": model.preprocessing, "generator_config": asdict(config)},
-        registered_model_name=settings.register_name,
     )
-    if settings.alias is not None:
-        client = mlflow.MlflowClient()
-        client.set_registered_model_alias(settings.register_name, settings.alias, info.registered_model_version)
     return info.model_uri
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sketch2face.training.device import configure_backends, memory_formats, resolve_device
+from sketch2face.config import ParamsError
+from sketch2face.training.device import configure_backends, memory_formats, resolve_device, training_device
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 
@@ -21,8 +22,22 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert resolve_device("auto").type == "cuda"
     assert resolve_device("cuda", local_rank=1) == torch.device("cuda", 1)
+
+
+def test_a_missing_training_device_is_a_params_error_naming_the_key(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ParamsError, match=r"^train.device: device 'cuda' is not available on this machine \(available: cpu;"):
+        training_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert training_device("cuda", local_rank=1) == torch.device("cuda", 1)
+    with pytest.raises(ParamsError, match="^train.device: LOCAL_RANK 2 has no CUDA device: 2 visible"):
+        training_device("cuda", local_rank=2)
+    assert training_device("cpu", local_rank=2) == torch.device("cpu"), "CPU ranks share the one CPU"
 
 
 @pytest.mark.parametrize(

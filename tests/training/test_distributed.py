@@ -13,6 +13,7 @@ from tiny_pairs import learnable_pairs
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.training import distributed
+from sketch2face.training.checkpoint import load_checkpoint
 from sketch2face.training.distributed import ProcessGroup, shard
 from sketch2face.training.trainer import Pix2PixTrainer, TrainOutputs, fit
 
@@ -63,3 +64,61 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     initial = Pix2PixTrainer(PARAMS, image_size=32).generator.state_dict()
     assert not all(torch.equal(initial[key], ranks[0]["generator"][key]) for key in initial), "no training happened"
     assert (tmp_path / "models/checkpoint.pt").exists() and (tmp_path / "metrics/train_log.tsv").exists()
+
+
+RESUME_PARAMS = PARAMS.model_copy(update={"dropout": True, "checkpoint_every_steps": 1})
+RESUME_SIZE = 64  # the smallest U-Net with a dropout level
+
+
+class Crash(Exception):
+    """A crash of both ranks after a step, like a kill: the last periodic checkpoint remains."""
+
+
+def _resume_worker(rank: int, port: int, root: Path) -> None:
+    """An uninterrupted run, then one that crashes at step 3 and is resumed by new trainers."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    group = distributed.group_from_environment()
+    device = torch.device("cpu")
+    pairs = learnable_pairs(5, size=RESUME_SIZE)
+
+    def diverge(step: int, logs: dict) -> None:
+        """Rank-dependent draws, as CUDA dropout makes (its offsets grow with the batch; the CPU's do not)."""
+        for _ in range(rank):
+            torch.rand(1)
+
+    def crash(step: int, logs: dict) -> None:
+        diverge(step, logs)
+        if step == 3:
+            raise Crash
+
+    def run(name: str, on_step=diverge) -> Pix2PixTrainer:
+        trainer = Pix2PixTrainer(RESUME_PARAMS, image_size=RESUME_SIZE, device=device, group=group)
+        outputs = TrainOutputs.in_dirs(root / name / "models", root / name / "metrics")
+        fit(trainer, JitteredPairs(pairs, 1.125, True), None, outputs, "f", on_step)
+        return trainer
+
+    with distributed.process_group(group, device):
+        reference = run("reference")
+        try:
+            run("crashed", crash)
+        except Crash:
+            pass
+        if group.is_main:
+            torch.save(load_checkpoint(root / "crashed/models/checkpoint.pt")["rng"], root / "rng.pt")
+        distributed.any_rank(False, group)  # rank 1 waits for the copy before the resume overwrites it
+        resumed = run("crashed")
+        torch.save({"reference": reference.generator.state_dict(), "resumed": resumed.generator.state_dict()},
+                   root / f"resume{rank}.pt")
+
+
+def test_each_gloo_rank_resumes_its_own_dropout_generator(tmp_path):
+    mp.spawn(_resume_worker, args=(_free_port(), tmp_path), nprocs=WORLD_SIZE, join=True)
+    saved = torch.load(tmp_path / "rng.pt", weights_only=False)
+    assert len(saved) == WORLD_SIZE and [states["device_type"] for states in saved] == ["cpu", "cpu"]
+    assert not torch.equal(saved[0]["torch"], saved[1]["torch"]), "precondition: the ranks' generators differ"
+    for rank in range(WORLD_SIZE):
+        weights = torch.load(tmp_path / f"resume{rank}.pt", weights_only=True)
+        for key, value in weights["reference"].items():
+            assert torch.equal(value, weights["resumed"][key]), f"rank {rank}: generator.{key} differs after resuming"

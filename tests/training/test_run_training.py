@@ -64,3 +64,31 @@ def test_rerun_of_a_finished_training_reports_its_throughput_again(tmp_path):
 
     assert first["resumed_from_step"] == 0 and again["resumed_from_step"] == 2
     assert again["images_per_second"] == first["images_per_second"] > 0
+
+
+def test_rerunning_a_finished_training_logs_its_model_and_summary_once(tmp_path):
+    """`dvc repro -f`, or a change to train.threads or tracking.*, reruns train on its finished checkpoint."""
+    _tiny_pairs(tmp_path / "pairs")
+    settings = {
+        "crop_resize": {"image_size": 32, "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]},
+        "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 1, "epochs_decay": 0},
+        "tracking": {"register_name": "faces", "alias": "newest"},
+    }
+    outputs = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
+    summary = run_training(parse_params(settings), tmp_path / "pairs", outputs)
+    run_id = read_run_reference(outputs.run_reference)
+    outputs.summary.unlink()
+    renamed = {**settings, "tracking": {"register_name": "portraits"}}
+    run_training(parse_params(renamed), tmp_path / "pairs", outputs)
+
+    assert read_run_reference(outputs.run_reference) == run_id and outputs.summary.exists()
+    experiment = mlflow.get_run(run_id).info.experiment_id
+    models = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
+    assert [(model.name, model.source_run_id) for model in models] == [("generator", run_id)]
+    client = mlflow.MlflowClient()
+    for key, value in summary.items():
+        if isinstance(value, (int, float)):
+            assert [metric.value for metric in client.get_metric_history(run_id, key)] == [value], key
+    registered = {(version.name, version.version, version.source) for version in client.search_model_versions(f"run_id = '{run_id}'")}
+    assert registered == {("faces", 1, models[0].model_uri), ("portraits", 1, models[0].model_uri)}
+    assert client.get_model_version_by_alias("faces", "newest").version == 1

@@ -199,6 +199,24 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, capsys, pairs_dir
     assert summary["final_loss_G_L1"] == fresh["final_loss_G_L1"]
 
 
+@pytest.mark.parametrize(
+    "content, problem",
+    [(b"PK\x03\x04 cut short", "cannot be read"), (None, "is not a training checkpoint (it holds a list)")],
+    ids=["truncated", "foreign"],
+)
+def test_unusable_checkpoint_is_named_and_training_starts_fresh(tmp_path, capsys, content, problem):
+    outputs = _outputs(tmp_path / "out")
+    outputs.checkpoint.parent.mkdir(parents=True)
+    if content is None:
+        torch.save([1, 2, 3], outputs.checkpoint)
+    else:
+        outputs.checkpoint.write_bytes(content)
+    trained = _fit(outputs, epochs=1)
+    assert f"WARNING: {outputs.checkpoint} {problem}" in capsys.readouterr().out
+    _assert_same_weights(trained, _fit(_outputs(tmp_path / "fresh"), epochs=1))
+    assert torch.load(outputs.checkpoint, weights_only=False)["loop"]["epoch"] == 2, "overwritten by this run's"
+
+
 def test_train_writes_validation_columns_and_the_best_generator(tmp_path, pairs_dir):
     outputs = _outputs(tmp_path)
     summary = train(TrainParams(**TINY, epochs_constant=2, epochs_decay=1), pairs_dir, outputs, offline_tracker())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ import torch
 
 from sketch2face.config import TrainParams
 from sketch2face.io import write_torch
+from sketch2face.tracking import error_line
+from sketch2face.training import distributed
+from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
 
 # Params that change neither the maths nor the data order, so a run may resume across them.
 RESUMABLE_ACROSS = frozenset({"checkpoint_every_steps", "threads", "device"})
@@ -29,8 +33,25 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     write_torch(path, state)
 
 
+class UnusableCheckpoint(Exception):
+    """A checkpoint file that cannot be resumed (truncated, or not a training checkpoint): training starts fresh."""
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """The checkpoint's contents; UnusableCheckpoint says what is wrong with a damaged or foreign file.
+
+    An OSError (permission denied, a folder in its place) is left to the stage: it names the file.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch and pickle raise many kinds for a damaged or foreign file
+        raise UnusableCheckpoint(f"cannot be read ({error_line(exc)})") from None
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        found = "a dict without a fingerprint" if isinstance(state, dict) else f"a {type(state).__name__}"
+        raise UnusableCheckpoint(f"is not a training checkpoint (it holds {found})")
+    return state
 
 
 def _code_files() -> list[Path]:
@@ -68,21 +89,59 @@ def match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
                 state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
 
 
-def rng_states() -> dict[str, Any]:
-    """The global generators a training step may draw from (dropout uses torch's)."""
-    states: dict[str, Any] = {
+def rng_states(device: torch.device, group: ProcessGroup = SINGLE_PROCESS) -> list[dict[str, Any]] | None:
+    """Every process's random generators, in rank order, on rank 0 (None on the others).
+
+    A collective: every rank calls it at the same step. Each rank draws its own dropout masks
+    (its batches differ), so each keeps its own states, of its own training device only.
+    """
+    return distributed.gather_to_main(_process_rng_states(device), group)
+
+
+def _process_rng_states(device: torch.device) -> dict[str, Any]:
+    """The generators a training step of this process may draw from (dropout uses torch's)."""
+    device_state = None
+    if device.type == "cuda":
+        device_state = torch.cuda.get_rng_state(device)
+    elif device.type == "mps":
+        device_state = torch.mps.get_rng_state()
+    return {
         "torch": torch.get_rng_state(),
         "numpy": np.random.get_state(),
         "python": random.getstate(),
+        "device_type": device.type,
+        "device": device_state,
     }
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
 
 
-def restore_rng_states(states: dict[str, Any]) -> None:
+def restore_rng_states(ranks: list[dict[str, Any]], device: torch.device, group: ProcessGroup = SINGLE_PROCESS) -> None:
+    """Each rank takes back its own generators; where that cannot be exact, rank 0 warns why."""
+    if len(ranks) != group.world_size:
+        if group.is_main:
+            warnings.warn(
+                f"the checkpoint holds the random states of {len(ranks)} processes, this run has {group.world_size}: "
+                "every process takes rank 0's CPU generators, so the run does not resume exactly",
+                stacklevel=2,
+            )
+        _restore_cpu_generators(ranks[0])
+        return
+    own = ranks[group.rank]
+    _restore_cpu_generators(own)
+    if own["device_type"] != device.type:
+        if group.is_main:
+            warnings.warn(
+                f"the checkpoint was written on {own['device_type']}, this run trains on {device.type}: "
+                "its device generator does not carry over, so the run does not resume exactly",
+                stacklevel=2,
+            )
+        return
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(own["device"], device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(own["device"])
+
+
+def _restore_cpu_generators(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     np.random.set_state(states["numpy"])
     random.setstate(states["python"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])

@@ -10,19 +10,38 @@ from typing import ContextManager
 
 import torch
 
-from sketch2face.config import DeviceKind, Precision
+from sketch2face.config import DeviceKind, ParamsError, Precision
 
 GLIBC_M_TRIM_THRESHOLD, GLIBC_M_MMAP_MAX = -1, -4  # mallopt parameter numbers from glibc's malloc.h
 
 
 def resolve_device(kind: DeviceKind, local_rank: int = 0) -> torch.device:
-    """auto picks cuda, else mps, else cpu; an explicit device that is missing is an error."""
+    """auto picks cuda, else mps, else cpu; an explicit device that is missing is a ValueError.
+
+    `local_rank` is the process's GPU in a torchrun launch (one process per GPU).
+    """
     available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     if kind == "auto":
         kind = next(name for name in ("cuda", "mps", "cpu") if available[name])
     if not available[kind]:
-        raise ValueError(f"device '{kind}' is not available on this machine (use auto or cpu)")
-    return torch.device(kind, local_rank) if kind == "cuda" else torch.device(kind)
+        found = ", ".join(name for name, present in available.items() if present)
+        raise ValueError(f"device '{kind}' is not available on this machine (available: {found}; use auto or one of them)")
+    if kind != "cuda":
+        return torch.device(kind)
+    if local_rank >= torch.cuda.device_count():
+        raise ValueError(
+            f"LOCAL_RANK {local_rank} has no CUDA device: {torch.cuda.device_count()} visible "
+            "(start at most that many processes per node)"
+        )
+    return torch.device(kind, local_rank)
+
+
+def training_device(kind: DeviceKind, local_rank: int = 0) -> torch.device:
+    """resolve_device for the train stage, where a missing device is a mistake in `train.device`."""
+    try:
+        return resolve_device(kind, local_rank)
+    except ValueError as exc:
+        raise ParamsError(f"train.device: {exc}") from None
 
 
 def configure_backends(device: torch.device, threads: int) -> None:

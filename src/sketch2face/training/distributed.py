@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 Batch = TypeVar("Batch")
+Value = TypeVar("Value")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,15 @@ def any_rank(flag: bool, group: ProcessGroup) -> bool:
         value = value.cuda()
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def gather_to_main(value: Value, group: ProcessGroup) -> list[Value] | None:
+    """Every rank's (picklable) value in rank order on rank 0, None on the others; all ranks must call it."""
+    if not group.distributed:
+        return [value]
+    gathered = [None] * group.world_size if group.is_main else None
+    dist.gather_object(value, gathered, dst=0)
+    return gathered
 
 
 def broadcast_int(value: int, group: ProcessGroup) -> int:

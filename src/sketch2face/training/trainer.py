@@ -30,6 +30,7 @@ from sketch2face.tracking import DATA_VERSION_TAG, StoppedByUser, Tracker, write
 from sketch2face.inference import publish_generator
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import (
+    UnusableCheckpoint,
     fingerprint,
     load_checkpoint,
     match_parameter_layouts,
@@ -42,7 +43,7 @@ from sketch2face.training.device import (
     autocast,
     configure_backends,
     memory_formats,
-    resolve_device,
+    training_device,
 )
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
 from sketch2face.training.pix2pix import Pix2PixObjective
@@ -255,31 +256,48 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
-def checkpoint_state(trainer: Pix2PixTrainer, loop: LoopState, run_fingerprint: str) -> dict[str, Any]:
+def checkpoint_state(
+    trainer: Pix2PixTrainer, loop: LoopState, run_fingerprint: str, rng: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What a checkpoint holds; `rng` is every rank's generators, from `rng_states`."""
     return {
         "fingerprint": run_fingerprint,
         "generator_config": asdict(trainer.generator.config),
         "trainer": trainer.state_dict(),
         "loop": dict(vars(loop)),
-        "rng": rng_states(),
+        "rng": rng,
     }
+
+
+def compatible_checkpoint(path: Path, run_fingerprint: str, group: ProcessGroup) -> dict[str, Any] | None:
+    """The checkpoint in `path` if this run may resume it; else None, with a warning saying why.
+
+    A damaged or foreign file is treated like one of another run: training starts fresh and
+    overwrites it at its first checkpoint.
+    """
+    if not path.exists():
+        return None
+    try:
+        state = load_checkpoint(path)
+    except UnusableCheckpoint as exc:
+        problem = str(exc)
+    else:
+        if state["fingerprint"] == run_fingerprint:
+            return state
+        problem = "was written for other train params, data, code or process count"
+    if group.is_main:
+        print(f"WARNING: {path} {problem}; starting fresh (it will be overwritten)")
+    return None
 
 
 def resume(path: Path, run_fingerprint: str, trainer: Pix2PixTrainer) -> LoopState:
     """The loop state of a compatible checkpoint (networks, optimisers, RNGs restored), else a fresh one."""
     group = trainer.group
-    state = load_checkpoint(path) if path.exists() else None
-    if state is not None and state.get("fingerprint") != run_fingerprint:
-        if group.is_main:
-            print(
-                f"WARNING: {path} was written for other train params, data, code or process count; "
-                "starting fresh (it will be overwritten)"
-            )
-        state = None
+    state = compatible_checkpoint(path, run_fingerprint, group)
     loop = LoopState()
     if state is not None:
         trainer.load_state_dict(state["trainer"])
-        restore_rng_states(state["rng"])
+        restore_rng_states(state["rng"], trainer.device, group)
         loop = LoopState(**state["loop"])
         if group.is_main:
             print(f"resuming from {path}: epoch {loop.epoch + 1}, step {loop.global_step}")
@@ -308,8 +326,9 @@ def fit(
     steps = trainer.steps_per_epoch(data)
 
     def save() -> None:
+        rng = rng_states(trainer.device, group)  # gathered from every rank: all of them call save together
         if group.is_main:
-            save_checkpoint(outputs.checkpoint, checkpoint_state(trainer, loop, run_fingerprint))
+            save_checkpoint(outputs.checkpoint, checkpoint_state(trainer, loop, run_fingerprint, rng))
 
     started = time.perf_counter() - loop.seconds
     stopping = False
@@ -388,7 +407,7 @@ def run_training(params: Params, pairs_dir: Path, outputs: TrainOutputs) -> dict
     Rank 0 opens the pipeline's MLflow run and leaves its id for evaluate; other ranks only train.
     """
     group = distributed.group_from_environment()
-    device = resolve_device(params.train.device, group.local_rank)
+    device = training_device(params.train.device, group.local_rank)
     with distributed.process_group(group, device):
         tracker = Tracker() if group.is_main else offline_tracker()
         with tracker:
@@ -413,7 +432,7 @@ def train(
     run it was logging to, so that run's metrics go on without a gap; a fresh loop (or one whose
     run is gone) opens a new run, with `logged_params` and the epochs already trained.
     """
-    device = device or resolve_device(params.device)
+    device = device or training_device(params.device)
     configure_backends(device, params.threads)
     pairs = load_oriented_split(pairs_dir, TRAIN_SPLIT, params.direction, params.input_channels, params.output_channels)
     if pairs is None:
@@ -460,7 +479,7 @@ def train(
     summary["resumed_from_step"] = loop.global_step - steps_trained
     if group.is_main:
         write_outputs(trainer, loop, outputs, summary)
-        tracker.log_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
+        tracker.log_new_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
     return summary
 
 
