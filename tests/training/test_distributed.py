@@ -38,11 +38,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _worker(rank: int, port: int, root: Path) -> None:
+def _join_gloo_group(rank: int, port: int) -> ProcessGroup:
+    """What torchrun sets up for one CPU process of the WORLD_SIZE."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    group = distributed.group_from_environment()
+    return distributed.group_from_environment()
+
+
+def _worker(rank: int, port: int, root: Path) -> None:
+    group = _join_gloo_group(rank, port)
     device = torch.device("cpu")
     with distributed.process_group(group, device):
         trainer = Pix2PixTrainer(PARAMS, image_size=32, device=device, group=group)
@@ -76,10 +81,7 @@ class Crash(Exception):
 
 def _resume_worker(rank: int, port: int, root: Path) -> None:
     """An uninterrupted run, then one that crashes at step 3 and is resumed by new trainers."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    group = distributed.group_from_environment()
+    group = _join_gloo_group(rank, port)
     device = torch.device("cpu")
     pairs = learnable_pairs(5, size=RESUME_SIZE)
 
