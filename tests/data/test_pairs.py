@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from sketch2face.config import AssemblePairsParams, SourceParams
-from sketch2face.data.pairs import PAIRS_FILE, assemble_pairs, split_subjects
+from sketch2face.data.pairs import assemble_pairs, split_subjects
+from sketch2face.data.records import PAIRS_FILE
 from sketch2face.data.sources import aligned
 
 

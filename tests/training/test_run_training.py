@@ -6,7 +6,8 @@ import pandas as pd
 import torch
 
 from sketch2face.config import parse_params
-from sketch2face.data.pairs import PAIRS_FILE, side_by_side
+from sketch2face.data.pairs import side_by_side
+from sketch2face.data.records import PAIRS_FILE
 from sketch2face.inference import alignment_geometry, load_sketch_to_photo
 from sketch2face.io import folder_digest, write_csv, write_image
 from sketch2face.tracking import DATA_VERSION_TAG, read_run_reference

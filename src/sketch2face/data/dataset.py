@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from sketch2face.config import Direction
 from sketch2face.data.images import luma, read_image
-from sketch2face.data.pairs import PAIRS_FILE
+from sketch2face.data.records import PAIRS_FILE
 from sketch2face.models.generator import to_model_range
 
 

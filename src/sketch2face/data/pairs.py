@@ -14,10 +14,9 @@ import pandas as pd
 
 from sketch2face.config import AssemblePairsParams
 from sketch2face.data.images import as_rgb, read_image
-from sketch2face.data.records import FOLDER_SPLIT, MANIFEST_FILE, OFFICIAL_SPLIT
+from sketch2face.data.records import FOLDER_SPLIT, MANIFEST_FILE, OFFICIAL_SPLIT, PAIRS_FILE
 from sketch2face.io import write_csv, write_image, write_json
 
-PAIRS_FILE = "pairs.csv"
 SPLITS = ("train", "val", "test")
 SUMMARY_COLUMNS = ("source", "subset", "gender", "race")
 

@@ -8,6 +8,8 @@ from typing import Iterable, Literal, Mapping
 
 MANIFEST_FILE = "manifest.csv"
 """The aligned records as crop_resize writes them and assemble_pairs reads them (in data/faces)."""
+PAIRS_FILE = "pairs.csv"
+"""The AB pairs with their splits as assemble_pairs writes them (in data/pairs); the aligned source skips it."""
 
 
 @dataclass(frozen=True)

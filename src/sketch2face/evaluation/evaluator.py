@@ -19,8 +19,7 @@ import torch
 
 from sketch2face.config import EvaluateParams, Params, SsimWindow
 from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table
-from sketch2face.data.pairs import PAIRS_FILE
-from sketch2face.data.records import SourceError
+from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.evaluation import perceptual, report
 from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
 from sketch2face.evaluation.groups import group_metrics, grouped_attributes

@@ -13,8 +13,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from sketch2face.data.pairs import PAIRS_FILE
-from sketch2face.data.records import SourceError
+from sketch2face.data.records import PAIRS_FILE, SourceError
 
 MISSING_VALUE = "missing"  # the group of faces whose attribute is empty
 DECIMALS = 4

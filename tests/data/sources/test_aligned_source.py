@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from sketch2face.config import SourceParams
-from sketch2face.data.pairs import PAIRS_FILE
+from sketch2face.data.records import PAIRS_FILE
 from sketch2face.data.sources import aligned
 
 

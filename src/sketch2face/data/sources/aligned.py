@@ -16,8 +16,7 @@ from pathlib import Path
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
-from sketch2face.data.pairs import PAIRS_FILE
-from sketch2face.data.records import FOLDER_SPLIT, FaceRecord, Rejection, SourceError, SourceScan
+from sketch2face.data.records import FOLDER_SPLIT, PAIRS_FILE, FaceRecord, Rejection, SourceError, SourceScan
 from sketch2face.data.sources.common import source_files, unique_by_key
 
 SPLIT_FOLDERS = ("train", "val", "test")
