@@ -220,6 +220,8 @@ def test_source_keys_belong_to_their_kind(source, problem):
         ("train", "lr", float("nan"), "train.lr: must be a finite number"),
         ("train", "seed", -1, "train.seed: out of range, allowed: >= 0"),
         ("assemble_pairs", "seed", 1.5, "assemble_pairs.seed: must be an integer"),
+        ("train", "input_channels", True, "train.input_channels: must be an integer (got True)"),
+        ("train", "resnet_blocks", 9.0, "train.resnet_blocks: must be an integer (got 9.0)"),
     ],
 )
 def test_values_are_not_coerced_from_another_type(section, key, value, problem):
@@ -253,4 +255,16 @@ def test_a_params_file_that_is_not_utf8_is_named(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_bytes(b"train:\n  lr: 0.0002 \xff\n")
     with pytest.raises(ParamsError, match=r"params.yaml: not UTF-8 text"):
+        load_params(path)
+
+
+def test_yaml_merge_keys_may_be_overridden_and_unhashable_keys_are_named(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(
+        "crop_resize:\n  sources:\n    - &demo {name: demo, kind: demo, root: data/demo}\n"
+        "    - <<: *demo\n      name: again\n"
+    )
+    assert [source.name for source in load_params(path).crop_resize.sources] == ["demo", "again"]
+    path.write_text("train:\n  ? [lr, beta1]\n  : 1\n")
+    with pytest.raises(ParamsError, match="found an unhashable key"):
         load_params(path)

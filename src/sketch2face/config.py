@@ -10,7 +10,7 @@ import difflib
 import inspect
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Hashable, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -43,6 +43,16 @@ def _non_empty_path(value: object) -> object:
 
 
 FolderPath = Annotated[Path, Field(strict=False), BeforeValidator(_non_empty_path)]
+
+
+def _integer(value: object) -> object:
+    """Literal choices compare by equality, so `true` would pass for 1 and `9.0` for 9."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    return value
+
+
+Channels = Annotated[Literal[1, 3], BeforeValidator(_integer)]
 
 
 class SynthesizeParams(_Section):
@@ -156,10 +166,10 @@ class TrainParams(_Section):
 
     seed: Seed = 0
     direction: Direction = Field("sketch_to_photo", description="which half of the pair is the input")
-    input_channels: Literal[1, 3] = 1
-    output_channels: Literal[1, 3] = 3
+    input_channels: Channels = 1
+    output_channels: Channels = 3
     generator: GeneratorKind = Field("unet", description="unet: depth log2(S); resnet: Johnson et al.")
-    resnet_blocks: Literal[6, 9] = Field(9, description="residual blocks of the resnet generator")
+    resnet_blocks: Annotated[Literal[6, 9], BeforeValidator(_integer)] = Field(9, description="residual blocks of the resnet generator")
     discriminator: DiscriminatorKind = Field("patch", description="patch: PatchGAN; pixel: 1x1 PixelGAN")
     n_layers_d: int = Field(3, ge=1, le=6, description="PatchGAN depth; 3 gives 70x70 patches")
     norm: NormKind = "batch"
@@ -395,17 +405,25 @@ def parse_params(raw: object, origin: str = "params") -> Params:
         raise ParamsError(f"{origin}: {len(problems)} invalid value(s):\n{listing}") from None
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
         for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:  # `<<: *anchor`: its keys may be overridden here
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
-                )
+            problem = None
+            if not isinstance(key, Hashable):
+                problem = f"found an unhashable key {key!r}"
+            elif key in seen:
+                problem = f"found the key {key!r} twice"
+            if problem:
+                raise yaml.constructor.ConstructorError("while reading a mapping", node.start_mark, problem, key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
