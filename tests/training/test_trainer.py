@@ -11,6 +11,7 @@ import torch
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs, load_oriented_split
 from sketch2face.data.images import read_image
+from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import write_image
 from sketch2face.models.generator import load_generator
 from sketch2face.training.distributed import ProcessGroup
@@ -274,6 +275,12 @@ def test_empty_val_split_skips_validation(tmp_path, capsys):
     assert "val split is empty" in capsys.readouterr().out
     assert summary["val_pairs"] == 0 and "best_val_l1" not in summary
     assert outputs.best_generator.exists()
+
+
+def test_an_empty_train_split_is_a_user_error_naming_the_pairs_table(tmp_path):
+    pairs_dir = write_pairs_dir(tmp_path / "pairs", {"val": 2, "test": 1})
+    with pytest.raises(SourceError, match=f"{pairs_dir / PAIRS_FILE}: the train split is empty"):
+        train(TrainParams(**TINY), pairs_dir, _outputs(tmp_path), offline_tracker())
 
 
 def test_photo_to_sketch_swaps_input_and_target(pairs_dir):

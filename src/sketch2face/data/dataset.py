@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from sketch2face.config import Direction
 from sketch2face.data.images import luma, read_image
-from sketch2face.data.records import PAIRS_FILE
+from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.models.generator import to_model_range
 
 
@@ -63,7 +63,7 @@ def load_split(pairs_dir: Path, split: str, input_channels: int = 3, output_chan
     """Decodes every AB image of one split into memory."""
     rows = _split_rows(pairs_dir, split)
     if rows.empty:
-        raise ValueError(f"{pairs_dir / PAIRS_FILE}: split '{split}' is empty")
+        raise SourceError(f"{pairs_dir / PAIRS_FILE}: split '{split}' is empty")
     return _decode(pairs_dir, rows, input_channels, output_channels)
 
 

@@ -115,18 +115,14 @@ def _process_rng_states(device: torch.device) -> dict[str, Any]:
 
 
 def restore_rng_states(ranks: list[dict[str, Any]], device: torch.device, group: ProcessGroup = SINGLE_PROCESS) -> None:
-    """Each rank takes back its own generators; where that cannot be exact, rank 0 warns why."""
-    if len(ranks) != group.world_size:
-        if group.is_main:
-            warnings.warn(
-                f"the checkpoint holds the random states of {len(ranks)} processes, this run has {group.world_size}: "
-                "every process takes rank 0's CPU generators, so the run does not resume exactly",
-                stacklevel=2,
-            )
-        _restore_cpu_generators(ranks[0])
-        return
+    """Each rank takes back its own generators; where that cannot be exact, rank 0 warns why.
+
+    `ranks` has one entry per rank: a checkpoint's fingerprint holds the process count.
+    """
     own = ranks[group.rank]
-    _restore_cpu_generators(own)
+    torch.set_rng_state(own["torch"])
+    np.random.set_state(own["numpy"])
+    random.setstate(own["python"])
     if own["device_type"] != device.type:
         if group.is_main:
             warnings.warn(
@@ -139,9 +135,3 @@ def restore_rng_states(ranks: list[dict[str, Any]], device: torch.device, group:
         torch.cuda.set_rng_state(own["device"], device)
     elif device.type == "mps":
         torch.mps.set_rng_state(own["device"])
-
-
-def _restore_cpu_generators(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from sketch2face.config import Params, TrainParams
 from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
+from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import folder_digest, write_csv, write_json
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator, save_generator
@@ -436,7 +437,7 @@ def train(
     configure_backends(device, params.threads)
     pairs = load_oriented_split(pairs_dir, TRAIN_SPLIT, params.direction, params.input_channels, params.output_channels)
     if pairs is None:
-        raise ValueError(f"{pairs_dir}: the train split is empty")
+        raise SourceError(f"{pairs_dir / PAIRS_FILE}: the train split is empty")
     val = load_oriented_split(pairs_dir, VAL_SPLIT, params.direction, params.input_channels, params.output_channels)
     if val is None and group.is_main:
         print(f"{pairs_dir}: the val split is empty: no validation, generator_best.pt is the last generator")
