@@ -56,7 +56,6 @@ TRAINING_RUN_TAG = "sketch2face.training_run"  # on an evaluation's own run: the
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run nested under that one
 DATA_VERSION_TAG = "data_version"  # on a training run: digest of the pairs folder it trained on
 MISSING_RUN_ERROR = "RESOURCE_DOES_NOT_EXIST"  # MLflow's error code for a run id the store lacks
-ACTIVE_RUN = "active"  # a run's lifecycle stage until it is deleted
 NO_SUCH_RUN = "the store has no such active run"
 
 
@@ -126,6 +125,7 @@ class Tracker:
     def __init__(self, run_id: str | None = None) -> None:
         self.run_id = run_id
         self.enabled = True
+        self.reopened = False  # an existing run, which may hold what is about to be logged
         self._mlflow = None
 
     def _call(self, action: str, function, *args, **kwargs) -> Any:
@@ -148,6 +148,7 @@ class Tracker:
                 run = mlflow.start_run(run_name=run_name(), tags={"git_commit": git_commit(), **(tags or {})})
             else:
                 run = mlflow.start_run(run_id=self.run_id)
+                self.reopened = True
             self.run_id = run.info.run_id
             self._mlflow = mlflow
 
@@ -227,7 +228,9 @@ class Tracker:
         A rerun of a finished training (`dvc repro -f`, or a param outside the checkpoint's
         fingerprint changed) reopens its run and trains nothing: its summary is there already.
         """
-        held = self._call("get_run", lambda: self._mlflow.get_run(self.run_id).data.metrics)
+        held = {}
+        if self.reopened:
+            held = self._call("get_run", lambda: self._mlflow.get_run(self.run_id).data.metrics)
         if held is not None:
             self.log_metrics({key: value for key, value in metrics.items() if key not in held})
 
@@ -242,7 +245,7 @@ class Tracker:
         """
         if not settings.log_model:
             return None
-        return self._call("log_model", _log_generator, model, settings, self.run_id)
+        return self._call("log_model", _log_generator, model, settings, self.run_id if self.reopened else None)
 
     def end(self, status: str = "FINISHED") -> None:
         if self._mlflow is not None:  # a tracker never opened (the stage failed first) has no run to end
@@ -261,6 +264,7 @@ class Tracker:
 
 def _stored_run(mlflow, run_id: str):
     """The run, or None when the store has no such active run; a failure to ask it raises."""
+    from mlflow.entities import LifecycleStage
     from mlflow.exceptions import MlflowException
 
     try:
@@ -269,7 +273,7 @@ def _stored_run(mlflow, run_id: str):
         if exc.error_code == MISSING_RUN_ERROR:
             return None
         raise
-    return run if run.info.lifecycle_stage == ACTIVE_RUN else None
+    return run if run.info.lifecycle_stage == LifecycleStage.ACTIVE else None
 
 
 def _connected_mlflow():
@@ -312,13 +316,17 @@ def generator_signature(model: SketchToPhoto):
     return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]))
 
 
-def _log_generator(model: SketchToPhoto, settings: TrackingParams, run_id: str) -> str:
+def _log_generator(model: SketchToPhoto, settings: TrackingParams, reopened_run_id: str | None) -> str:
+    """Logs and registers the generator; in a reopened run, reuses what that run already holds."""
     import mlflow
 
-    model_uri = _logged_generator_uri(mlflow, run_id) or _new_generator_model(mlflow, model)
+    logged = _logged_generator_uri(mlflow, reopened_run_id) if reopened_run_id else None
+    model_uri = logged or _new_generator_model(mlflow, model)
     if settings.register_name is not None:
         client = mlflow.MlflowClient()
-        registered = [v for v in client.search_model_versions(f"run_id = '{run_id}'") if v.name == settings.register_name]
+        registered = []
+        if logged:
+            registered = client.search_model_versions(f"name = '{settings.register_name}' AND run_id = '{reopened_run_id}'")
         version = registered[0] if registered else mlflow.register_model(model_uri, settings.register_name)
         if settings.alias is not None:
             client.set_registered_model_alias(settings.register_name, settings.alias, version.version)
@@ -326,12 +334,11 @@ def _log_generator(model: SketchToPhoto, settings: TrackingParams, run_id: str) 
 
 
 def _logged_generator_uri(mlflow, run_id: str) -> str | None:
-    """The URI of the generator model this run already holds, if any."""
+    """The URI of the generator model this (active) run already holds, if any."""
     from mlflow.entities import LoggedModelStatus
 
-    experiment_id = mlflow.get_run(run_id).info.experiment_id
     found = mlflow.search_logged_models(
-        experiment_ids=[experiment_id],
+        experiment_ids=[mlflow.active_run().info.experiment_id],
         filter_string=f"source_run_id = '{run_id}' AND name = '{MODEL_NAME}'",
         output_format="list",
     )

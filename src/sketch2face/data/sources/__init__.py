@@ -6,6 +6,7 @@ to `ADAPTERS` under the `kind` name that `params.yaml` uses.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -42,10 +43,13 @@ def folders_outside(sources: Iterable[SourceParams], tracked: Sequence[Path]) ->
     `tracked` are the crop_resize stage's data dependencies: a dataset elsewhere can change
     without `dvc repro` noticing, so the stage warns about it.
     """
-    inside = [folder.absolute() for folder in tracked]
+    def plain(folder: Path) -> Path:  # absolute, `..` collapsed, symbolic links left as they are
+        return Path(os.path.normpath(folder.absolute()))
+
+    inside = [plain(folder) for folder in tracked]
     return [
         f"source '{source.name}' {setting} {folder}"
         for source in sources
         for setting, folder in (("root", source.root), ("photos_root", source.photos_root))
-        if folder is not None and not any(folder.absolute().is_relative_to(parent) for parent in inside)
+        if folder is not None and not any(plain(folder).is_relative_to(parent) for parent in inside)
     ]

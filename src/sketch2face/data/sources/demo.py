@@ -103,13 +103,14 @@ def scan(params: SourceParams) -> SourceScan:
     metadata = _read_metadata(metadata_path)
 
     scan_result = SourceScan()
-    listed: set[Path] = set()
+    files = set(source_files(params.root, params.name, scan_result.rejections))
+    listed: set[Path] = {metadata_path}
     for index, row in metadata.iterrows():
         photo = params.root / PHOTOS_DIR / f"{row['id']}.png"
         sketch = params.root / SKETCHES_DIR / f"{row['id']}.png"
         eyes = _eyes(metadata_path, index + FIRST_ROW_LINE, row)
         listed.update((photo, sketch))
-        present = [path for path in (photo, sketch) if path.is_file()]
+        present = [path for path in (photo, sketch) if path in files]
         if len(present) < 2:
             scan_result.rejections.extend(
                 Rejection.of_pair(params.name, path, f"listed in {METADATA_FILE} but missing", present)
@@ -128,7 +129,6 @@ def scan(params: SourceParams) -> SourceScan:
                 attributes={column: row[column] for column in ATTRIBUTE_COLUMNS},
             )
         )
-    for path in source_files(params.root, params.name, scan_result.rejections):
-        if path != metadata_path and path not in listed:
-            scan_result.rejections.append(Rejection(params.name, str(path), f"not listed in {METADATA_FILE}"))
+    for path in sorted(files - listed):
+        scan_result.rejections.append(Rejection(params.name, str(path), f"not listed in {METADATA_FILE}"))
     return scan_result
