@@ -268,3 +268,14 @@ def test_yaml_merge_keys_may_be_overridden_and_unhashable_keys_are_named(tmp_pat
     path.write_text("train:\n  ? [lr, beta1]\n  : 1\n")
     with pytest.raises(ParamsError, match="found an unhashable key"):
         load_params(path)
+
+
+def test_exponent_floats_read_as_numbers_as_dvc_reads_them(tmp_path):
+    """PyYAML's YAML 1.1 rules would make `2e-4` a string, which strict params then refuse."""
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL) + "train:\n  lr: 2e-4\n  lambda_l1: 1.0E2\n")
+    train = load_params(path).train
+    assert (train.lr, train.lambda_l1) == (2e-4, 100.0)
+    path.write_text(yaml.safe_dump(MINIMAL) + "train:\n  lr: '2e-4'\n")
+    with pytest.raises(ParamsError, match="train.lr: must be a number"):
+        load_params(path)

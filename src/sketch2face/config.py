@@ -406,10 +406,14 @@ def parse_params(raw: object, origin: str = "params") -> Params:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+# YAML 1.2 floats that PyYAML's YAML 1.1 rules read as strings: `2e-4`, `1.0e4` (DVC reads them as numbers)
+EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+class _Yaml12Loader(yaml.SafeLoader):
+    """A safe loader that reads `lr: 2e-4` as DVC does (a number) and refuses a key given twice
+    in one mapping (plain YAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -428,11 +432,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_Yaml12Loader.add_implicit_resolver(FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789"))
+
 def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
     """Reads and validates `params.yaml`."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
