@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sketch2face.config import TrackingParams
+from sketch2face.config import TrackingParams, parse_params
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.synthetic import generate_demo_faces
 from sketch2face.io import write_image
@@ -55,6 +55,19 @@ def _as_nobody(function: Callable[[], T]) -> T:
     if kind == "raised":
         raise value
     return value
+
+
+@pytest.fixture(scope="session")
+def complete_params() -> Callable[[dict], dict]:
+    """A whole params file: the given values over the config defaults, never the user's params.yaml
+    (which `dvc exp run -S ...` or real data may have changed)."""
+
+    def build(values: dict) -> dict:
+        params = parse_params(values).model_dump(mode="json")
+        params["crop_resize"]["sources"] = values["crop_resize"]["sources"]  # a dump sets every key of a source
+        return params
+
+    return build
 
 
 @pytest.fixture

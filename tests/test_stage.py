@@ -18,6 +18,7 @@ from sketch2face.io import OutputError
 from sketch2face.stage import EXIT_USER_ERROR, TRACEBACK_VARIABLE, reported_errors
 
 REPO = Path(__file__).resolve().parents[1]
+MINIMAL_PARAMS = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}}
 STAGE_ARGUMENTS = {
     "synthesize": ["out"],
     "crop_resize": ["out", "faces.json"],
@@ -62,9 +63,9 @@ def test_traceback_on_request(monkeypatch):
 
 
 @pytest.mark.parametrize("stage", list(STAGE_ARGUMENTS))
-def test_every_stage_validates_the_whole_params_file_before_any_work(stage, tmp_path):
+def test_every_stage_validates_the_whole_params_file_before_any_work(stage, tmp_path, complete_params):
     """A mistake in a section the stage does not use still stops it, cleanly, before it writes anything."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = complete_params(MINIMAL_PARAMS)
     params["evaluate" if stage != "evaluate" else "synthesize"]["colour"] = "blue"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
