@@ -47,5 +47,7 @@ for _, row in manifest.iterrows():
                      "photo_vs_canonical": distance(photo, target), "sketch_vs_canonical": distance(sketch, target)})
 table = pd.DataFrame(rows)
 print(f"S={size}, eye distance {target.right[0] - target.left[0]:.1f} px; pairs measured: {len(table)} of {len(manifest)}")
+if table.empty:
+    raise SystemExit(f"no pair with both eyes detectable in photo and sketch at S={size}: nothing to compare (try S >= 128)")
 print(table.groupby("source").agg(["mean", "median"]).round(2).to_string())
 print(f"mean photo-vs-sketch eye disagreement: {table['photo_vs_sketch'].mean():.2f} px")

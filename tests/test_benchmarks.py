@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sketch2face.config import CropResizeParams, SourceParams, SynthesizeParams
 from sketch2face.data.faces import build_faces
@@ -58,6 +59,7 @@ def test_train_speed_prints_a_row_per_configuration():
     assert [row[:5] for row in rows] == [["cpu", "1", "32", "2", "fp32"], ["cpu", "1", "32", "2", "bf16"]]
     for row in rows:  # img/s, s/step and cpu s/img with 3 decimals, peak MiB with 1; their size is not checked
         assert re.fullmatch(r"(\d+\.\d{3} ){3}\d+\.\d", " ".join(row[5:])), row
+    assert "quoted reference" not in output, "the 256 px reference is only shown beside a 256 px, batch 1 row"
 
 
 def test_before_after_compares_four_steps():
@@ -87,8 +89,10 @@ def test_crop_resize_speed_on_demo_data(demo_root):
                                        "--workers", "1")
 
 
-def test_eye_agreement_on_aligned_faces(faces_dir):
-    assert "eye disagreement" in run_benchmark("eye_agreement.py", str(faces_dir))
+def test_eye_agreement_on_aligned_faces(faces_dir, tmp_path):
+    params = tmp_path / "params.yaml"  # the geometry faces_dir was built with (the defaults), not the user's
+    params.write_text(yaml.safe_dump({"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "x"}]}}))
+    assert "eye disagreement" in run_benchmark("eye_agreement.py", str(faces_dir), "--params", str(params))
 
 
 def test_gemm_convolutions_times_both_paths_per_level():
