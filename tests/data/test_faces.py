@@ -146,7 +146,11 @@ def test_faces_without_landmarks_are_aligned_on_detected_eyes(tmp_path):
     build_faces(params, tmp_path / "faces", progress=False)
 
     manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
-    assert len(manifest) >= 1 and set(manifest["sketch_alignment"]) == {"detected"}
+    rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
+    assert len(manifest) >= 1 and len(manifest) + len(rejects) == 2, "each pair is used or rejected"
+    assert set(manifest["photo_alignment"]) == set(manifest["sketch_alignment"]) == {"detected"}
+    assert set(rejects["reason"]) <= {"photo: no landmarks and no face detected (no_landmarks: reject)",
+                                      "sketch: no landmarks and no face detected (no_landmarks: reject)"}
 
 
 def test_eyes_placed_in_the_face_box_are_told_apart_from_detected_ones(tmp_path, monkeypatch):

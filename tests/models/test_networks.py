@@ -113,4 +113,7 @@ def test_generator_files_written_before_the_options_still_load(tmp_path):
     generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4))
     old_config = {k: v for k, v in vars(generator.config).items() if k in ("image_size", "input_channels", "output_channels", "ngf", "norm", "dropout")}
     torch.save({"config": old_config, "state_dict": generator.state_dict()}, tmp_path / "old.pt")
-    assert isinstance(load_generator(tmp_path / "old.pt"), UnetGenerator)
+    loaded = load_generator(tmp_path / "old.pt")
+    assert isinstance(loaded, UnetGenerator) and loaded.config == generator.config
+    sketches = torch.rand(2, generator.config.input_channels, 16, 16) * 2 - 1
+    assert torch.equal(loaded.eval()(sketches), generator.eval()(sketches))

@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from tiny_pairs import learnable_pairs
@@ -103,12 +104,11 @@ def _resume_worker(rank: int, port: int, root: Path) -> None:
 
     with distributed.process_group(group, device):
         reference = run("reference")
-        try:
+        with pytest.raises(Crash):
             run("crashed", crash)
-        except Crash:
-            pass
         if group.is_main:
-            torch.save(load_checkpoint(root / "crashed/models/checkpoint.pt")["rng"], root / "rng.pt")
+            crashed = load_checkpoint(root / "crashed/models/checkpoint.pt")
+            torch.save({"rng": crashed["rng"], "step": crashed["loop"]["global_step"]}, root / "rng.pt")
         distributed.any_rank(False, group)  # rank 1 waits for the copy before the resume overwrites it
         resumed = run("crashed")
         torch.save({"reference": reference.generator.state_dict(), "resumed": resumed.generator.state_dict()},
@@ -117,7 +117,9 @@ def _resume_worker(rank: int, port: int, root: Path) -> None:
 
 def test_each_gloo_rank_resumes_its_own_dropout_generator(tmp_path):
     mp.spawn(_resume_worker, args=(_free_port(), tmp_path), nprocs=WORLD_SIZE, join=True)
-    saved = torch.load(tmp_path / "rng.pt", weights_only=False)
+    checkpointed = torch.load(tmp_path / "rng.pt", weights_only=False)
+    assert checkpointed["step"] == 2, "precondition: the run crashed mid-way (in step 3, after the step-2 checkpoint)"
+    saved = checkpointed["rng"]
     assert len(saved) == WORLD_SIZE and [states["device_type"] for states in saved] == ["cpu", "cpu"]
     assert not torch.equal(saved[0]["torch"], saved[1]["torch"]), "precondition: the ranks' generators differ"
     for rank in range(WORLD_SIZE):

@@ -15,7 +15,6 @@ from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import write_image
 from sketch2face.models.generator import load_generator
 from sketch2face.training.distributed import ProcessGroup
-from sketch2face.training.schedules import lr_factor
 from sketch2face.training.validation import validate
 from sketch2face.training.trainer import (
     BEST_GENERATOR_FILE,
@@ -37,21 +36,6 @@ TINY = dict(ngf=4, ndf=4, batch_size=2, seed=3)
 @pytest.fixture
 def pairs_dir(tmp_path) -> Path:
     return write_pairs_dir(tmp_path / "pairs", {"train": 6, "val": 2, "test": 2})
-
-
-@pytest.mark.parametrize(
-    "policy, expected",
-    [
-        ("linear", [1.0, 1.0, 1.0, 0.75, 0.5, 0.25]),
-        ("cosine", [1.0, 1.0, 1.0, 0.854, 0.5, 0.146]),
-        ("step", [1.0, 1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.01]),  # x 0.1 after each 2 decay epochs
-    ],
-)
-def test_learning_rate_is_constant_then_decays(policy, expected):
-    factor = lr_factor(TrainParams(epochs_constant=3, epochs_decay=3, lr_policy=policy, lr_step_epochs=2))
-    assert [round(factor(e), 3) for e in range(len(expected))] == expected
-    if policy != "step":
-        assert factor(50) == pytest.approx(0.0, abs=1e-12), "training past the schedule must never ascend the gradient"
 
 
 def test_training_logs_each_epochs_learning_rate_of_the_linear_schedule(tmp_path):
@@ -287,17 +271,5 @@ def test_photo_to_sketch_swaps_input_and_target(pairs_dir):
     forward = load_oriented_split(pairs_dir, "train", "sketch_to_photo", input_channels=1, output_channels=3)
     backward = load_oriented_split(pairs_dir, "train", "photo_to_sketch", input_channels=3, output_channels=1)
     assert backward.sketches.shape[1] == 3 and backward.photos.shape[1] == 1
-    assert torch.equal(backward.sketches, forward.photos)
+    assert torch.equal(backward.sketches, forward.photos) and torch.equal(backward.photos, forward.sketches)
     assert load_oriented_split(pairs_dir, "missing", "sketch_to_photo", 1, 3) is None
-
-
-def test_val_psnr_is_finite_and_l1_matches_by_hand():
-    trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
-    pairs = learnable_pairs(3)
-    scores = validate(trainer.generator, pairs, 2, torch.device("cpu"), "fp32")
-    assert trainer.generator.training, "validation must hand the generator back in training mode"
-    trainer.generator.eval()
-    with torch.no_grad():
-        fake = trainer.generator(pairs.sketches.float() / 127.5 - 1)
-    assert scores["val_l1"] == pytest.approx((fake - (pairs.photos.float() / 127.5 - 1)).abs().mean().item(), rel=1e-5)
-    assert math.isfinite(scores["val_psnr"])

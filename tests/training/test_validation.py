@@ -1,6 +1,12 @@
 import math
 
-from sketch2face.training.validation import is_better
+import pytest
+import torch
+from tiny_pairs import learnable_pairs
+
+from sketch2face.config import TrainParams
+from sketch2face.training.trainer import Pix2PixTrainer
+from sketch2face.training.validation import is_better, validate
 
 
 def test_lower_val_l1_is_better():
@@ -16,3 +22,15 @@ def test_nan_val_l1_is_never_the_best():
 
 def test_the_first_val_l1_is_always_the_best_so_far():
     assert is_better(0.9, None)
+
+
+def test_val_psnr_is_finite_and_l1_matches_by_hand():
+    trainer = Pix2PixTrainer(TrainParams(ngf=4, ndf=4, batch_size=2, seed=3), image_size=32)
+    pairs = learnable_pairs(3)
+    scores = validate(trainer.generator, pairs, 2, torch.device("cpu"), "fp32")
+    assert trainer.generator.training, "validation must hand the generator back in training mode"
+    trainer.generator.eval()
+    with torch.no_grad():
+        fake = trainer.generator(pairs.sketches.float() / 127.5 - 1)
+    assert scores["val_l1"] == pytest.approx((fake - (pairs.photos.float() / 127.5 - 1)).abs().mean().item(), rel=1e-5)
+    assert math.isfinite(scores["val_psnr"])
