@@ -18,7 +18,7 @@ import time
 import torch
 
 from sketch2face.config import TrainParams
-from sketch2face.training.device import MemoryFormats, configure_backends, memory_formats
+from sketch2face.training.device import MemoryFormats, configure_backends, memory_formats, resolve_device
 from sketch2face.training.trainer import Pix2PixTrainer
 
 NCHW, NHWC = torch.contiguous_format, torch.channels_last
@@ -68,15 +68,15 @@ def main() -> None:
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--steps", type=int, default=15, help="timed steps per layout")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     args = parser.parse_args()
 
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     configure_backends(device, threads=0)
     chosen = next((name for name, layout in LAYOUTS.items() if layout == memory_formats(device)), "another layout")
     print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {device}; training uses '{chosen}'")
     for precision in args.precision:
-        params = TrainParams(ngf=args.ngf, ndf=args.ngf, batch_size=args.batch, precision=precision, device=device.type)
+        params = TrainParams(ngf=args.ngf, ndf=args.ngf, batch_size=args.batch, precision=precision, device=args.device)
         medians = median_step_seconds(params, args.size, device, args.steps, args.warmup)
         baseline = medians["both NCHW"]
         for name, median in medians.items():

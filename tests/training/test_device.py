@@ -105,3 +105,18 @@ def test_configure_backends_keeps_freed_memory_mapped_on_the_cpu_only(monkeypatc
     assert calls == []
     configure_backends(torch.device("cpu"), threads=0)
     assert calls == ["mallopt"]
+
+
+def test_configure_backends_selects_an_indexed_gpu_and_keeps_the_current_one_for_bare_cuda(monkeypatch):
+    """A bare torch.device("cuda") has no index for torch.cuda.set_device, which would refuse it."""
+    selected = []
+    monkeypatch.setattr(torch.cuda, "set_device", selected.append)
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark
+    try:
+        configure_backends(torch.device("cuda"), threads=0)
+        assert selected == []
+        configure_backends(torch.device("cuda", 1), threads=0)
+        assert selected == [torch.device("cuda", 1)]
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.benchmark
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved
