@@ -107,3 +107,9 @@ def test_memory_format_compares_three_layouts_and_names_the_chosen_one():
     assert "training uses 'D NHWC'" in output.splitlines()[0]
     rows = [line.split() for line in output.splitlines()[1:]]
     assert [" ".join(row[1:3]) for row in rows] == ["both NCHW", "D NHWC", "both NHWC"]
+
+
+def test_step_logging_times_both_ways_of_logging():
+    output = run_benchmark("step_logging.py", "--steps", "20", "--write-every", "5")
+    rows = [line.split("  ")[0].strip() for line in output.splitlines() if "ms/step" in line]
+    assert rows == ["write per step", "queued"]

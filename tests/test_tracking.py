@@ -155,6 +155,51 @@ def test_new_metrics_are_logged_once_per_run():
     assert histories == {"epochs": [2], "final_loss_G_L1": [0.3], "resumed_from_step": [4]}
 
 
+
+def _step_history(run_id: str, key: str) -> list[tuple[int, float]]:
+    import mlflow
+
+    return [(metric.step, metric.value) for metric in mlflow.MlflowClient().get_metric_history(run_id, key)]
+
+
+def test_step_metrics_are_queued_and_written_in_one_batch(monkeypatch):
+    monkeypatch.setattr("sketch2face.tracking.STEP_METRICS_WRITE_SECONDS", 3600.0)
+    with Tracker().start() as tracker:
+        for step in range(1, 1201):  # 2400 metrics: over MLflow's 1000 per request
+            tracker.queue_step_metrics({"loss_G_L1": 1.0 / step, "loss_D_fake": 0.5}, step)
+        assert _step_history(tracker.run_id, "loss_G_L1") == [], "nothing written before the queue is"
+        tracker.write_queued()
+        assert _step_history(tracker.run_id, "loss_G_L1") == [(step, 1.0 / step) for step in range(1, 1201)]
+        tracker.queue_step_metrics({"loss_G_L1": 0.1}, 1201)
+    assert _step_history(tracker.run_id, "loss_G_L1")[-1] == (1201, 0.1), "ending the run writes what is queued"
+    assert len(_step_history(tracker.run_id, "loss_D_fake")) == 1200
+
+
+def test_step_metrics_are_written_once_the_interval_has_passed(monkeypatch):
+    monkeypatch.setattr("sketch2face.tracking.STEP_METRICS_WRITE_SECONDS", 0.0)
+    with Tracker().start() as tracker:
+        tracker.queue_step_metrics({"loss_G_L1": 0.3}, 1)
+        assert _step_history(tracker.run_id, "loss_G_L1") == [(1, 0.3)]
+
+
+def test_a_failed_batch_write_warns_and_turns_tracking_off(monkeypatch):
+    import mlflow
+
+    monkeypatch.setattr("mlflow.MlflowClient.log_batch", _refuse)
+    tracker = Tracker().start()
+    tracker.queue_step_metrics({"loss_G_L1": 0.3}, 1)
+    with pytest.warns(UserWarning, match="MLflow log_batch failed, continuing without tracking: store is down"):
+        tracker.write_queued()
+    assert not tracker.enabled
+    tracker.queue_step_metrics({"loss_G_L1": 0.2}, 2)  # ignored, without a second warning
+    tracker.write_queued()
+    mlflow.end_run()  # the tracker, turned off, leaves its run to the process's end
+
+
+def _refuse(*args, **kwargs):
+    raise ConnectionError("store is down")
+
+
 # ---- the generator as an MLflow model ------------------------------------------------------------
 
 import mlflow  # noqa: E402

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -57,6 +58,8 @@ PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: its UI shows the run 
 DATA_VERSION_TAG = "data_version"  # on a training run: digest of the pairs folder it trained on
 MISSING_RUN_ERROR = "RESOURCE_DOES_NOT_EXIST"  # MLflow's error code for a run id the store lacks
 NO_SUCH_RUN = "the store has no such active run"
+# Queued per-step metrics reach the store at least this often: what a live MLflow UI lags behind.
+STEP_METRICS_WRITE_SECONDS = 10.0
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -127,6 +130,8 @@ class Tracker:
         self.enabled = True
         self.reopened = False  # an existing run, which may hold what is about to be logged
         self._mlflow = None
+        self._queued: list[tuple[str, float, int, int]] = []  # (key, value, timestamp ms, step)
+        self._written_at = time.monotonic()
 
     def _call(self, action: str, function, *args, **kwargs) -> Any:
         if not self.enabled:
@@ -222,6 +227,25 @@ class Tracker:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         self._call("log_metrics", lambda: self._mlflow.log_metrics(dict(metrics), step=step))
 
+    def queue_step_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Per-step metrics, written in batches: one store write per step took about 5 ms, a GPU step 13 ms.
+
+        The queue is written every STEP_METRICS_WRITE_SECONDS, by `write_queued` and when the run ends.
+        """
+        if not self.enabled:
+            return
+        timestamp = int(time.time() * 1000)
+        self._queued.extend((key, float(value), timestamp, step) for key, value in metrics.items())
+        if time.monotonic() - self._written_at >= STEP_METRICS_WRITE_SECONDS:
+            self.write_queued()
+
+    def write_queued(self) -> None:
+        """Writes the queued step metrics in one batch (MLflow splits it into requests of 1000)."""
+        queued, self._queued = self._queued, []
+        self._written_at = time.monotonic()
+        if queued:
+            self._call("log_batch", _log_metric_batch, self._mlflow, self.run_id, queued)
+
     def log_new_metrics(self, metrics: Mapping[str, float]) -> None:
         """Logs the metrics this run holds no value for yet.
 
@@ -249,6 +273,7 @@ class Tracker:
 
     def end(self, status: str = "FINISHED") -> None:
         if self._mlflow is not None:  # a tracker never opened (the stage failed first) has no run to end
+            self.write_queued()
             self._call("end_run", lambda: self._mlflow.end_run(status=status))
 
     def __enter__(self) -> Tracker:
@@ -260,6 +285,13 @@ class Tracker:
             self.end()
         else:
             self.end("KILLED" if issubclass(exc_type, (KeyboardInterrupt, StoppedByUser)) else "FAILED")
+
+
+def _log_metric_batch(mlflow, run_id: str, queued: list[tuple[str, float, int, int]]) -> None:
+    from mlflow.entities import Metric
+
+    metrics = [Metric(key, value, timestamp, step) for key, value, timestamp, step in queued]
+    mlflow.MlflowClient().log_batch(run_id, metrics=metrics)
 
 
 def _stored_run(mlflow, run_id: str):

@@ -455,7 +455,10 @@ def train(
         nonlocal steps_trained
         steps_trained += 1
         if step > logged_up_to[STEP_METRIC]:
-            tracker.log_metrics(logs, step=step)
+            tracker.queue_step_metrics(logs, step)
+        if step % params.checkpoint_every_steps == 0:
+            # fit checkpoints this step next: after a kill -9 the store holds every step up to the checkpoint
+            tracker.write_queued()
 
     def on_epoch(record: dict[str, float]) -> None:
         if record["epoch"] > logged_up_to[EPOCH_METRIC]:
