@@ -26,6 +26,11 @@ NOBODY = 65534
 T = TypeVar("T")
 
 
+def python_path(source_root: Path) -> str:
+    """PYTHONPATH for a child Python: `source_root` first, then whatever packages the environment adds."""
+    return os.pathsep.join(filter(None, [str(source_root), os.environ.get("PYTHONPATH")]))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(tmp_path, monkeypatch):
     """Every test gets its own MLflow store, never the developer's `mlflow.db`."""

@@ -18,6 +18,7 @@ import yaml
 from sketch2face.config import CropResizeParams, SourceParams, SynthesizeParams
 from sketch2face.data.faces import build_faces
 from sketch2face.data.sources.demo import write_demo_dataset
+from conftest import python_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ def run_benchmark(script: str, *arguments: str) -> str:
         capture_output=True,
         text=True,
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"},
+        env={**os.environ, "PYTHONPATH": python_path(REPO / "src"), "OMP_NUM_THREADS": "1"},
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

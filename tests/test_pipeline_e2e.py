@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import python_path
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md")
@@ -50,7 +51,7 @@ def project(tmp_path_factory, complete_params) -> tuple[Path, dict]:
     env = {key: value for key, value in os.environ.items() if key not in ("MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE")}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
-        PYTHONPATH=str(root / "src"),
+        PYTHONPATH=python_path(root / "src"),
         MLFLOW_DISABLE_TELEMETRY="true",
         GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
         GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com",

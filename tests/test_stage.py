@@ -16,6 +16,7 @@ from sketch2face.data.images import ImageReadError
 from sketch2face.data.records import SourceError
 from sketch2face.io import OutputError
 from sketch2face.stage import EXIT_USER_ERROR, TRACEBACK_VARIABLE, reported_errors
+from conftest import python_path
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL_PARAMS = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}}
@@ -68,7 +69,7 @@ def test_every_stage_validates_the_whole_params_file_before_any_work(stage, tmp_
     params = complete_params(MINIMAL_PARAMS)
     params["evaluate" if stage != "evaluate" else "synthesize"]["colour"] = "blue"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": python_path(REPO / "src"), "OMP_NUM_THREADS": "1"}
     env.pop(TRACEBACK_VARIABLE, None)
     result = subprocess.run(
         [sys.executable, str(REPO / "stages" / f"{stage}.py"), *STAGE_ARGUMENTS[stage]],

@@ -9,6 +9,7 @@ import torch
 
 from sketch2face.config import ParamsError
 from sketch2face.training.device import configure_backends, memory_formats, resolve_device, training_device
+from conftest import python_path
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 
@@ -89,7 +90,7 @@ def test_large_blocks_come_from_the_heap_and_stay_there_once_freed():
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(SOURCE_ROOT)},
+        env={**os.environ, "PYTHONPATH": python_path(SOURCE_ROOT)},
     )
     applied, default_mmapped, kept_mmapped, trimmed = result.stdout.split()
     assert applied == "True", "keep_freed_memory_mapped reports success on glibc"
