@@ -9,8 +9,9 @@ for-loop Adam, and D weight gradients computed during the G update and thrown aw
 (`--device cuda`) also PyTorch's defaults: no TF32 matmuls, no cuDNN autotuning. `reference`
 is the same step with D frozen during the G update, as pytorch-CycleGAN-and-pix2pix's
 `optimize_parameters` does it (`set_requires_grad(netD, False)`), and on CUDA with the cuDNN
-autotuning its BaseModel switches on: the fairest stand-in for the reference implementation. `after fp32` and `after bf16` are
-`Pix2PixTrainer.train_step` after `configure_backends`, as the train stage runs it.
+autotuning its BaseModel switches on: the fairest stand-in for the reference implementation.
+`after fp32` and `after bf16` are `Pix2PixTrainer.train_step` after `configure_backends`, as
+the train stage runs it.
 
 Each variant runs in its own process (the allocator setting is process-wide), and the variants
 take turns, round after round, so that a shared machine's slow spells hit them alike. Each process
