@@ -27,6 +27,7 @@ from sketch2face.data.pairs import assemble_pairs
 from sketch2face.data.sources.demo import write_demo_dataset
 from sketch2face.evaluation.evaluator import generate
 from sketch2face.evaluation.metrics import psnr
+from sketch2face.inference import DEVICE_CHOICES
 from sketch2face.models.generator import load_generator
 from sketch2face.training.trainer import TrainOutputs, offline_tracker, train
 
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="half constant, half decay")
     parser.add_argument("--ngf", type=int, default=32, help="ngf = ndf")
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
 

@@ -18,6 +18,7 @@ import time
 import torch
 
 from sketch2face.config import TrainParams
+from sketch2face.inference import DEVICE_CHOICES
 from sketch2face.training.device import MemoryFormats, configure_backends, memory_formats, resolve_device
 from sketch2face.training.trainer import Pix2PixTrainer
 
@@ -68,7 +69,7 @@ def main() -> None:
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--steps", type=int, default=15, help="timed steps per layout")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES)
     args = parser.parse_args()
 
     device = resolve_device(args.device)

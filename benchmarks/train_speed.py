@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from sketch2face.inference import DEVICE_CHOICES
+
 REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, this 2-core CPU
 
 
@@ -83,7 +85,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per configuration (the median counts)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: one configuration
     args = parser.parse_args()
 

@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 
+from sketch2face.inference import DEVICE_CHOICES
 from train_speed import run_child
 
 REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, as quoted for this CPU
@@ -101,7 +102,7 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process")
     parser.add_argument("--rounds", type=int, default=5, help="processes per variant, taking turns")
-    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES)
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
 
