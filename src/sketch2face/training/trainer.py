@@ -316,10 +316,12 @@ def fit(
     on_step: Callable[[int, dict[str, float]], None] = lambda step, logs: None,
     on_epoch: Callable[[dict[str, float]], None] = lambda record: None,
     on_start: Callable[[LoopState], None] = lambda loop: None,
+    on_save: Callable[[], None] = lambda: None,
 ) -> LoopState:
     """Trains from the last compatible checkpoint to the last epoch; writes checkpoints and the log.
 
-    `on_start` sees the loop state once the checkpoint is resumed (or not), before the first step.
+    `on_start` sees the loop state once the checkpoint is resumed (or not), before the first step;
+    `on_save` runs before each checkpoint is written, so that what it records is as far as the checkpoint.
     """
     params, group = trainer.params, trainer.group
     loop = resume(outputs.checkpoint, run_fingerprint, trainer)
@@ -327,6 +329,7 @@ def fit(
     steps = trainer.steps_per_epoch(data)
 
     def save() -> None:
+        on_save()
         rng = rng_states(trainer.device, group)  # gathered from every rank: all of them call save together
         if group.is_main:
             save_checkpoint(outputs.checkpoint, checkpoint_state(trainer, loop, run_fingerprint, rng))
@@ -456,9 +459,6 @@ def train(
         steps_trained += 1
         if step > logged_up_to[STEP_METRIC]:
             tracker.queue_step_metrics(logs, step)
-        if step % params.checkpoint_every_steps == 0:
-            # fit checkpoints this step next: after a kill -9 the store holds every step up to the checkpoint
-            tracker.write_queued()
 
     def on_epoch(record: dict[str, float]) -> None:
         if record["epoch"] > logged_up_to[EPOCH_METRIC]:
@@ -478,7 +478,8 @@ def train(
         loop.tracking_run_id = tracker.run_id
         write_run_reference(outputs.run_reference, tracker)
 
-    loop = fit(trainer, data, val, outputs, run_fingerprint, on_step, on_epoch, on_start)
+    # queued step metrics reach the store before each checkpoint: after a kill -9 it holds every step the checkpoint has
+    loop = fit(trainer, data, val, outputs, run_fingerprint, on_step, on_epoch, on_start, on_save=tracker.write_queued)
     summary = summarise(params, loop, len(pairs), 0 if val is None else len(val), group)
     summary["resumed_from_step"] = loop.global_step - steps_trained
     if group.is_main:
