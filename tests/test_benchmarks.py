@@ -69,6 +69,47 @@ def test_before_after_compares_four_steps():
     assert [line.split()[0] for line in output.splitlines()[1:]] == ["before", "reference", "after", "after"]
 
 
+STAND_IN_REFERENCE = """
+import torch
+
+
+class Pix2PixModel:  # what the benchmark needs of pytorch-CycleGAN-and-pix2pix's model, and no more
+    def __init__(self, opt):
+        assert (opt.netG, opt.netD, opt.norm, opt.gan_mode, opt.direction) == ("unet_128", "basic", "batch", "vanilla", "AtoB")
+        assert (opt.input_nc, opt.output_nc, opt.ngf, opt.ndf, opt.gpu_ids, opt.isTrain) == (1, 3, 4, 4, [], True)
+        self.net = torch.nn.Conv2d(opt.input_nc, opt.output_nc, 3, padding=1)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
+
+    def set_input(self, input):
+        self.real_A, self.real_B = input["A"], input["B"]
+
+    def optimize_parameters(self):
+        self.optimizer.zero_grad()
+        torch.nn.functional.l1_loss(self.net(self.real_A), self.real_B).backward()
+        self.optimizer.step()
+"""
+
+
+def test_before_after_times_a_reference_checkout_in_turns(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")
+    (tmp_path / "models" / "pix2pix_model.py").write_text(STAND_IN_REFERENCE)
+    output = run_benchmark("train_speed_before_after.py", "--size", "128", "--ngf", "4", "--steps", "1", "--rounds", "1",
+                           "--reference-checkout", str(tmp_path))
+    lines = output.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["pytorch-CycleGAN-and-pix2pix", "before", "reference", "after", "after"]
+    assert "x1.00 vs pytorch-CycleGAN-and-pix2pix" in lines[0]  # every row is also compared with the checkout's step
+    assert all("vs pytorch-CycleGAN-and-pix2pix" in line for line in lines[1:])
+
+
+def test_before_after_refuses_a_folder_without_the_reference_model(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "train_speed_before_after.py"), "--reference-checkout", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": python_path(REPO / "src")},
+    )
+    assert result.returncode == 2 and f"{tmp_path}: no models/pix2pix_model.py there" in result.stderr
+
+
 def test_bf16_quality_reports_the_gap():
     output = run_benchmark("bf16_quality.py", "--count", "24", "--size", "32", "--epochs", "2", "--ngf", "4",
                            "--seeds", "0", "--device", "cpu")
