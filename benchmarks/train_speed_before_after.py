@@ -39,9 +39,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sketch2face.inference import DEVICE_CHOICES
-from train_speed import run_child
+from train_speed import QUOTED_REFERENCE, run_child
 
-REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, as quoted for this CPU
 REFERENCE_PROJECT = "pytorch-CycleGAN-and-pix2pix"
 VARIANTS = ("before", "reference", "after fp32", "after bf16")
 PLAIN_STEPS = ("before", "reference")  # plain layers, allocator and Adam
@@ -192,8 +191,7 @@ def main() -> None:
         print(f"{variant:28} {median:.3f} s/step  {args.batch / median:5.2f} images/s  {ratios}   "
               f"rounds: {' '.join(f'{value:.3f}' for value in values)}")
     if (args.size, args.batch, args.ngf, args.device) == (256, 1, 64, "cpu"):
-        print(f"quoted reference {REFERENCE_SECONDS_PER_IMAGE} s/image = {1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; "
-              f"1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s")
+        print(QUOTED_REFERENCE)
 
 
 if __name__ == "__main__":
