@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketch2face.config import AssemblePairsParams, CropResizeParams, SourceParams, SynthesizeParams, TrainParams
+from sketch2face.config import AssemblePairsParams, CropResizeParams, Params, SourceParams, SynthesizeParams, TrainParams
 from sketch2face.data.dataset import load_split
 from sketch2face.data.faces import build_faces
 from sketch2face.data.pairs import assemble_pairs
@@ -29,14 +29,15 @@ from sketch2face.evaluation.evaluator import generate
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.inference import DEVICE_CHOICES
 from sketch2face.models.generator import load_generator
-from sketch2face.training.trainer import TrainOutputs, offline_tracker, train
+from sketch2face.artifacts import TrainOutputs
+from sketch2face.training.run import offline_tracker, train
 
 MAX_PSNR_GAP_DB = 0.3
 
 
-def demo_pairs(root: Path, count: int, size: int) -> Path:
+def demo_pairs(root: Path, count: int, crop_resize: CropResizeParams) -> Path:
     write_demo_dataset(SynthesizeParams(count=count), root / "demo")
-    build_faces(CropResizeParams(image_size=size, sources=(SourceParams(name="demo", kind="demo", root=root / "demo"),)), root / "faces")
+    build_faces(crop_resize, root / "faces")
     assemble_pairs(root / "faces", root / "pairs", AssemblePairsParams())
     return root / "pairs"
 
@@ -62,14 +63,16 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        pairs_dir = demo_pairs(root, args.count, args.size)
+        crop_resize = CropResizeParams(image_size=args.size, sources=(SourceParams(name="demo", kind="demo", root=root / "demo"),))
+        pairs_dir = demo_pairs(root, args.count, crop_resize)
         scores: dict[str, list[float]] = {"fp32": [], "bf16": []}
         for seed in args.seeds:
             for precision in ("fp32", "bf16"):
-                params = TrainParams(
+                train_params = TrainParams(
                     ngf=args.ngf, ndf=args.ngf, batch_size=args.batch_size, device=args.device, precision=precision,
                     epochs_constant=args.epochs - args.epochs // 2, epochs_decay=args.epochs // 2, seed=seed,
                 )
+                params = Params(crop_resize=crop_resize, train=train_params)
                 outputs = TrainOutputs.in_dirs(root / f"{precision}-{seed}" / "models", root / f"{precision}-{seed}" / "metrics")
                 started = time.perf_counter()
                 summary = train(params, pairs_dir, outputs, offline_tracker())

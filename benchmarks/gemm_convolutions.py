@@ -6,7 +6,7 @@
 For each encoder convolution and decoder transposed convolution of the U-Net at that size, one
 forward and backward pass (input and weight gradients, as in training) is timed both ways; the
 median of `--repeats` is printed with the number of positions the weight is applied at (batch
-included). `sketch2face.models.layers.GEMM_MAX_POSITIONS` is the crossover these figures show.
+included). `sketch2face.models.cpu.GEMM_MAX_POSITIONS` is the crossover these figures show.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 import torch
 from torch import nn
 
-from sketch2face.models import layers
+from sketch2face.models import cpu
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator
 from sketch2face.training.device import keep_freed_memory_mapped
 
@@ -27,7 +27,7 @@ ALWAYS = 2**62
 
 def seconds(layer: nn.Module, features: torch.Tensor, precision: str, gemm: bool, repeats: int) -> float:
     """Median wall time of forward + backward, with the GEMM path forced on or off."""
-    layers.GEMM_MAX_POSITIONS = ALWAYS if gemm else 0
+    cpu.GEMM_MAX_POSITIONS = ALWAYS if gemm else 0
     features = features.detach().requires_grad_()
     times = []
     for _ in range(repeats + 1):  # the first call warms oneDNN's primitive cache
@@ -43,14 +43,14 @@ def seconds(layer: nn.Module, features: torch.Tensor, precision: str, gemm: bool
 
 def unet_levels(size: int, ngf: int, batch: int) -> list[tuple[str, nn.Module, torch.Tensor, int]]:
     """(name, layer, a typical input, positions) for every GEMM-capable layer of the U-Net."""
-    generator = UnetGenerator(GeneratorConfig(image_size=size, input_channels=1, ngf=ngf))
+    generator = cpu.use_cpu_kernels(UnetGenerator(GeneratorConfig(image_size=size, input_channels=1, ngf=ngf)))
     found = []
     for level, block in enumerate(generator.encoder):
-        conv = next(module for module in block if isinstance(module, layers.GemmConv2d))
+        conv = next(module for module in block if isinstance(module, cpu.GemmConv2d))
         side = size >> level
         found.append((f"encoder {level} conv", conv, torch.randn(batch, conv.in_channels, side, side), batch * (side // 2) ** 2))
     for level, block in enumerate(generator.decoder):
-        transposed = next(module for module in block if isinstance(module, layers.GemmConvTranspose2d))
+        transposed = next(module for module in block if isinstance(module, cpu.GemmConvTranspose2d))
         side = size >> (level + 1)
         found.append((f"decoder {level} deconv", transposed, torch.randn(batch, transposed.in_channels, side, side), batch * side**2))
     return found
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     keep_freed_memory_mapped()  # as training runs: no page faults on the large weight gradients
-    threshold = layers.GEMM_MAX_POSITIONS
+    threshold = cpu.GEMM_MAX_POSITIONS
     print(f"{args.size} px, ngf {args.ngf}, batch {args.batch}, {torch.get_num_threads()} threads; "
           f"GEMM_MAX_POSITIONS = {threshold}")
     print(f"{'layer':20} {'in -> out':>12} {'positions':>9} {'prec':>5} {'oneDNN ms':>9} {'GEMM ms':>8}  faster")
@@ -77,7 +77,7 @@ def main() -> None:
             channels = f"{layer.in_channels}->{layer.out_channels}"
             print(f"{name:20} {channels:>12} {positions:>9} {precision:>5} {onednn * 1e3:>9.2f} {gemm * 1e3:>8.2f}  "
                   f"{'GEMM' if gemm < onednn else 'oneDNN'}", flush=True)
-    layers.GEMM_MAX_POSITIONS = threshold
+    cpu.GEMM_MAX_POSITIONS = threshold
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import torch
 from sketch2face.config import TrainParams
 from sketch2face.inference import DEVICE_CHOICES
 from sketch2face.training.device import MemoryFormats, configure_backends, memory_formats, resolve_device
-from sketch2face.training.trainer import Pix2PixTrainer
+from sketch2face.training.step import Pix2PixTrainer
 
 NCHW, NHWC = torch.contiguous_format, torch.channels_last
 LAYOUTS = {

@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 
-from sketch2face import tracking
+from sketch2face.tracking import runs
 from sketch2face.tracking import Tracker
 
 LOSSES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--write-every", type=int, default=200, help="steps between batch writes (checkpoints)")
     args = parser.parse_args()
-    tracking.STEP_METRICS_WRITE_SECONDS = float("inf")  # only the checkpoint-step writes, for a stable figure
+    runs.STEP_METRICS_WRITE_SECONDS = float("inf")  # only the checkpoint-step writes, for a stable figure
     with tempfile.TemporaryDirectory() as folder:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
         Tracker().start().end()  # creates the store's tables outside the timings

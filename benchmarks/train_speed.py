@@ -31,7 +31,7 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
 
     from sketch2face.config import TrainParams
     from sketch2face.training.device import configure_backends, resolve_device
-    from sketch2face.training.trainer import Pix2PixTrainer
+    from sketch2face.training.step import Pix2PixTrainer
 
     device = resolve_device(device_kind)
     params = TrainParams(ngf=ngf, ndf=ngf, batch_size=batch, precision=precision, device=device_kind)

@@ -81,9 +81,9 @@ def sketch2face_step(variant: str, params, size: int, device) -> tuple[Callable,
     import torch
     from torch import nn
 
-    from sketch2face.models.layers import GemmConv2d, GemmConvTranspose2d
+    from sketch2face.models.cpu import GemmConv2d, GemmConvTranspose2d
     from sketch2face.training.device import configure_backends
-    from sketch2face.training.trainer import ADAM_BETA2, Pix2PixTrainer
+    from sketch2face.training.step import ADAM_BETA2, Pix2PixTrainer
 
     if variant not in PLAIN_STEPS:
         configure_backends(device, params.threads)

@@ -3,10 +3,10 @@
 import argparse
 from pathlib import Path
 
+from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.config import load_params
-from sketch2face.evaluation.evaluator import EvalOutputs, headline, run_evaluation
+from sketch2face.evaluation.evaluator import headline, run_evaluation
 from sketch2face.stage import reported_errors
-from sketch2face.training.trainer import TrainOutputs
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("models_dir", type=Path)

@@ -7,9 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from sketch2face.artifacts import TrainOutputs
 from sketch2face.config import load_params
 from sketch2face.stage import reported_errors
-from sketch2face.training.trainer import TrainingInterrupted, TrainOutputs, run_training
+from sketch2face.training.loop import TrainingInterrupted
+from sketch2face.training.run import run_training
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("pairs_dir", type=Path)

@@ -18,7 +18,7 @@ from sketch2face.config import TrackingParams, parse_params
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.synthetic import generate_demo_faces
 from sketch2face.io import write_image
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator, store_preprocessing
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -29,6 +29,13 @@ T = TypeVar("T")
 def python_path(source_root: Path) -> str:
     """PYTHONPATH for a child Python: `source_root` first, then whatever packages the environment adds."""
     return os.pathsep.join(filter(None, [str(source_root), os.environ.get("PYTHONPATH")]))
+
+
+def point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path) -> None:
+    """A store under a plain file: every MLflow call fails, as with a server that is down."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/sub/mlflow.db")
 
 
 @pytest.fixture(autouse=True)
@@ -106,8 +113,7 @@ def tiny_generator_file(tmp_path_factory) -> Path:
     """An untrained 32 px greyscale generator (ngf 4) whose file records a non-default eye geometry."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "generator.pt"
-    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), path)
-    store_preprocessing(path, TINY_PREPROCESSING)
+    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), path, TINY_PREPROCESSING)
     return path
 
 
@@ -152,15 +158,15 @@ class LoggedGenerator:
 @pytest.fixture(scope="session")
 def _logged_generator(tiny_generator_file, tmp_path_factory) -> LoggedGenerator:
     """The tiny generator logged and registered once per session (logging takes seconds)."""
-    from sketch2face.inference import load_sketch_to_photo
-    from sketch2face.tracking import Tracker
+    from sketch2face.models.generator import SketchToPhoto, load_generator_file
+    from sketch2face.tracking import Tracker, log_generator
 
     store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     settings = TrackingParams(register_name=REGISTERED_NAME, alias=REGISTERED_ALIAS)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store)
         with Tracker().start() as tracker:
-            model_uri = tracker.log_generator(load_sketch_to_photo(tiny_generator_file), settings)
+            model_uri = log_generator(tracker, SketchToPhoto(*load_generator_file(tiny_generator_file)), settings)
     assert tracker.enabled and model_uri, "logging the generator failed"
     return LoggedGenerator(store, model_uri, f"models:/{REGISTERED_NAME}@{REGISTERED_ALIAS}")
 

@@ -26,11 +26,13 @@ from sketch2face.data import faces
 from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces
 from sketch2face.data.pairs import assemble_pairs
 from sketch2face.data.sources.demo import write_demo_dataset
-from sketch2face.evaluation.evaluator import EvalOutputs, run_evaluation
 from sketch2face import tracking
+from sketch2face.artifacts import EvalOutputs, TrainOutputs
+from sketch2face.evaluation.evaluator import run_evaluation
 from sketch2face.tracking import read_run_reference
-from sketch2face.training import trainer
-from sketch2face.training.trainer import TrainOutputs, run_training
+from sketch2face.training import loop
+from sketch2face.training.run import run_training
+from sketch2face.training.step import Pix2PixTrainer
 
 SIZE = 32
 TRACKING_OFF = "continuing without tracking"
@@ -158,7 +160,7 @@ def test_interrupted_training_reruns_to_the_same_model(tiny_data, tmp_path, monk
     rerun = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
     # a context, not monkeypatch.undo(): that would also undo conftest's isolated MLflow store
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(trainer, "finish_epoch", _interrupt_on_call(2, trainer.finish_epoch))
+        patch.setattr(loop, "finish_epoch", _interrupt_on_call(2, loop.finish_epoch))
         run_training(params, tiny_data / "pairs", rerun)
     assert len(pd.read_csv(rerun.log, sep="\t")) == 1 and not rerun.generator.exists()
     interrupted_run = read_run_reference(rerun.run_reference)
@@ -185,8 +187,8 @@ def test_training_resumed_after_a_crash_logs_each_step_once(tiny_data, tmp_path,
 
     crashed = TrainOutputs.in_dirs(tmp_path / "models", tmp_path / "metrics")
     with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="crash"):
-        crash = _interrupt_on_call(5, trainer.Pix2PixTrainer.train_step, RuntimeError("crash"))
-        patch.setattr(trainer.Pix2PixTrainer, "train_step", crash)  # epoch 2 is logged, step 4 queued, neither saved
+        crash = _interrupt_on_call(5, Pix2PixTrainer.train_step, RuntimeError("crash"))
+        patch.setattr(Pix2PixTrainer, "train_step", crash)  # epoch 2 is logged, step 4 queued, neither saved
         patch.setattr(tracking.Tracker, "end", _end_dropping_the_queue)
         run_training(params, tiny_data / "pairs", crashed)
     run_training(params, tiny_data / "pairs", crashed)
@@ -223,9 +225,9 @@ def test_training_stopped_by_a_signal_ends_its_run_killed(tiny_data, tmp_path, m
         os.kill(os.getpid(), signum)
         return finish_epoch(*args, **kwargs)
 
-    finish_epoch = trainer.finish_epoch
-    with monkeypatch.context() as patch, pytest.raises(trainer.TrainingInterrupted):
-        patch.setattr(trainer, "finish_epoch", signal_then_finish)
+    finish_epoch = loop.finish_epoch
+    with monkeypatch.context() as patch, pytest.raises(loop.TrainingInterrupted):
+        patch.setattr(loop, "finish_epoch", signal_then_finish)
         run_training(_params(tiny_data, epochs=2), tiny_data / "pairs", outputs)
     assert mlflow.get_run(read_run_reference(outputs.run_reference)).info.status == "KILLED"
 

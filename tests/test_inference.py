@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,17 +10,16 @@ from sketch2face import inference
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.records import EyeCentres
+from sketch2face.data.align import alignment_geometry, training_preprocessing
 from sketch2face.inference import (
     NO_FACE_FOUND,
     DetectorUnavailable,
     SketchAligner,
     SketchInput,
-    alignment_geometry,
     collect_sketches,
     face_detector,
     load_sketch_to_photo,
     predict_sketches,
-    training_preprocessing,
 )
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, load_generator, save_generator
 
@@ -45,8 +45,9 @@ def test_generator_file_carries_the_training_geometry(tmp_path, model):
     assert alignment_geometry(model.preprocessing) == STORED_GEOMETRY
     assert training_preprocessing(STORED_GEOMETRY) == TINY_PREPROCESSING
 
-    older = tmp_path / "older.pt"
-    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4)), older)
+    older = tmp_path / "older.pt"  # as written before the geometry was stored: config and weights only
+    generator = UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4))
+    torch.save({"config": dataclasses.asdict(generator.config), "state_dict": generator.state_dict()}, older)
     assert alignment_geometry(load_sketch_to_photo(older).preprocessing) == AlignmentParams()
     assert isinstance(load_generator(older), UnetGenerator), "load_generator keeps its signature"
 
@@ -214,6 +215,6 @@ def test_gpu_photos_match_cpu_photos(tmp_path, demo_sketches, tiny_generator_fil
 def test_a_photo_to_sketch_generator_is_refused(tmp_path):
     path = tmp_path / "generator.pt"
     save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=3, output_channels=1, ngf=4,
-                                                 direction="photo_to_sketch")), path)
+                                                 direction="photo_to_sketch")), path, {})
     with pytest.raises(ValueError, match="photo_to_sketch generator cannot turn sketches into photos"):
         inference.load_sketch_to_photo(path)

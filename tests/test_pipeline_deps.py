@@ -65,7 +65,7 @@ def stage_script(stage: dict) -> Path:
 
 def test_closure_follows_imports_transitively_and_skips_empty_packages() -> None:
     closure = {path.relative_to(SRC).as_posix() for path in code_closure(stage_script(STAGES["train"]))}
-    assert "sketch2face/training/trainer.py" in closure  # imported by the script
+    assert "sketch2face/training/run.py" in closure  # imported by the script
     assert "sketch2face/models/layers.py" in closure  # trainer -> generator -> layers
     assert "sketch2face/__init__.py" not in closure  # a docstring and __version__ only
     assert "sketch2face/data/faces.py" not in closure  # crop_resize's code is not training's

@@ -147,6 +147,23 @@ def test_repro_then_experiment(project):
     assert _run_values(root, "latest_metrics", trained_run)["psnr"] == trained_psnr
 
 
+def test_a_dvc_remote_carries_data_models_and_metrics_to_a_fresh_clone(project, tmp_path):
+    """Scaling out: push to a remote (a local folder here), clone the repository afresh, pull, nothing to rerun."""
+    root, env = project
+    _run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "trained, with a remote"], root, env)
+    _run(["dvc", "push"], root, env)
+
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
+    _run(["dvc", "pull"], clone, env)
+    assert "Data and pipelines are up to date" in _run(["dvc", "status"], clone, env)
+    assert _run(["dvc", "metrics", "show", "--json"], clone, env) == _run(["dvc", "metrics", "show", "--json"], root, env)
+    for path in ("models/generator.pt", "models/checkpoint.pt", "data/pairs/pairs.csv"):
+        assert (clone / path).read_bytes() == (root / path).read_bytes(), path
+
+
 def test_temporary_and_queued_experiments_log_to_the_project_store(project):
     """`--temp` and `--queue` run in a copy under .dvc/tmp/exps; their runs must still land in ./mlflow.db."""
     root, env = project

@@ -29,9 +29,9 @@ from sketch2face.inference import (
     load_sketch_to_photo,
     predict_sketches,
 )
+from sketch2face.errors import error_line
 from sketch2face.io import OutputError
 from sketch2face.models.generator import SketchToPhoto
-from sketch2face.tracking import error_line
 from sketch2face.training.device import resolve_device
 
 DEFAULT_MODEL = Path("models/generator.pt")

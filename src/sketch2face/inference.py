@@ -12,21 +12,19 @@ import importlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
+from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy, Params
-from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy
+from sketch2face.data.align import align_to_eyes, alignment_geometry, center_crop_resize
 from sketch2face.data.images import ImageReadError, as_rgb, is_image_file, read_image
 from sketch2face.data.records import EyeCentres
 from sketch2face.io import write_image
-from sketch2face.models.generator import SketchToPhoto, load_generator_file, store_preprocessing
-
-if TYPE_CHECKING:
-    from sketch2face.tracking import Tracker
+from sketch2face.models.cpu import use_cpu_kernels
+from sketch2face.models.generator import SKETCH_TO_PHOTO, SketchToPhoto, load_generator_file
 
 AlignMode = Literal["detect", "center", "none"]
 ALIGN_MODES: tuple[str, ...] = get_args(AlignMode)
@@ -34,11 +32,9 @@ DEVICE_CHOICES: tuple[str, ...] = get_args(DeviceKind)
 EyeLocator = Callable[[np.ndarray], EyeCentres | None]
 
 DETECTOR_MODULE = "sketch2face.data.detect"
-GEOMETRY_KEYS = ("eye_y", "eye_distance")
 PHOTO_SUFFIX = ".png"
 SIDE_BY_SIDE_SUFFIX = "_side_by_side"
 NO_FACE_FOUND = "no face found"
-SKETCH_TO_PHOTO = "sketch_to_photo"
 # how a written sketch was aligned, as counted in the summary
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 BY_FACE_BOX = "eyes placed in the face box"  # a face was found but not its eyes
@@ -57,17 +53,7 @@ class DetectorUnavailable(RuntimeError):
     """`--align detect` was asked for, but the face detector module is not installed."""
 
 
-# ---- the preprocessing stored in the generator file ----------------------------------------
-
-
-def training_preprocessing(alignment: AlignmentParams) -> dict[str, dict[str, float]]:
-    """What a generator file records about its training sketches (size and channels are in its config)."""
-    return {"alignment": alignment.model_dump(include=set(GEOMETRY_KEYS))}
-
-
-def alignment_geometry(preprocessing: Mapping[str, object]) -> AlignmentParams:
-    """The stored eye geometry; files written before it was stored get the default geometry."""
-    return AlignmentParams(**dict(preprocessing.get("alignment") or {}))
+# ---- loading a generator -----------------------------------------------------------------------
 
 
 def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -> SketchToPhoto:
@@ -75,22 +61,9 @@ def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -
     generator, preprocessing = load_generator_file(path, map_location=device)
     if generator.config.direction != SKETCH_TO_PHOTO:
         raise ValueError(f"{path}: a {generator.config.direction} generator cannot turn sketches into photos")
+    if torch.device(device).type == "cpu":
+        use_cpu_kernels(generator)
     return SketchToPhoto(generator, preprocessing).to(device)
-
-
-def publish_generator(path: Path, best_path: Path, params: Params, tracker: Tracker) -> None:
-    """Hands the freshly trained generator files over to prediction (called by the train stage).
-
-    Both files (last and best) record the training geometry, so `sketch2face predict` aligns
-    new sketches the same way, and the last generator is logged to the stage's MLflow run as a
-    model when it turns sketches into photos (the model's signature is uint8 sketches in).
-    """
-    for generator_file in (path, best_path):
-        store_preprocessing(generator_file, training_preprocessing(params.crop_resize.alignment))
-    if params.train.direction == SKETCH_TO_PHOTO:
-        tracker.log_generator(load_sketch_to_photo(path), params.tracking)
-    else:
-        print(f"{path}: a {params.train.direction} generator is not logged as an MLflow sketch-to-photo model")
 
 
 # ---- alignment of new sketches ----------------------------------------------------------------

@@ -1,7 +1,8 @@
 import torch
 
-from sketch2face.data.dataset import JitteredPairs, PairTensors
+from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
 from sketch2face.models.generator import to_model_range, to_pixels
+from tiny_pairs import write_pairs_dir
 
 
 def _draws(data: JitteredPairs, seed: int) -> list[tuple[int, int, int, bool]]:
@@ -52,3 +53,12 @@ def test_batches_are_seeded():
     assert len(first) == 5
     assert _draws(data, seed=7) == first
     assert _draws(data, seed=8) != first
+
+
+def test_photo_to_sketch_swaps_input_and_target(tmp_path):
+    pairs_dir = write_pairs_dir(tmp_path / "pairs", {"train": 3})
+    forward = load_oriented_split(pairs_dir, "train", "sketch_to_photo", input_channels=1, output_channels=3)
+    backward = load_oriented_split(pairs_dir, "train", "photo_to_sketch", input_channels=3, output_channels=1)
+    assert backward.sketches.shape[1] == 3 and backward.photos.shape[1] == 1
+    assert torch.equal(backward.sketches, forward.photos) and torch.equal(backward.photos, forward.sketches)
+    assert load_oriented_split(pairs_dir, "missing", "sketch_to_photo", 1, 3) is None

@@ -14,13 +14,13 @@ from sketch2face.config import EvaluateParams
 from sketch2face.data.pairs import side_by_side
 from sketch2face.data.records import SourceError
 from sketch2face.evaluation import report
+from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.evaluation.evaluator import (
-    MEAN_PHOTO, SKETCH, EvalOutputs, baseline_images, evaluate, generate, scored_generator,
+    MEAN_PHOTO, SKETCH, baseline_images, evaluate, generate, scored_generator,
 )
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 from sketch2face.tracking import Tracker
-from sketch2face.training.trainer import TrainOutputs
 
 SIZE = 32
 RNG = np.random.default_rng(3)
@@ -67,7 +67,7 @@ def _pairs_dir(root: Path) -> Path:
 def evaluated(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     pairs_dir = _pairs_dir(root / "pairs")
-    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), root / "g.pt")
+    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), root / "g.pt", {})
     log = root / "train_log.tsv"
     pd.DataFrame({"epoch": [1, 2], "loss_G_GAN": [1.0, 0.8], "loss_D_real": [0.7, 0.6]}).to_csv(log, sep="\t", index=False)
     outputs = EvalOutputs.in_dirs(root / "metrics", root / "results")
@@ -153,7 +153,7 @@ def test_pictures_and_histograms_are_written_and_logged(evaluated):
 def test_a_photo_to_sketch_generator_is_scored_against_the_real_sketches(tmp_path):
     pairs_dir = _pairs_dir(tmp_path / "pairs")
     config = GeneratorConfig(image_size=SIZE, input_channels=3, output_channels=1, ngf=4, direction="photo_to_sketch")
-    save_generator(UnetGenerator(config), tmp_path / "g.pt")
+    save_generator(UnetGenerator(config), tmp_path / "g.pt", {})
     log = tmp_path / "train_log.tsv"
     pd.DataFrame({"epoch": [1], "loss_G_GAN": [1.0], "loss_D_real": [0.7]}).to_csv(log, sep="\t", index=False)
     outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
@@ -176,7 +176,7 @@ def test_a_pairs_table_without_test_rows_is_a_user_error_naming_it(tmp_path):
     pairs_dir = _pairs_dir(tmp_path / "pairs")
     table = pd.read_csv(pairs_dir / "pairs.csv")
     table[table["split"] != "test"].to_csv(pairs_dir / "pairs.csv", index=False)
-    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), tmp_path / "g.pt")
+    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), tmp_path / "g.pt", {})
     outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
     with pytest.raises(SourceError, match="evaluation needs non-empty train and test splits") as error:
         evaluate(EvaluateParams(), tmp_path / "g.pt", pairs_dir, tmp_path / "log.tsv", outputs, RecordingTracker())

@@ -30,13 +30,13 @@ def test_dropout_only_in_inner_decoder_blocks():
 
 
 def test_reference_parameter_count_at_256():
-    generator = UnetGenerator(GeneratorConfig(image_size=256))
+    generator = UnetGenerator(GeneratorConfig(image_size=256, ngf=64))
     assert round(sum(p.numel() for p in generator.parameters()) / 1e6, 1) == 54.4
 
 
 def test_skip_connections_carry_the_input():
     """With the 1x1 bottleneck cut to zeros, only the skips can make the output follow the input."""
-    generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4)).eval()
+    generator = UnetGenerator(GeneratorConfig(image_size=16, input_channels=3, ngf=4)).eval()
     assert generator.decoder[0][1].in_channels == 2 * 4  # decoder sees its own features + the encoder skip
     generator.encoder[-1].register_forward_hook(lambda module, inputs, output: torch.zeros_like(output))
     first, second = (generator(torch.rand(1, 3, 16, 16) * 2 - 1) for _ in range(2))
@@ -57,7 +57,7 @@ def test_patchgan_receptive_field_is_70():
 
 def test_generator_file_carries_its_config(tmp_path):
     generator = UnetGenerator(GeneratorConfig(image_size=32, input_channels=1, ngf=4, dropout=False))
-    save_generator(generator, tmp_path / "g.pt")
+    save_generator(generator, tmp_path / "g.pt", {})
     loaded = load_generator(tmp_path / "g.pt")
     assert loaded.config == generator.config
     x = torch.randn(1, 1, 32, 32)
@@ -82,7 +82,7 @@ def test_resnet_generator_keeps_the_size_and_has_its_blocks(blocks):
 
 def test_reference_resnet_9_blocks_parameter_count():
     """pytorch-CycleGAN-and-pix2pix prints 11.378 M for resnet_9blocks with instance norm (CycleGAN)."""
-    generator = build_generator(GeneratorConfig(image_size=256, architecture="resnet", norm="instance"))
+    generator = build_generator(GeneratorConfig(image_size=256, input_channels=3, ngf=64, architecture="resnet", norm="instance"))
     assert round(sum(p.numel() for p in generator.parameters()) / 1e6, 3) == 11.378
 
 
@@ -101,7 +101,7 @@ def test_pixel_discriminator_judges_each_pixel():
 )
 def test_any_variant_loads_from_its_file_alone(tmp_path, variant):
     generator = build_generator(GeneratorConfig(image_size=32, ngf=4, **variant))
-    save_generator(generator, tmp_path / "g.pt")
+    save_generator(generator, tmp_path / "g.pt", {})
     loaded = load_generator(tmp_path / "g.pt")
     assert loaded.config == generator.config and type(loaded) is type(generator)
     x = torch.randn(1, generator.config.input_channels, 32, 32)

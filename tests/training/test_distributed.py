@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from tiny_pairs import learnable_pairs
+from tiny_pairs import OnStep, learnable_pairs
 
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import load_checkpoint
 from sketch2face.training.distributed import ProcessGroup, shard
-from sketch2face.training.trainer import Pix2PixTrainer, TrainOutputs, fit
+from sketch2face.training.loop import fit
+from sketch2face.training.step import Pix2PixTrainer
 
 WORLD_SIZE = 2
 PARAMS = TrainParams(ngf=4, ndf=4, batch_size=2, seed=5, epochs_constant=2, epochs_decay=0, norm="batch")
@@ -53,9 +54,8 @@ def _worker(rank: int, port: int, root: Path) -> None:
     with distributed.process_group(group, device):
         trainer = Pix2PixTrainer(PARAMS, image_size=32, device=device, group=group)
         pairs = learnable_pairs(6)
-        outputs = TrainOutputs.in_dirs(root / "models", root / "metrics")
         steps = []
-        fit(trainer, JitteredPairs(pairs, 1.125, True), pairs, outputs, "f", lambda step, logs: steps.append(step))
+        fit(trainer, JitteredPairs(pairs, 1.125, True), pairs, root / "checkpoint.pt", "f", OnStep(lambda step, logs: steps.append(step)))
         torch.save({"generator": trainer.generator.state_dict(), "discriminator": trainer.discriminator.state_dict(),
                     "steps": steps}, root / f"rank{rank}.pt")
 
@@ -69,7 +69,7 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
             assert torch.equal(value, ranks[1][network][key]), f"{network}.{key} differs between ranks"
     initial = Pix2PixTrainer(PARAMS, image_size=32).generator.state_dict()
     assert not all(torch.equal(initial[key], ranks[0]["generator"][key]) for key in initial), "no training happened"
-    assert (tmp_path / "models/checkpoint.pt").exists() and (tmp_path / "metrics/train_log.tsv").exists()
+    assert (tmp_path / "checkpoint.pt").exists()
 
 
 RESUME_PARAMS = PARAMS.model_copy(update={"dropout": True, "checkpoint_every_steps": 1})
@@ -98,8 +98,7 @@ def _resume_worker(rank: int, port: int, root: Path) -> None:
 
     def run(name: str, on_step=diverge) -> Pix2PixTrainer:
         trainer = Pix2PixTrainer(RESUME_PARAMS, image_size=RESUME_SIZE, device=device, group=group)
-        outputs = TrainOutputs.in_dirs(root / name / "models", root / name / "metrics")
-        fit(trainer, JitteredPairs(pairs, 1.125, True), None, outputs, "f", on_step)
+        fit(trainer, JitteredPairs(pairs, 1.125, True), None, root / name / "checkpoint.pt", "f", OnStep(on_step))
         return trainer
 
     with distributed.process_group(group, device):
@@ -107,7 +106,7 @@ def _resume_worker(rank: int, port: int, root: Path) -> None:
         with pytest.raises(Crash):
             run("crashed", crash)
         if group.is_main:
-            crashed = load_checkpoint(root / "crashed/models/checkpoint.pt")
+            crashed = load_checkpoint(root / "crashed/checkpoint.pt")
             torch.save({"rng": crashed["rng"], "step": crashed["loop"]["global_step"]}, root / "rng.pt")
         distributed.any_rank(False, group)  # rank 1 waits for the copy before the resume overwrites it
         resumed = run("crashed")

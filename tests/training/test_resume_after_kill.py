@@ -12,19 +12,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import python_path
 from tiny_pairs import write_pairs_dir
 
 from sketch2face.training.checkpoint import load_checkpoint
-from sketch2face.training.trainer import TrainOutputs
+from sketch2face.artifacts import TrainOutputs
 
 pytestmark = pytest.mark.slow
+TESTS = Path(__file__).resolve().parents[1]
 
 TRAIN_SCRIPT = """
 import sys
 from pathlib import Path
-from sketch2face.config import TrainParams
-from sketch2face.training.trainer import TrainOutputs, offline_tracker, train
-params = TrainParams(ngf=8, ndf=8, batch_size=2, seed=1, epochs_constant=6, epochs_decay=6, checkpoint_every_steps=1)
+from sketch2face.artifacts import TrainOutputs
+from sketch2face.training.run import offline_tracker, train
+from tiny_pairs import pipeline_params
+params = pipeline_params(ngf=8, ndf=8, batch_size=2, seed=1, epochs_constant=6, epochs_decay=6, checkpoint_every_steps=1)
 root = Path(sys.argv[2])
 train(params, Path(sys.argv[1]), TrainOutputs.in_dirs(root / "models", root / "metrics"), offline_tracker())
 """
@@ -32,7 +35,7 @@ TOTAL_STEPS = 12 * 4  # 12 epochs of 4 batches (8 train pairs, batch 2)
 
 
 def _start(pairs_dir: Path, root: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": python_path(TESTS)}  # the script imports tiny_pairs
     return subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(pairs_dir), str(root)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from tiny_pairs import learnable_pairs
+from tiny_pairs import OnStep, learnable_pairs
 
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.training.checkpoint import load_checkpoint
-from sketch2face.training.trainer import Pix2PixTrainer, TrainOutputs, fit
+from sketch2face.training.loop import fit
+from sketch2face.training.step import Pix2PixTrainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -35,8 +36,7 @@ def _crash(step: int, logs: dict) -> None:
 def _fit(root: Path, device: torch.device, on_step=lambda step, logs: None) -> Pix2PixTrainer:
     trainer = Pix2PixTrainer(PARAMS, image_size=SIZE, device=device)
     pairs = learnable_pairs(5, size=SIZE)
-    fit(trainer, JitteredPairs(pairs, 1.125, True), pairs, TrainOutputs.in_dirs(root / "models", root / "metrics"),
-        "f", on_step)
+    fit(trainer, JitteredPairs(pairs, 1.125, True), pairs, root / "checkpoint.pt", "f", OnStep(on_step))
     return trainer
 
 
@@ -71,7 +71,7 @@ def _deterministic_resume(process: int, root: Path) -> None:
     reference = _fit(root / "reference", cuda)
     with pytest.raises(Crash):
         _fit(root / "crashed", cuda, _crash)
-    step = load_checkpoint(root / "crashed/models/checkpoint.pt")["loop"]["global_step"]
+    step = load_checkpoint(root / "crashed/checkpoint.pt")["loop"]["global_step"]
     seen = []
     resumed = _fit(root / "crashed", cuda, lambda step, logs: seen.append(step))
     torch.save({"checkpoint_step": step, "first_resumed_step": seen[0], "reference": _weights(reference),

@@ -5,7 +5,7 @@ import torch
 from tiny_pairs import learnable_pairs
 
 from sketch2face.config import TrainParams
-from sketch2face.training.trainer import Pix2PixTrainer
+from sketch2face.training.step import Pix2PixTrainer
 from sketch2face.training.validation import is_better, validate
 
 

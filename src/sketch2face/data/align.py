@@ -6,11 +6,25 @@ sketch corresponds to pixel (x, y) of the photo, which is what pix2pix's L1 loss
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import cv2
 import numpy as np
 
 from sketch2face.config import AlignmentParams
 from sketch2face.data.records import EyeCentres
+
+GEOMETRY_KEYS = ("eye_y", "eye_distance")
+
+
+def training_preprocessing(alignment: AlignmentParams) -> dict[str, dict[str, float]]:
+    """What a generator file records about its training sketches (size and channels are in its config)."""
+    return {"alignment": alignment.model_dump(include=set(GEOMETRY_KEYS))}
+
+
+def alignment_geometry(preprocessing: Mapping[str, object]) -> AlignmentParams:
+    """The geometry a generator file records; files written before it was stored get the default one."""
+    return AlignmentParams(**dict(preprocessing.get("alignment") or {}))
 
 
 def canonical_eyes(geometry: AlignmentParams, size: int) -> EyeCentres:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.config import EvaluateParams, Params, SsimWindow
 from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table
 from sketch2face.data.records import PAIRS_FILE, SourceError
@@ -27,9 +27,9 @@ from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
 from sketch2face.data.images import as_rgb, luma
 from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 from sketch2face.io import write_csv, write_image, write_json
-from sketch2face.models.generator import UnetGenerator, load_generator, to_model_range, to_pixels
+from sketch2face.models.cpu import use_cpu_kernels
+from sketch2face.models.generator import Generator, load_generator, to_model_range, to_pixels
 from sketch2face.tracking import Tracker, read_run_reference
-from sketch2face.training.trainer import TrainOutputs
 
 MODEL = ""  # the model's columns carry no prefix: `psnr`, `ssim`, ...
 MEAN_PHOTO = "baseline_mean_photo_"
@@ -44,41 +44,13 @@ PAIRS_BOOKKEEPING = ("split", "pair", "raw_photo", "raw_sketch", "photo_alignmen
 DECIMALS = 4
 
 
-@dataclass(frozen=True)
-class EvalOutputs:
-    generated_dir: Path
-    metrics: Path
-    per_image: Path
-    histograms_dir: Path
-    grid: Path
-    extremes: dict[str, Path]
-    histograms: Path
-    loss_curves: Path
-
-    @classmethod
-    def in_dirs(cls, metrics_dir: Path, results_dir: Path) -> EvalOutputs:
-        return cls(
-            generated_dir=results_dir / "generated",
-            metrics=metrics_dir / "eval.json",
-            per_image=metrics_dir / "eval_per_image.csv",
-            histograms_dir=metrics_dir / "histograms",
-            grid=results_dir / "grid.png",
-            extremes={rank: results_dir / f"grid_{rank}.png" for rank in report.EXTREMES},
-            histograms=results_dir / "histograms.png",
-            loss_curves=results_dir / "loss_curves.png",
-        )
-
-    def pictures(self) -> list[Path]:
-        return [self.grid, *self.extremes.values(), self.histograms, self.loss_curves]
-
-
 def channels_last(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) -> (N, H, W, C), the layout of the metrics."""
     return np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())
 
 
 @torch.no_grad()
-def generate(generator: UnetGenerator, sketches: torch.Tensor, batch_size: int) -> torch.Tensor:
+def generate(generator: Generator, sketches: torch.Tensor, batch_size: int) -> torch.Tensor:
     """uint8 sketches -> uint8 photos; dropout off and running norm statistics, so it is deterministic."""
     generator.eval()
     outputs = [to_pixels(generator(to_model_range(sketches[i : i + batch_size]))) for i in range(0, len(sketches), batch_size)]
@@ -230,7 +202,7 @@ def evaluate(
     outputs: EvalOutputs,
     tracker: Tracker,
 ) -> dict:
-    generator = load_generator(generator_path)
+    generator = use_cpu_kernels(load_generator(generator_path))
     config = generator.config
     orientation = (config.direction, config.input_channels, config.output_channels)
     test, train = (load_oriented_split(pairs_dir, split, *orientation) for split in ("test", "train"))

@@ -16,12 +16,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sketch2face.artifacts import EXTREMES  # noqa: E402
 from sketch2face.data.images import as_rgb  # noqa: E402
 from sketch2face.io import atomic_path, write_csv, write_image  # noqa: E402
 
 GAP = 2
 MIN_TILE = 128  # small model resolutions are enlarged (nearest neighbour) so people can see them
-EXTREMES = ("best", "median", "worst")
 HISTOGRAM_BINS = 50
 HISTOGRAM_RANGES = {"psnr": (0.0, 50.0)}  # dB; every other metric lies in [0, 1]
 UNIT_RANGE = (0.0, 1.0)

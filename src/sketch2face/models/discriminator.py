@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sketch2face.config import DiscriminatorKind, NormKind
+from sketch2face.config import DiscriminatorKind, NormKind, TrainParams
 from sketch2face.models.layers import conv_bias, init_weights, norm_layer
 
 NEGATIVE_SLOPE = 0.2
@@ -22,10 +22,21 @@ MAX_WIDTH_MULTIPLIER = 8
 @dataclass(frozen=True)
 class DiscriminatorConfig:
     input_channels: int  # sketch channels + photo channels
-    ndf: int = 64
-    n_layers: int = 3
-    norm: NormKind = "batch"
-    architecture: DiscriminatorKind = "patch"
+    ndf: int = TrainParams.default("ndf")
+    n_layers: int = TrainParams.default("n_layers_d")
+    norm: NormKind = TrainParams.default("norm")
+    architecture: DiscriminatorKind = TrainParams.default("discriminator")
+
+    @classmethod
+    def from_params(cls, params: TrainParams) -> DiscriminatorConfig:
+        """D sees the input and the output stacked: their channels add up."""
+        return cls(
+            input_channels=params.input_channels + params.output_channels,
+            ndf=params.ndf,
+            n_layers=params.n_layers_d,
+            norm=params.norm,
+            architecture=params.discriminator,
+        )
 
 
 class ConditionalDiscriminator(nn.Module):

@@ -20,27 +20,43 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from sketch2face.config import Direction, GeneratorKind, NormKind
+from sketch2face.config import Direction, GeneratorKind, NormKind, TrainParams
 from sketch2face.io import write_torch
-from sketch2face.models.layers import GemmConv2d, GemmConvTranspose2d, conv_bias, init_weights, norm_layer
+from sketch2face.models.layers import conv_bias, init_weights, norm_layer
 
 MAX_WIDTH_MULTIPLIER = 8
 FIRST_DROPOUT_DEPTH = 4  # the 8*ngf decoder levels below the first 8*ngf level, as in pix2pix
 DROPOUT = 0.5
 RESNET_DOWNSAMPLINGS = 2
+SKETCH_TO_PHOTO = "sketch_to_photo"
 
 
 @dataclass(frozen=True)
 class GeneratorConfig:
     image_size: int
-    input_channels: int = 3
-    output_channels: int = 3
-    ngf: int = 64
-    norm: NormKind = "batch"
-    dropout: bool = True
+    input_channels: int = TrainParams.default("input_channels")
+    output_channels: int = TrainParams.default("output_channels")
+    ngf: int = TrainParams.default("ngf")
+    norm: NormKind = TrainParams.default("norm")
+    dropout: bool = TrainParams.default("dropout")
+    # Fields added later default to what the files written before them meant, whatever params say now.
     architecture: GeneratorKind = "unet"
     resnet_blocks: int = 9
-    direction: Direction = "sketch_to_photo"  # which half of an AB pair the input is
+    direction: Direction = SKETCH_TO_PHOTO  # which half of an AB pair the input is
+
+    @classmethod
+    def from_params(cls, params: TrainParams, image_size: int) -> GeneratorConfig:
+        return cls(
+            image_size=image_size,
+            input_channels=params.input_channels,
+            output_channels=params.output_channels,
+            ngf=params.ngf,
+            norm=params.norm,
+            dropout=params.dropout,
+            architecture=params.generator,
+            resnet_blocks=params.resnet_blocks,
+            direction=params.direction,
+        )
 
     @property
     def depth(self) -> int:
@@ -62,7 +78,7 @@ class UnetGenerator(nn.Module):
         for level in range(depth):
             in_channels = config.input_channels if level == 0 else widths[level - 1]
             layers: list[nn.Module] = [] if level == 0 else [nn.LeakyReLU(0.2)]
-            layers.append(GemmConv2d(in_channels, widths[level], 4, stride=2, padding=1, bias=bias))
+            layers.append(nn.Conv2d(in_channels, widths[level], 4, stride=2, padding=1, bias=bias))
             if 0 < level < depth - 1:
                 layers.append(norm_layer(config.norm, widths[level]))
             self.encoder.append(nn.Sequential(*layers))
@@ -72,11 +88,11 @@ class UnetGenerator(nn.Module):
             innermost = level == depth - 1
             in_channels = widths[level] if innermost else 2 * widths[level]
             if level == 0:
-                layers = [nn.ReLU(), GemmConvTranspose2d(in_channels, config.output_channels, 4, 2, 1), nn.Tanh()]
+                layers = [nn.ReLU(), nn.ConvTranspose2d(in_channels, config.output_channels, 4, 2, 1), nn.Tanh()]
             else:
                 layers = [
                     nn.ReLU(),
-                    GemmConvTranspose2d(in_channels, widths[level - 1], 4, stride=2, padding=1, bias=bias),
+                    nn.ConvTranspose2d(in_channels, widths[level - 1], 4, stride=2, padding=1, bias=bias),
                     norm_layer(config.norm, widths[level - 1]),
                 ]
                 if config.dropout and FIRST_DROPOUT_DEPTH <= level < depth - 1:
@@ -197,14 +213,9 @@ class SketchToPhoto(nn.Module):
         return to_pixels(self.generator(to_model_range(sketches)))
 
 
-def save_generator(generator: Generator, path: Path) -> None:
-    """Writes weights and config together, atomically."""
-    write_torch(path, {"config": asdict(generator.config), "state_dict": generator.state_dict()})
-
-
-def store_preprocessing(path: Path | str, preprocessing: Mapping[str, Any]) -> None:
-    """Records in a generator file how its training sketches were prepared, for prediction."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+def save_generator(generator: Generator, path: Path, preprocessing: Mapping[str, Any]) -> None:
+    """Writes weights, config and how the training sketches were prepared (for prediction), atomically."""
+    payload = {"config": asdict(generator.config), "state_dict": generator.state_dict()}
     write_torch(path, {**payload, "preprocessing": dict(preprocessing)})
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from sketch2face.config import TrainParams
+from sketch2face.errors import error_line
 from sketch2face.io import write_torch
-from sketch2face.tracking import error_line
 from sketch2face.training import distributed
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
 

@@ -1,10 +1,12 @@
+import copy
 from unittest import mock
 
 import pytest
 import torch
 from torch import nn
 
-from sketch2face.models.layers import GEMM_MAX_POSITIONS, GemmConv2d, GemmConvTranspose2d, gemm_applies
+from sketch2face.models.cpu import GEMM_MAX_POSITIONS, GemmConv2d, GemmConvTranspose2d, gemm_applies, use_cpu_kernels
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator
 
 
 def twin_layers(gemm_class, plain_class, **options):
@@ -112,3 +114,14 @@ def test_gemm_layers_follow_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert conv(torch.randn(1, 8, 8, 8)).dtype == torch.bfloat16
         assert transposed(torch.randn(1, 8, 4, 4)).dtype == torch.bfloat16
+
+
+def test_cpu_kernels_are_swapped_in_place_and_compute_the_same_generator():
+    torch.manual_seed(0)
+    plain = UnetGenerator(GeneratorConfig(image_size=16, ngf=4)).eval()
+    faster = use_cpu_kernels(copy.deepcopy(plain))
+    kinds = {type(layer) for layer in faster.modules()}
+    assert {GemmConv2d, GemmConvTranspose2d} <= kinds and not {nn.Conv2d, nn.ConvTranspose2d} & kinds
+    assert faster.state_dict().keys() == plain.state_dict().keys()
+    sketches = torch.rand(2, 1, 16, 16) * 2 - 1
+    torch.testing.assert_close(faster(sketches), plain(sketches), rtol=1e-4, atol=1e-5)

@@ -1,4 +1,5 @@
-"""Tiny pair sets for training tests and benchmarks: in memory, or as a pairs folder like assemble_pairs writes."""
+"""Tiny pair sets for training tests and benchmarks (in memory, or as a pairs folder like assemble_pairs
+writes), and the helpers the training tests share."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sketch2face.config import Params, parse_params
 from sketch2face.data.dataset import PairTensors
 from sketch2face.io import write_csv, write_image
+from sketch2face.training.loop import TrainingListener
+from sketch2face.training.step import Pix2PixTrainer
+
+DEMO_SOURCE = {"name": "demo", "kind": "demo", "root": "data/demo"}
 
 
 def learnable_pairs(count: int = 4, size: int = 32, seed: int = 0) -> PairTensors:
@@ -34,3 +40,26 @@ def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:
             rows.append({"id": f"{split}-{index}", "subject": f"{split}-{index}", "split": split, "pair": name})
     write_csv(root / "pairs.csv", pd.DataFrame(rows))
     return root
+
+
+def pipeline_params(**train: object) -> Params:
+    """Whole pipeline params for `train`: these train values over the schema defaults, the demo source."""
+    return parse_params({"crop_resize": {"sources": [DEMO_SOURCE]}, "train": train})
+
+
+def assert_same_weights(first: Pix2PixTrainer, second: Pix2PixTrainer) -> None:
+    for network in ("generator", "discriminator"):
+        a, b = getattr(first, network).state_dict(), getattr(second, network).state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{network}.{key} differs"
+
+
+class OnStep(TrainingListener):
+    """Calls `action(step, logs)` after every step."""
+
+    def __init__(self, action) -> None:
+        self.action = action
+
+    def step_done(self, step: int, logs: dict[str, float]) -> None:
+        self.action(step, logs)

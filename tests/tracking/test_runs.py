@@ -2,32 +2,8 @@ import warnings
 
 import pytest
 
-from sketch2face.tracking import PARENT_RUN_TAG, TRAINING_RUN_TAG, Tracker, flatten, project_root, run_name
-
-
-def test_project_root_escapes_dvc_temporary_experiment_workspaces(tmp_path):
-    workspace = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpabc123"
-    workspace.mkdir(parents=True)
-    assert project_root(workspace) == tmp_path / "repo"
-    assert project_root(tmp_path / "repo") == tmp_path / "repo"
-
-
-def test_params_are_flattened_with_dots():
-    assert flatten({"train": {"lr": 0.1, "nested": {"a": 1}}, "x": 2}) == {"train.lr": 0.1, "train.nested.a": 1, "x": 2}
-
-
-def test_run_is_named_after_the_dvc_experiment(monkeypatch):
-    monkeypatch.setenv("DVC_EXP_NAME", "bumpy-lark")
-    assert run_name() == "bumpy-lark"
-    monkeypatch.delenv("DVC_EXP_NAME")
-    assert run_name().startswith("repro-")
-
-
-def point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path) -> None:
-    """A store under a plain file: every MLflow call fails, as with a server that is down."""
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/sub/mlflow.db")
+from conftest import point_mlflow_at_an_unreachable_store
+from sketch2face.tracking import PARENT_RUN_TAG, TRAINING_RUN_TAG, Tracker
 
 
 def test_unreachable_store_warns_and_the_work_goes_on(monkeypatch, tmp_path):
@@ -163,7 +139,7 @@ def _step_history(run_id: str, key: str) -> list[tuple[int, float]]:
 
 
 def test_step_metrics_are_queued_and_written_in_one_batch(monkeypatch):
-    monkeypatch.setattr("sketch2face.tracking.STEP_METRICS_WRITE_SECONDS", 3600.0)
+    monkeypatch.setattr("sketch2face.tracking.runs.STEP_METRICS_WRITE_SECONDS", 3600.0)
     with Tracker().start() as tracker:
         for step in range(1, 1201):  # 2400 metrics: over MLflow's 1000 per request
             tracker.queue_step_metrics({"loss_G_L1": 1.0 / step, "loss_D_fake": 0.5}, step)
@@ -176,7 +152,7 @@ def test_step_metrics_are_queued_and_written_in_one_batch(monkeypatch):
 
 
 def test_step_metrics_are_written_once_the_interval_has_passed(monkeypatch):
-    monkeypatch.setattr("sketch2face.tracking.STEP_METRICS_WRITE_SECONDS", 0.0)
+    monkeypatch.setattr("sketch2face.tracking.runs.STEP_METRICS_WRITE_SECONDS", 0.0)
     with Tracker().start() as tracker:
         tracker.queue_step_metrics({"loss_G_L1": 0.3}, 1)
         assert _step_history(tracker.run_id, "loss_G_L1") == [(1, 0.3)]
@@ -199,74 +175,3 @@ def test_a_failed_batch_write_warns_and_turns_tracking_off(monkeypatch):
 def _refuse(*args, **kwargs):
     raise ConnectionError("store is down")
 
-
-# ---- the generator as an MLflow model ------------------------------------------------------------
-
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from conftest import REGISTERED_ALIAS, REGISTERED_NAME, TINY_PREPROCESSING, TINY_SIZE  # noqa: E402
-from sketch2face.config import TrackingParams  # noqa: E402
-from sketch2face.inference import load_sketch_to_photo  # noqa: E402
-from sketch2face.tracking import EXPERIMENT_NAME, load_generator_model  # noqa: E402
-
-
-def _sketches(count: int) -> np.ndarray:
-    return np.random.default_rng(count).integers(0, 256, (count, 1, TINY_SIZE, TINY_SIZE), dtype=np.uint8)
-
-
-@pytest.mark.parametrize("batch", [1, 3])
-def test_pyfunc_takes_any_batch_of_uint8_sketches(logged_generator, tiny_generator_file, batch):
-    pyfunc = mlflow.pyfunc.load_model(logged_generator.model_uri)
-    sketches = _sketches(batch)
-    photos = pyfunc.predict(sketches)
-    expected = load_sketch_to_photo(tiny_generator_file)(torch.from_numpy(sketches)).numpy()
-    assert photos.dtype == np.uint8 and photos.shape == (batch, 3, TINY_SIZE, TINY_SIZE)
-    np.testing.assert_array_equal(photos, expected)
-
-
-def test_signature_has_a_free_batch_dimension_and_the_model_its_preprocessing(logged_generator):
-    info = mlflow.models.get_model_info(logged_generator.model_uri)
-    inputs, outputs = info.signature.inputs.inputs[0], info.signature.outputs.inputs[0]
-    assert (inputs.type, inputs.shape) == (np.dtype(np.uint8), (-1, 1, TINY_SIZE, TINY_SIZE))
-    assert (outputs.type, outputs.shape) == (np.dtype(np.uint8), (-1, 3, TINY_SIZE, TINY_SIZE))
-    assert info.metadata["preprocessing"] == TINY_PREPROCESSING
-    assert info.saved_input_example_info is not None
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT_NAME).experiment_id
-    assert len(mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")) == 1
-
-
-def test_pytorch_flavour_round_trip_through_the_registry_alias(logged_generator, tiny_generator_file):
-    version = mlflow.MlflowClient().get_model_version_by_alias(REGISTERED_NAME, REGISTERED_ALIAS)
-    assert int(version.version) == 1
-    loaded = load_generator_model(logged_generator.registered_uri)
-    original = load_sketch_to_photo(tiny_generator_file)
-    sketches = torch.from_numpy(_sketches(2))
-    assert loaded.preprocessing == TINY_PREPROCESSING and not loaded.training
-    assert torch.equal(loaded(sketches), original(sketches))
-    assert torch.equal(mlflow.pytorch.load_model(logged_generator.model_uri)(sketches), original(sketches))
-
-
-def test_model_logging_can_be_turned_off_and_survives_an_unreachable_store(monkeypatch, tmp_path, tiny_generator_file):
-    model = load_sketch_to_photo(tiny_generator_file)
-    with Tracker().start() as tracker:
-        assert tracker.log_generator(model, TrackingParams(log_model=False)) is None
-    experiment = mlflow.get_run(tracker.run_id).info.experiment_id
-    assert mlflow.search_logged_models(experiment_ids=[experiment], output_format="list") == []
-
-    point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with Tracker().start() as unreachable:
-            assert unreachable.log_generator(model, TrackingParams()) is None
-    assert any("continuing without tracking" in str(w.message) for w in caught)
-
-
-def test_local_store_keeps_artifacts_beside_itself(tmp_path, monkeypatch):
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")  # the store is MLFLOW_TRACKING_URI=sqlite:///<tmp_path>/mlflow-test.db
-    with Tracker().start() as tracker:
-        pass
-    location = mlflow.get_experiment(mlflow.get_run(tracker.run_id).info.experiment_id).artifact_location
-    assert location == (tmp_path / "mlruns").as_uri()

@@ -1,0 +1,136 @@
+"""One pix2pix update: the networks, their optimisers and schedulers, and the D-then-G step.
+
+Everything a resumed run needs from here is in `state_dict`; the loop around it (epochs,
+checkpoints, stop requests) lives in `training.loop`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from sketch2face.config import TrainParams
+from sketch2face.data.dataset import JitteredPairs
+from sketch2face.models.cpu import use_cpu_kernels
+from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
+from sketch2face.models.generator import Generator, GeneratorConfig, build_generator
+from sketch2face.training import distributed
+from sketch2face.training.checkpoint import match_parameter_layouts
+from sketch2face.training.device import adam_implementation, autocast, memory_formats
+from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
+from sketch2face.training.pix2pix import Pix2PixObjective
+from sketch2face.training.schedules import lr_factor
+
+ADAM_BETA2 = 0.999
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The data order and jitter of one epoch depend only on (seed, epoch), not on what ran before."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+
+
+class Pix2PixTrainer:
+    """Networks, optimisers and schedulers, and the one D-then-G update of pix2pix."""
+
+    def __init__(
+        self,
+        params: TrainParams,
+        image_size: int,
+        device: torch.device | None = None,
+        group: ProcessGroup = SINGLE_PROCESS,
+    ) -> None:
+        self.params, self.group = params, group
+        self.device = device or torch.device("cpu")
+        torch.manual_seed(params.seed)
+        self.memory_formats = memory_formats(self.device)
+        generator = build_generator(GeneratorConfig.from_params(params, image_size))
+        if self.device.type == "cpu":
+            use_cpu_kernels(generator)
+        self.generator: Generator = distributed.synchronise_norms(generator, self.device, group).to(
+            self.device, memory_format=self.memory_formats.generator
+        )
+        # Convolutions follow their weights' layout, so the NCHW batches need no conversion for D.
+        self.discriminator: ConditionalDiscriminator = distributed.synchronise_norms(
+            ConditionalDiscriminator(DiscriminatorConfig.from_params(params)), self.device, group
+        ).to(self.device, memory_format=self.memory_formats.discriminator)
+        self.generator_ddp = distributed.data_parallel(self.generator, self.device, group)
+        self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
+        self.objective = Pix2PixObjective(params.gan_loss, params.lambda_l1)
+
+        adam = dict(lr=params.lr, betas=(params.beta1, ADAM_BETA2), **adam_implementation(self.device))
+        self.optimizer_g = torch.optim.Adam(self.generator.parameters(), **adam)
+        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), **adam)
+        schedule = lr_factor(params)
+        self.schedulers = [
+            torch.optim.lr_scheduler.LambdaLR(optimizer, schedule) for optimizer in (self.optimizer_g, self.optimizer_d)
+        ]
+
+    @property
+    def learning_rate(self) -> float:
+        return self.schedulers[0].get_last_lr()[0]
+
+    def train_step(self, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """One D update then one G update on the same generated batch (as the reference does)."""
+        with autocast(self.device, self.params.precision):
+            fake = self.generator_ddp(source)
+
+        self.optimizer_d.zero_grad(set_to_none=True)
+        with autocast(self.device, self.params.precision):
+            logits_real = self.discriminator_ddp(source, target)
+            logits_fake = self.discriminator_ddp(source, fake.detach())
+        loss_d, logs_d = self.objective.discriminator_loss(logits_real, logits_fake)
+        loss_d.backward()
+        self.optimizer_d.step()
+
+        # D is fixed during the G update: no gradients for its weights, and no DDP all-reduce for them.
+        self.discriminator.requires_grad_(False)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        with autocast(self.device, self.params.precision):
+            logits = self.discriminator(source, fake)
+        loss_g, logs_g = self.objective.generator_loss(logits, fake, target)
+        loss_g.backward()
+        self.optimizer_g.step()
+        self.discriminator.requires_grad_(True)
+
+        logs = {**logs_g, **logs_d}
+        return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist()))
+
+    def epoch_batches(self, data: JitteredPairs, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This process's (source, target) batches of one epoch, on the training device."""
+        batches = data.batches(self.params.batch_size, epoch_generator(self.params.seed, epoch))
+        layout = self.memory_formats.generator
+        for source, target in distributed.shard(batches, self.batches_per_epoch(data), self.group):
+            yield (
+                source.to(self.device, memory_format=layout, non_blocking=True),
+                target.to(self.device, memory_format=layout, non_blocking=True),
+            )
+
+    def batches_per_epoch(self, data: JitteredPairs) -> int:
+        return -(-len(data) // self.params.batch_size)
+
+    def steps_per_epoch(self, data: JitteredPairs) -> int:
+        return distributed.steps_per_epoch(self.batches_per_epoch(data), self.group)
+
+    def end_epoch(self) -> None:
+        for scheduler in self.schedulers:
+            scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "optimizer_g": self.optimizer_g.state_dict(),
+            "optimizer_d": self.optimizer_d.state_dict(),
+            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        for optimizer, key in ((self.optimizer_g, "optimizer_g"), (self.optimizer_d, "optimizer_d")):
+            optimizer.load_state_dict(state[key])
+            match_parameter_layouts(optimizer)
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(scheduler_state)

@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import pytest
+
+from sketch2face.config import ParamsError, TrainParams, load_params, parse_params
+from sketch2face.models.generator import GeneratorConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+MINIMAL = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}}
+
+
+def test_epochs_count_the_constant_and_the_decay_epochs():
+    assert parse_params({**MINIMAL, "train": {"epochs_constant": 3, "epochs_decay": 4}}).train.epochs == 7
+    assert parse_params(MINIMAL).train.epochs == 30
+
+
+def test_defaults_follow_pix2pix():
+    train = parse_params(MINIMAL).train
+    assert (train.lr, train.beta1, train.lambda_l1) == (2e-4, 0.5, 100.0)
+
+
+def test_the_committed_params_file_spells_out_exactly_the_schema_defaults():
+    """The schema is the one source of defaults: params.yaml holds the same values, so that
+    `dvc params diff` and `dvc exp show` show every setting and none differs from the code's."""
+    committed = load_params(REPO / "params.yaml")
+    defaults = parse_params({"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}})
+    assert committed == defaults
+    assert GeneratorConfig(image_size=64) == GeneratorConfig.from_params(defaults.train, 64)
+
+
+def test_image_size_must_suit_the_unet():
+    raw = {"crop_resize": {**MINIMAL["crop_resize"], "image_size": 100}}
+    with pytest.raises(ParamsError, match="power of two"):
+        parse_params(raw)
+
+
+def test_splits_must_leave_training_data():
+    with pytest.raises(ParamsError, match="val_fraction \\+ test_fraction"):
+        parse_params({**MINIMAL, "assemble_pairs": {"val_fraction": 0.5, "test_fraction": 0.5}})
+
+
+@pytest.mark.parametrize(
+    "tracking, problem",
+    [
+        ({"alias": "champion"}, "alias needs register_name"),
+        ({"register_name": "faces", "alias": "v2"}, "reserved"),
+        ({"register_name": "faces", "alias": "Latest"}, "reserved"),
+        ({"register_name": "a/b"}, "tracking.register_name"),
+        ({"register_name": "faces", "log_model": False}, "register_name needs log_model"),
+    ],
+)
+def test_model_registration_settings_are_checked(tracking, problem):
+    with pytest.raises(ParamsError, match=problem):
+        parse_params({**MINIMAL, "tracking": tracking})
+    assert parse_params(MINIMAL).tracking.register_name is None, "registration is off by default"
+
+
+@pytest.mark.parametrize(
+    "train, minimum",
+    [
+        ({}, 24),
+        ({"n_layers_d": 1}, 6),
+        ({"n_layers_d": 6}, 192),
+        ({"discriminator": "pixel", "n_layers_d": 6}, 4),
+    ],
+)
+def test_min_image_size_follows_the_patchgan_depth(train, minimum):
+    assert TrainParams(**train).min_image_size == minimum
+
+
+def test_numbers_paths_and_lists_still_parse_from_yaml():
+    params = parse_params({**MINIMAL, "train": {"lr": 1, "seed": 7}, "evaluate": {"group_attributes": ["gender"]}})
+    assert (params.train.lr, params.train.seed, params.evaluate.group_attributes) == (1.0, 7, ("gender",))
+    assert params.crop_resize.sources[0].root == Path("data/demo")
+
+
+def test_an_empty_source_root_is_an_error():
+    raw = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": " "}]}}
+    with pytest.raises(ParamsError, match="crop_resize.sources.0.root: must be a folder path, got an empty string"):
+        parse_params(raw)
+

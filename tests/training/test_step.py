@@ -1,0 +1,75 @@
+import copy
+import math
+
+import torch
+
+from sketch2face.config import TrainParams
+from sketch2face.models.cpu import GemmConv2d, GemmConvTranspose2d
+from sketch2face.models.generator import build_generator
+from sketch2face.training.loop import LOSS_NAMES
+from sketch2face.training.step import Pix2PixTrainer
+from tiny_pairs import assert_same_weights
+
+TINY = dict(ngf=4, ndf=4, batch_size=2, seed=3)
+
+
+def test_cpu_generator_runs_its_convolutions_on_the_cpu_kernels_and_saves_plain_weights():
+    trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+    convolutions = [m for m in trainer.generator.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert convolutions and all(isinstance(m, (GemmConv2d, GemmConvTranspose2d)) for m in convolutions)
+    assert not any(isinstance(m, (GemmConv2d, GemmConvTranspose2d)) for m in trainer.discriminator.modules())
+    assert trainer.generator.state_dict().keys() == build_generator(trainer.generator.config).state_dict().keys()
+
+
+def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
+    trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+    convolution_weights = [p for p in trainer.discriminator.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convolution_weights)
+    assert all(p.is_contiguous() for p in trainer.generator.parameters())
+    activations = []
+    trainer.discriminator.model[0].register_forward_hook(lambda layer, inputs, output: activations.append(output))
+    pair = torch.rand(2, 1, 32, 32), torch.rand(2, 3, 32, 32)
+    logits = trainer.discriminator(*pair)
+    assert activations[0].is_contiguous(memory_format=torch.channels_last) and not activations[0].is_contiguous()
+    reference = copy.deepcopy(trainer.discriminator).to(memory_format=torch.contiguous_format)
+    assert torch.allclose(logits, reference(*pair), atol=1e-5)
+
+
+def _other_layout(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.dim() != 4:
+        return tensor
+    return tensor.contiguous() if not tensor.is_contiguous() else tensor.contiguous(memory_format=torch.channels_last)
+
+
+def test_optimizer_state_saved_in_another_layout_resumes_the_same_steps():
+    """As when a run checkpointed on CUDA (both networks NHWC) resumes on the CPU (U-Net NCHW)."""
+    params = TrainParams(**TINY)
+    source, target = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    first = Pix2PixTrainer(params, image_size=32)
+    first.train_step(source, target)
+    state = copy.deepcopy(first.state_dict())
+    relaid = copy.deepcopy(state)
+    for optimizer in ("optimizer_g", "optimizer_d"):
+        for moments in relaid[optimizer]["state"].values():
+            moments.update({name: _other_layout(moments[name]) for name in ("exp_avg", "exp_avg_sq")})
+    resumed = {}
+    for name, checkpoint in (("same layout", state), ("other layout", relaid)):
+        resumed[name] = Pix2PixTrainer(params, image_size=32)
+        resumed[name].load_state_dict(checkpoint)
+        torch.manual_seed(5)  # dropout
+        resumed[name].train_step(source, target)
+    assert_same_weights(resumed["same layout"], resumed["other layout"])
+
+
+def test_bf16_step_on_the_cpu_trains_in_bf16_with_finite_losses():
+    trainer = Pix2PixTrainer(TrainParams(**TINY, precision="bf16"), image_size=32)
+    networks = {"generator": trainer.generator, "discriminator": trainer.discriminator}
+    before = {name: copy.deepcopy(list(network.parameters())) for name, network in networks.items()}
+    fake_dtypes = []
+    trainer.generator.register_forward_hook(lambda layer, inputs, output: fake_dtypes.append(output.dtype))
+    logs = trainer.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
+    assert fake_dtypes == [torch.bfloat16]
+    assert set(logs) == set(LOSS_NAMES) and all(math.isfinite(value) for value in logs.values())
+    for name, network in networks.items():
+        unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters()))
+        assert unchanged == 0, f"{unchanged} {name} parameters were not updated"
