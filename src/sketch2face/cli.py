@@ -14,6 +14,7 @@ from typing import Sequence, get_args
 
 from tqdm import tqdm
 
+from sketch2face import __version__
 from sketch2face.config import NoFacePolicy
 from sketch2face.inference import (
     ALIGN_MODES,
@@ -44,6 +45,7 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sketch2face", description="Turn face sketches into face photos.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser(
         "predict",
