@@ -175,3 +175,28 @@ def test_a_failed_batch_write_warns_and_turns_tracking_off(monkeypatch):
 def _refuse(*args, **kwargs):
     raise ConnectionError("store is down")
 
+
+def test_a_read_only_store_is_one_warning_line_without_tracebacks(shared_tmp, unprivileged, capfd, monkeypatch):
+    """MLflow logs each database error with two chained tracebacks before raising it; the user gets one line."""
+    store = shared_tmp / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    with Tracker().start():
+        pass  # the store exists, with its tables
+    store.chmod(0o444)
+    shared_tmp.chmod(0o555)
+
+    def track() -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Tracker().start() as tracker:
+                tracker.log_metrics({"loss": 1.0})
+        return [str(warning.message) for warning in caught]
+
+    try:
+        messages = unprivileged(track)
+    finally:
+        shared_tmp.chmod(0o777)
+    assert messages == [
+        "MLflow start failed, continuing without tracking: attempt to write a readonly database (sqlite3.OperationalError)"
+    ]
+    assert "Traceback" not in capfd.readouterr().err

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sketch2face.errors import StoppedByUser, error_line
+from sketch2face.errors import StoppedByUser, error_line, root_cause
 from sketch2face.io import write_json
 from sketch2face.tracking.store import (
     connected_mlflow,
@@ -56,7 +56,7 @@ class Tracker:
             return function(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure must not stop the pipeline
             self.enabled = False
-            warnings.warn(f"MLflow {action} failed, continuing without tracking: {error_line(exc)}", stacklevel=3)
+            warnings.warn(f"MLflow {action} failed, continuing without tracking: {failure(exc)}", stacklevel=3)
             return None
 
     def start(self, tags: Mapping[str, str] | None = None) -> Tracker:
@@ -87,7 +87,7 @@ class Tracker:
         try:
             problem = None if stored_run(connected_mlflow(), run_id) else NO_SUCH_RUN
         except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
-            problem = error_line(exc)
+            problem = failure(exc)
         if problem is not None:
             warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({problem}); "
                           "starting a new run", stacklevel=2)
@@ -191,6 +191,12 @@ class Tracker:
             self.end()
         else:
             self.end("KILLED" if issubclass(exc_type, (KeyboardInterrupt, StoppedByUser)) else "FAILED")
+
+
+def failure(exc: BaseException) -> str:
+    """One line on why an MLflow call failed: the root cause, e.g. `attempt to write a readonly database`."""
+    cause = root_cause(exc)
+    return f"{error_line(cause)} ({type(cause).__module__}.{type(cause).__name__})" if cause is not exc else error_line(exc)
 
 
 def _log_metric_batch(mlflow, run_id: str, queued: list[tuple[str, float, int, int]]) -> None:

@@ -7,6 +7,7 @@ temporary copy under `.dvc/tmp/exps`, so runs from `dvc repro`, `dvc exp run`, `
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from pathlib import Path
@@ -46,6 +47,8 @@ def connected_mlflow():
     """The mlflow module, pointed at this project's store (imported late: it is slow to import)."""
     for name, value in CONNECTION_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    # It logs a whole traceback for each database error it then raises; the tracker reports it in one line.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
