@@ -160,9 +160,18 @@ def test_best_generator_keeps_the_best_val_epoch_not_the_last(tmp_path, pairs_di
 
 def test_images_per_second_counts_the_images_of_every_process():
     params = pipeline_params(**TINY).train
-    loop = LoopState(global_step=10, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(LOSS_NAMES, 0.5)}])
+    loop = LoopState(global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(LOSS_NAMES, 0.5)}])
     summary = summarise(params, loop, train_pairs=20, val_pairs=0, group=ProcessGroup(rank=0, world_size=4))
-    assert summary["images_per_second"] == 10 * 2 * 4 / 2.0, "steps x batch_size x processes / seconds"
+    assert summary["images_per_second"] == 19 * 4 / 2.0, "images of this process x processes / seconds"
+
+
+def test_images_per_second_counts_images_trained_not_batch_size_times_steps(tmp_path):
+    """A batch of 64 on 4 train pairs trains 4 images a step, not 64."""
+    pairs_dir = write_pairs_dir(tmp_path / "pairs", {"train": 4})
+    summary = train(pipeline_params(**{**TINY, "batch_size": 64}, epochs_constant=3, epochs_decay=0), pairs_dir,
+                    _outputs(tmp_path), offline_tracker())
+    images, seconds = 3 * 4, summary["train_seconds"]  # rounded to 0.1 s
+    assert images / (seconds + 0.05) <= summary["images_per_second"] <= images / max(seconds - 0.05, 1e-3)
 
 
 def test_empty_val_split_skips_validation(tmp_path, capsys):

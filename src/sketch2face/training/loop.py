@@ -47,6 +47,7 @@ class LoopState:
     epoch: int = 0  # epochs completed
     step_in_epoch: int = 0  # steps completed in the current epoch
     global_step: int = 0
+    images: int = 0  # trained by this process: a batch may be smaller than batch_size, at an epoch's end or in all
     loss_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_NAMES, 0.0))
     history: list[dict[str, float]] = field(default_factory=list)
     best_val_l1: float | None = None
@@ -187,6 +188,7 @@ def fit(
                 logs = trainer.train_step(source, target)
                 loop.step_in_epoch += 1
                 loop.global_step += 1
+                loop.images += len(source)
                 for name in LOSS_NAMES:
                     loop.loss_sums[name] += logs[name]
                 listener.step_done(loop.global_step, logs)

@@ -155,7 +155,7 @@ def summarise(
         "processes": group.world_size,
         "train_seconds": round(loop.seconds, 1),
         # over every invocation's training loop, so a rerun that only rewrites the outputs keeps it
-        "images_per_second": round(loop.global_step * params.batch_size * group.world_size / max(loop.seconds, 1e-9), 2),
+        "images_per_second": round(loop.images * group.world_size / max(loop.seconds, 1e-9), 2),
         **{f"final_{name}": round(last[name], 4) for name in LOSS_NAMES},
         **({f"final_{name}": round(last[name], 4) for name in VAL_METRICS} if val_pairs else {}),
         **({"best_val_l1": round(loop.best_val_l1, 4), "best_epoch": loop.best_epoch} if loop.best_epoch else {}),
