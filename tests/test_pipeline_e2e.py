@@ -80,7 +80,7 @@ def _run_values(root: Path, table: str, run: str) -> dict[str, object]:
 def test_repro_then_experiment(project):
     root, env = project
     output = _run(["dvc", "repro"], root, env)
-    for stage in ("synthesize", "crop_resize", "assemble_pairs", "train", "evaluate"):
+    for stage in ("check_params", "synthesize", "crop_resize", "assemble_pairs", "train", "evaluate"):
         assert f"Running stage '{stage}'" in output
 
     metrics = json.loads((root / "metrics/eval.json").read_text())
@@ -162,6 +162,20 @@ def test_a_dvc_remote_carries_data_models_and_metrics_to_a_fresh_clone(project, 
     assert _run(["dvc", "metrics", "show", "--json"], clone, env) == _run(["dvc", "metrics", "show", "--json"], root, env)
     for path in ("models/generator.pt", "models/checkpoint.pt", "data/pairs/pairs.csv"):
         assert (clone / path).read_bytes() == (root / path).read_bytes(), path
+
+
+def test_a_misspelt_params_section_stops_the_pipeline_instead_of_being_ignored(project):
+    """No stage tracks `evalaute`, so only check_params, which tracks the whole file, can notice it."""
+    root, env = project
+    params = root / "params.yaml"
+    original = params.read_text()
+    params.write_text(original + "evalaute:\n  generator: best\n")
+    try:
+        result = subprocess.run(["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        params.write_text(original)
+    assert result.returncode != 0
+    assert "evalaute: unknown key (did you mean 'evaluate'?)" in result.stdout + result.stderr
 
 
 def test_temporary_and_queued_experiments_log_to_the_project_store(project):
