@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image, read_image_bytes
 
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CLOCKWISE = 6
@@ -188,6 +188,30 @@ def test_bad_or_unusual_input_is_used_correctly_or_rejected_with_its_reason(case
             read_image(path, case.mode)
         assert error.value.reason.startswith(case.reason), error.value.reason
         assert error.value.path == str(path) and str(path) in str(error.value)
+
+
+FILE_ONLY_CASES = {"truncated bzip2 PPM", "directory named x.png", "missing file"}  # what only a path can be
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.name not in FILE_ONLY_CASES],
+                         ids=[case.name for case in CASES if case.name not in FILE_ONLY_CASES])
+def test_bytes_in_memory_are_read_exactly_like_the_same_file(case: Case, tmp_path):
+    path = tmp_path / case.filename
+    case.write(path)
+    if case.reason is None:
+        np.testing.assert_array_equal(read_image_bytes(path.read_bytes(), "upload", case.mode), read_image(path, case.mode))
+    else:
+        with pytest.raises(ImageReadError) as error:
+            read_image_bytes(path.read_bytes(), "upload", case.mode)
+        assert error.value.reason.startswith(case.reason), error.value.reason
+        assert error.value.path == "upload"
+
+
+def test_bytes_pixel_budget_is_configurable():
+    data = _encoded(Image.fromarray(_noise(24, 32)), "PNG")
+    assert read_image_bytes(data, "upload", "gray", max_pixels=24 * 32).shape == (24, 32)
+    with pytest.raises(ImageReadError, match="upload: too large \\(32x24 pixels, limit 767\\)"):
+        read_image_bytes(data, "upload", "gray", max_pixels=24 * 32 - 1)
 
 
 def test_unreadable_file_is_rejected_as_permission_denied(shared_tmp, unprivileged):
