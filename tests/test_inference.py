@@ -224,9 +224,9 @@ def test_given_eyes_override_the_detector(demo_sketches, model):
     moved = EyeCentres((eyes.left[0] - 3, eyes.left[1] + 2), eyes.right)
     align = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)
 
-    aligned, method = align.align(page, "upload", moved)
+    aligned, method, used = align.align(page, "upload", moved)
 
-    assert method == "given eyes"
+    assert method == "given eyes" and used == moved
     np.testing.assert_array_equal(aligned, align_to_eyes(page, moved, STORED_GEOMETRY, TINY_SIZE))
     assert not np.array_equal(aligned, align.align(page, "upload")[0])
 
@@ -258,6 +258,7 @@ def test_a_centre_crop_reports_the_eyes_it_implies(model):
     assert method == "center crop" and eyes.estimated
     assert eyes.left[1] == eyes.right[1] and 0 < eyes.left[0] < eyes.right[0] < 96
     on_eyes = align_to_eyes(page, eyes, STORED_GEOMETRY, TINY_SIZE).astype(int)
+    assert align.align(page, "page")[1:] == ("center crop", eyes)
     assert np.abs(on_eyes - center_crop_resize(page, TINY_SIZE)).max() <= 2  # rounding; one pixel off gives 42
 
 
@@ -267,3 +268,4 @@ def test_no_face_fails_in_find_eyes_as_in_align(tmp_path, demo_sketches, model):
         align.find_eyes(np.full((40, 60), 255, np.uint8), "blank")
     eyes, method = align.find_eyes(demo_sketches.pixels["face1"], "face1")
     assert (eyes, method) == (demo_sketches.eyes["face1"], "detected eyes")
+    assert align.align(demo_sketches.pixels["face1"], "face1")[1:] == ("detected eyes", eyes)

@@ -138,7 +138,8 @@ class SketchAligner:
 
     def __call__(self, path: Path) -> tuple[np.ndarray, str]:
         """The aligned sketch file and how it was aligned; raises ImageReadError or UnusableSketch."""
-        return self.align(read_image(path, self.colour_mode), path)
+        aligned, method, _ = self.align(read_image(path, self.colour_mode), path)
+        return aligned, method
 
     def find_eyes(self, image: np.ndarray, label: Path | str) -> tuple[EyeCentres, str]:
         """The eyes `align` lines up when it is given none, and how they were found.
@@ -159,11 +160,14 @@ class SketchAligner:
                 raise UnusableSketch(label, NO_FACE_FOUND)
         return self._centre_crop_eyes(image), BY_CENTRE_CROP
 
-    def align(self, image: np.ndarray, label: Path | str, eyes: EyeCentres | None = None) -> tuple[np.ndarray, str]:
+    def align(
+        self, image: np.ndarray, label: Path | str, eyes: EyeCentres | None = None
+    ) -> tuple[np.ndarray, str, EyeCentres]:
         """An image (read with `colour_mode`) aligned on `eyes` when given, else as `find_eyes` says.
 
-        `label` names the image in an `UnusableSketch`; given eyes must lie on the image, the left
-        one (smaller x) first.
+        Returns the aligned sketch, how it was aligned and the eyes it was aligned on. `label`
+        names the image in an `UnusableSketch`; given eyes must lie on the image, the left one
+        (smaller x) first.
         """
         if eyes is not None:
             if eyes.left[0] >= eyes.right[0]:  # a flipped pair would turn the face upside down
@@ -171,11 +175,11 @@ class SketchAligner:
                     label, f"eyes in the wrong order: the left eye (x={eyes.left[0]:g}) must have a smaller x "
                     f"than the right eye (x={eyes.right[0]:g})"
                 )
-            return self._aligned_on(image, eyes, label, "given"), BY_GIVEN_EYES
+            return self._aligned_on(image, eyes, label, "given"), BY_GIVEN_EYES, eyes
         found, method = self.find_eyes(image, label)
         if method in (BY_CENTRE_CROP, AS_GIVEN):
-            return center_crop_resize(image, self.size), method
-        return self._aligned_on(image, found, label, "detected"), method
+            return center_crop_resize(image, self.size), method, found
+        return self._aligned_on(image, found, label, "detected"), method, found
 
     def _aligned_on(self, image: np.ndarray, eyes: EyeCentres, label: Path | str, origin: str) -> np.ndarray:
         try:
@@ -315,6 +319,12 @@ def _channels_last(images: torch.Tensor) -> np.ndarray:
     return array[..., 0] if array.shape[-1] == 1 else array
 
 
+def generate_photos(model: SketchToPhoto, aligned: list[np.ndarray]) -> np.ndarray:
+    """Aligned uint8 sketches (H, W) or (H, W, C) -> uint8 photos (N, H, W[, C]), in one forward pass."""
+    device = next(model.parameters()).device
+    return _channels_last(model(_channels_first(aligned).to(device)))
+
+
 def _aligned_batches(
     inputs: Iterable[SketchInput], align: SketchAligner, batch_size: int, on_failure: Callable[[Failure], None]
 ) -> Iterator[list[tuple[SketchInput, np.ndarray, str]]]:
@@ -347,7 +357,6 @@ def predict_sketches(
     """Aligns, generates and writes every input; the report lists what was written and what failed."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    device = next(model.parameters()).device
     report = PredictReport()
     with tqdm(total=len(inputs), desc="sketches", unit="sketch", disable=not progress) as bar:
 
@@ -357,7 +366,7 @@ def predict_sketches(
             bar.update()
 
         for batch in _aligned_batches(inputs, align, batch_size, failed):
-            photos = _channels_last(model(_channels_first([aligned for _, aligned, _ in batch]).to(device)))
+            photos = generate_photos(model, [aligned for _, aligned, _ in batch])
             for (item, aligned, method), photo in zip(batch, photos):
                 write_image(photo_path(out_dir, item), photo)
                 if with_side_by_side:

@@ -28,7 +28,7 @@ import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
     import torch
@@ -403,7 +403,42 @@ def _new_generator_model(mlflow, model: SketchToPhoto) -> str:
 
 def load_generator_model(uri: str, device: str | torch.device = "cpu") -> SketchToPhoto:
     """Loads a generator logged by `Tracker.log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
+    return _existing_store().pytorch.load_model(uri, map_location=device)
+
+
+def _existing_store():
+    """The connected mlflow module; FileNotFoundError rather than a new, empty `mlflow.db` when there is no store."""
     store = project_root() / STORE_FILE
     if "MLFLOW_TRACKING_URI" not in os.environ and not store.is_file():
         raise FileNotFoundError(f"no MLflow store {store} here (run from the project root, or set MLFLOW_TRACKING_URI)")
-    return _connected_mlflow().pytorch.load_model(uri, map_location=device)
+    return _connected_mlflow()
+
+
+def logged_model_origin(uri: str) -> tuple[str | None, str | None]:
+    """The run that logged a model (`models:/NAME@ALIAS`, `runs:/...`, ...) and when it was logged (UTC)."""
+    info = _existing_store().models.get_model_info(uri)
+    return info.run_id, info.utc_time_created
+
+
+def evaluation_metrics(training_run_id: str, keys: Sequence[str]) -> tuple[str, dict[str, float]] | None:
+    """How the model a training run produced was evaluated: `keys` (those logged) and the run they come from.
+
+    `evaluate` logs into the training run, or into a run of its own tagged with the training
+    run's id when it scored the model under other params or again; the latest such run counts
+    then. None when the store has neither.
+    """
+    mlflow = _existing_store()
+    training = _stored_run(mlflow, training_run_id)
+    if training is None:
+        return None
+    candidates = [training] + mlflow.search_runs(
+        experiment_ids=[training.info.experiment_id],
+        filter_string=f"tags.`{TRAINING_RUN_TAG}` = '{training_run_id}'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    for run in candidates:
+        found = {key: run.data.metrics[key] for key in keys if key in run.data.metrics}
+        if found:
+            return run.info.run_id, found
+    return None
