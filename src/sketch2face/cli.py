@@ -114,6 +114,7 @@ def _int_within(minimum: int, maximum: int | None = None) -> Callable[[str], int
             raise argparse.ArgumentTypeError(f"must be {within}, got {value}")
         return value
 
+    parse.__name__ = "integer"  # argparse says "invalid integer value: 'x'"
     return parse
 
 

@@ -62,6 +62,7 @@ EyeCoordinate = Annotated[
 ]
 ALIGNMENT_HEADER, EYES_HEADER = "X-Alignment", "X-Eyes"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LISTEN_BACKLOG = 2048  # uvicorn's default
 GRACEFUL_SHUTDOWN_SECONDS = 10  # for the requests in progress, queued ones included, to be answered
 
 log = logging.getLogger(__name__)
@@ -337,12 +338,14 @@ def create_app(
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port (port 0: a free one), so that a taken port is an error before anything starts."""
+    """A socket listening on host:port (port 0: a free one): a taken port is an error before anything starts,
+    and a client that connects before the server runs waits in the backlog instead of being refused."""
     family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, protocol)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise
