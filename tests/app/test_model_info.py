@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import pytest
 import torch
 
-from sketch2face.app.model_info import describe_generator_file, describe_logged_model
+from sketch2face.app.model_info import PROJECT_EVAL_JSON, describe_generator_file, describe_logged_model
+from sketch2face.evaluation.evaluator import EvalOutputs
 from sketch2face.config import TrackingParams
 from sketch2face.inference import load_sketch_to_photo
 from sketch2face.models.generator import store_preprocessing
@@ -78,6 +79,10 @@ def test_without_a_run_the_projects_eval_json_counts(project):
     assert found.model_dump() == {
         "psnr": 21.6148, "ssim": 0.7599, "fsim": 0.8764, "source": str(project / "metrics" / "eval.json")
     }
+
+
+def test_the_eval_json_looked_for_is_the_one_evaluate_writes(tmp_path):
+    assert EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results").metrics == tmp_path / PROJECT_EVAL_JSON
 
 
 def test_nothing_known_is_unknown_and_a_stored_date_wins(tmp_path, tiny_generator_file):

@@ -14,12 +14,14 @@ from typing import Callable, Mapping
 import torch
 from pydantic import BaseModel
 
-from sketch2face.evaluation.evaluator import EvalOutputs
 from sketch2face.models.generator import SketchToPhoto
 from sketch2face.tracking import error_line, evaluation_metrics, logged_model_origin, read_run_reference
 from sketch2face.training.trainer import RUN_REFERENCE_FILE
 
 EVALUATION_KEYS = ("psnr", "ssim", "fsim")
+# where the evaluate stage writes its summary (EvalOutputs.metrics), relative to the project that holds
+# models/; named here because importing the evaluation package would add ~300 MB to the server
+PROJECT_EVAL_JSON = Path("metrics") / "eval.json"
 TRAINED_AT_KEY = "trained_at"  # an explicit training date in the generator's stored metadata wins over file dates
 Note = Callable[[str], None]
 
@@ -96,7 +98,7 @@ def describe_generator_file(path: Path, model: SketchToPhoto, device: torch.devi
     run_id = read_run_reference(path.parent / RUN_REFERENCE_FILE)
     if run_id:
         evaluation = _from_run(run_id, note)
-    project_metrics = EvalOutputs.in_dirs(path.parent.parent / "metrics", path.parent.parent / "results").metrics
+    project_metrics = path.parent.parent / PROJECT_EVAL_JSON
     if evaluation is None and project_metrics.is_file():
         evaluation = _from_metrics_file(project_metrics, note)
     return ModelInfo(**_basics(path.name, model, device), trained_at=trained_at, evaluation=evaluation)

@@ -106,6 +106,7 @@ async function useSketch(blob, name) {
   eyesNote.textContent = `${file.name}, ${found.width}×${found.height} px. ${note}`;
   eyesNote.classList.toggle("warn", warn);
   for (const marker of markers()) marker.classList.toggle("estimated", found.alignment.estimated);
+  $("#stage").style.setProperty("--aspect", String(found.width / found.height));
   $("#sketch").src = sketch.url;
   placeEyes(sketch.found);
   $("#sketch-panel").hidden = false;
