@@ -3,8 +3,9 @@
 Starts the server as a user would (`sketch2face serve --port 0`, on 127.0.0.1 only) with an
 untrained generator (speed does not depend on the weights) unless --model points at a real one,
 waits for /healthz, runs --clients threads that each post an uncropped demo sketch again and
-again until --seconds have passed (waiting out a 503's Retry-After), stops the server with SIGTERM and prints requests/s, latency
-percentiles, errors by kind and the server's peak memory (its VmHWM).
+again until --seconds have passed (waiting out a 503's Retry-After), stops the server with
+SIGTERM and prints requests/s, latency percentiles, errors by kind and the server's peak memory
+(its VmHWM).
 
     python benchmarks/serve_load.py                              # 4 clients, 10 s, 64 px, ngf 32
     python benchmarks/serve_load.py --clients 16 --seconds 30 --size 256 --ngf 64 --device cuda
@@ -81,7 +82,8 @@ def client(url: str, sketch: bytes, fields: dict, deadline: float, latencies: li
         while time.monotonic() < deadline:
             started = time.perf_counter()
             try:
-                response = session.post("/api/predict", files={"image": ("sketch.png", sketch, "image/png")}, data=fields)
+                files = {"image": ("sketch.png", sketch, "image/png")}
+                response = session.post("/api/predict", files=files, data=fields)
             except httpx2.HTTPError as exc:
                 outcomes[type(exc).__name__] += 1
                 continue
@@ -135,12 +137,14 @@ busy = outcomes.pop(503, 0)
 others = ", ".join(f"{kind}: {count}" for kind, count in sorted(outcomes.items(), key=str)) or "none"
 served = f"generator {args.model}" if args.model else f"untrained {args.size} px generator (ngf {args.ngf})"
 print(f"serve_load: {args.clients} clients for {elapsed:.1f} s; {served} on {args.device}, queue {args.queue_size}, "
-      f"{'eyes given' if args.given_eyes else 'eyes detected'}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}")
+      f"{'eyes given' if args.given_eyes else 'eyes detected'}, "
+      f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}")
 print(f"requests {total}: ok {ok}, 503 queue full {busy}, other errors {sum(outcomes.values())} ({others})")
 print(f"throughput {total / elapsed:.2f} requests/s, {ok / elapsed:.2f} photos/s")
 if latencies:
     p50, p95, p99 = np.percentile(np.array(latencies) * 1000, [50, 95, 99])
-    print(f"latency of ok requests: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+    slowest = max(latencies) * 1000
+    print(f"latency of ok requests: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {slowest:.1f} ms")
 else:
     print("latency of ok requests: none succeeded")
 print(f"server peak memory (VmHWM): {peak}")

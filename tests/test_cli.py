@@ -159,8 +159,8 @@ def test_serve_announces_its_url_serves_and_stops_cleanly_on_a_signal(tiny_gener
     server = _serve_process(tiny_generator_file)
     try:
         first_line = server.stdout.readline()
-        match = re.fullmatch(r"sketch2face serve: (http://127\.0\.0\.1:\d+) \(model generator\.pt, 32 px, device cpu\); "
-                             r"Ctrl-C to stop\n", first_line)
+        match = re.fullmatch(r"sketch2face serve: (http://127\.0\.0\.1:\d+) "
+                             r"\(model generator\.pt, 32 px, device cpu\); Ctrl-C to stop\n", first_line)
         assert match, first_line + server.stderr.read() if server.poll() is not None else first_line
         with urllib.request.urlopen(f"{match[1]}/healthz", timeout=30) as response:
             assert json.load(response)["status"] == "ok"
@@ -181,7 +181,8 @@ def test_serve_on_a_taken_port_is_a_usage_error(tiny_generator_file, capsys):
         taken.listen()
         code = main(["serve", "--model", str(tiny_generator_file), "--port", str(taken.getsockname()[1])])
     assert code == EXIT_USAGE
-    assert re.search(r"sketch2face serve: error: cannot listen on 127\.0\.0\.1:\d+: Address already in use", capsys.readouterr().err)
+    error = capsys.readouterr().err
+    assert re.search(r"sketch2face serve: error: cannot listen on 127\.0\.0\.1:\d+: Address already in use", error)
 
 
 def test_serve_without_a_model_is_a_usage_error(tmp_path, capsys):
@@ -191,8 +192,12 @@ def test_serve_without_a_model_is_a_usage_error(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
-    [("--queue-size", "-1", "must be at least 0, got -1"), ("--port", "70000", "must be from 0 to 65535, got 70000"),
-     ("--max-upload-bytes", "0", "must be at least 1, got 0"), ("--max-pixels", "many", "invalid integer value: 'many'")],
+    [
+        ("--queue-size", "-1", "must be at least 0, got -1"),
+        ("--port", "70000", "must be from 0 to 65535, got 70000"),
+        ("--max-upload-bytes", "0", "must be at least 1, got 0"),
+        ("--max-pixels", "many", "invalid integer value: 'many'"),
+    ],
 )
 def test_serve_refuses_impossible_limits(capsys, option, value, message):
     with pytest.raises(SystemExit) as exit_info:

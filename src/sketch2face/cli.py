@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-upload-bytes", type=_positive_int, default=DEFAULT_MAX_UPLOAD_BYTES, metavar="N",
                        help=f"largest upload accepted (default {DEFAULT_MAX_UPLOAD_BYTES})")
     serve.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                       help=f"largest image accepted, width x height, checked before decoding (default {DEFAULT_MAX_PIXELS})")
+                       help="largest image accepted, width x height, checked before decoding "
+                       f"(default {DEFAULT_MAX_PIXELS})")
     serve.add_argument("--queue-size", type=_non_negative_int, default=DEFAULT_QUEUE_SIZE, metavar="N",
                        help=f"requests that may wait for the generator; more get 503 (default {DEFAULT_QUEUE_SIZE})")
     return parser

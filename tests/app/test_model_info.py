@@ -89,7 +89,8 @@ def test_nothing_known_is_unknown_and_a_stored_date_wins(tmp_path, tiny_generato
     generator = tmp_path / "elsewhere" / "generator.pt"
     generator.parent.mkdir()
     shutil.copy(tiny_generator_file, generator)
-    store_preprocessing(generator, {**load_sketch_to_photo(generator).preprocessing, "trained_at": "2024-06-01T12:00:00+00:00"})
+    stored = load_sketch_to_photo(generator).preprocessing
+    store_preprocessing(generator, {**stored, "trained_at": "2024-06-01T12:00:00+00:00"})
     notes = []
 
     info = _describe(generator, notes)
@@ -124,7 +125,9 @@ def test_a_logged_model_is_dated_and_evaluated_by_its_run(tiny_generator_file):
 
     assert info.name == uri and notes == []
     assert abs((datetime.fromisoformat(info.trained_at) - datetime.now(timezone.utc)).total_seconds()) < 600
-    assert info.evaluation.model_dump() == {"psnr": 19.25, "ssim": 0.65, "fsim": 0.8, "source": f"MLflow run {tracker.run_id}"}
+    assert info.evaluation.model_dump() == {
+        "psnr": 19.25, "ssim": 0.65, "fsim": 0.8, "source": f"MLflow run {tracker.run_id}"
+    }
 
 
 def test_a_logged_model_whose_origin_cannot_be_read_is_still_described(tiny_generator_file):

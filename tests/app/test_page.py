@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sketch2face.app.server import EYE_FIELDS
 from sketch2face.data.detect import detect_eyes
 from sketch2face.inference import load_sketch_to_photo
 
@@ -120,7 +121,7 @@ def _generate(browser) -> tuple[np.ndarray, list[float]]:
 
 
 def _api_photo(url: str, path: Path, eyes: list[float] | None = None) -> np.ndarray:
-    fields = {} if eyes is None else dict(zip(("left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y"), map(str, eyes)))
+    fields = {} if eyes is None else dict(zip(EYE_FIELDS, map(str, eyes)))
     response = httpx2.post(f"{url}/api/predict", files={"image": (path.name, path.read_bytes(), "image/png")},
                            data=fields, timeout=60)
     assert response.status_code == 200, response.text
@@ -175,7 +176,8 @@ def test_keyboard_nudges_and_putting_the_eyes_back(page, url, demo_sketches):
 def _canvas_grey(browser, x: int, y: int) -> int:
     """The red level of one canvas pixel: 255 on paper, well below under the pen (anti-aliased at the edges)."""
     return browser.execute_script(
-        "return document.querySelector('#canvas').getContext('2d').getImageData(arguments[0], arguments[1], 1, 1).data[0]",
+        "const context = document.querySelector('#canvas').getContext('2d');"
+        "return context.getImageData(arguments[0], arguments[1], 1, 1).data[0]",
         x, y,
     )
 
@@ -230,7 +232,8 @@ def test_dropped_and_pasted_images_are_used(page):
     """
     page.execute_script(f"""
         const transfer = await (async () => {{ {make_file} }})();
-        document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', {{dataTransfer: transfer, bubbles: true}}));
+        const drop = new DragEvent('drop', {{dataTransfer: transfer, bubbles: true}});
+        document.querySelector('#drop-zone').dispatchEvent(drop);
     """, "dropped.png")
     _wait_for_eyes(page, "dropped.png, 120×150 px.")
     page.execute_script(f"""

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from sketch2face.app.server import EYE_FIELDS
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes
 from sketch2face.data.records import EyeCentres
@@ -42,7 +43,7 @@ def _face(demo_sketches, stem: str = "face0") -> bytes:
 
 
 def _eye_fields(eyes: EyeCentres) -> dict:
-    return {"left_eye_x": eyes.left[0], "left_eye_y": eyes.left[1], "right_eye_x": eyes.right[0], "right_eye_y": eyes.right[1]}
+    return dict(zip(EYE_FIELDS, (*eyes.left, *eyes.right)))
 
 
 # ---- good input ------------------------------------------------------------------------------------
@@ -197,7 +198,8 @@ BAD_INPUTS = [
     Bad("form-urlencoded body", 415, "expected a multipart/form-data upload", data={"image": "x"}),
     Bad("raw PNG body", 415, "expected a multipart/form-data upload", content=FACE,
         headers={"content-type": "image/png"}),
-    Bad("no content type", 415, "expected a multipart/form-data upload with the sketch in the field 'image'; the request has no content type", content=FACE),
+    Bad("no content type", 415, "expected a multipart/form-data upload with the sketch in the field 'image'; "
+        "the request has no content type", content=FACE),
     Bad("image part declared as text", 415, "face.png: sent as 'text/plain', not as an image file",
         files=_file(FACE, "text/plain")),
     Bad("broken multipart body", 422, "image: Field required", content=b"--x\r\nbroken",
@@ -254,7 +256,8 @@ def test_a_streamed_upload_is_cut_off_at_the_limit(model, demo_sketches):
             yield b"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n" + bytes(4096)
 
     with TestClient(tiny_app(model, demo_sketches.locate_eyes, max_upload_bytes=1000)) as client:
-        response = client.post("/api/predict", content=endless(), headers={"content-type": "multipart/form-data; boundary=x"})
+        response = client.post("/api/predict", content=endless(),
+                               headers={"content-type": "multipart/form-data; boundary=x"})
     assert response.status_code == 413, response.text
     assert response.json()["detail"].startswith("upload too large: more than 1000 bytes")
 
@@ -272,7 +275,10 @@ def test_a_full_queue_answers_503_and_health_still_answers(model, demo_sketches)
 
     answers = {}
     with TestClient(tiny_app(model, slow_detector, queue_size=0)) as client:
-        first = threading.Thread(target=lambda: answers.update(first=client.post("/api/predict", **_upload(_face(demo_sketches)))))
+        def first_request():
+            answers["first"] = client.post("/api/predict", **_upload(_face(demo_sketches)))
+
+        first = threading.Thread(target=first_request)
         first.start()
         try:
             assert entered.wait(30), "the first request never reached the detector"

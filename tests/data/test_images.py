@@ -184,7 +184,8 @@ def test_bytes_in_memory_are_read_exactly_like_the_same_file(case: Case, tmp_pat
     path = tmp_path / case.filename
     case.write(path)
     if case.reason is None:
-        np.testing.assert_array_equal(read_image_bytes(path.read_bytes(), "upload", case.mode), read_image(path, case.mode))
+        from_bytes = read_image_bytes(path.read_bytes(), "upload", case.mode)
+        np.testing.assert_array_equal(from_bytes, read_image(path, case.mode))
     else:
         with pytest.raises(ImageReadError) as error:
             read_image_bytes(path.read_bytes(), "upload", case.mode)

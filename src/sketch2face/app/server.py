@@ -54,7 +54,9 @@ DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 PAGE_POLICY = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'"
 EYE_FIELDS = ("left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y")
 FORMATS = ", ".join(sorted(suffix.lstrip(".").upper() for suffix in IMAGE_SUFFIXES))
-SketchFile = Annotated[UploadFile, File(description=f"the sketch: a scan, a photo of a drawing or a drawing ({FORMATS})")]
+SketchFile = Annotated[
+    UploadFile, File(description=f"the sketch: a scan, a photo of a drawing or a drawing ({FORMATS})")
+]
 EyeCoordinate = Annotated[
     float | None,
     Form(description="in pixels of the uploaded image as displayed (EXIF orientation applied); the left eye is "

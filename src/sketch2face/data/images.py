@@ -1,8 +1,9 @@
 """Reading face images from users' disks into uint8 arrays, with errors that name the file.
 
 Every stage that reads images goes through `read_image` (an upload held in memory through
-`read_image_bytes`), so this is the one place that decides what a usable image is. An input is either decoded completely and correctly or rejected with a
-short reason for `rejects.csv`; it never comes back half-decoded:
+`read_image_bytes`), so this is the one place that decides what a usable image is. An input is
+either decoded completely and correctly or rejected with a short reason for `rejects.csv`; it
+never comes back half-decoded:
 
 - truncated files are errors (PIL's `LOAD_TRUNCATED_IMAGES` stays False, which would otherwise
   fill the missing rows with grey);
@@ -155,7 +156,7 @@ def read_image(path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX
 
 
 def read_image_bytes(data: bytes, label: str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decodes an image held in memory (an upload) exactly as `read_image` decodes a file; `label` names it in errors."""
+    """Decodes an image held in memory (an upload) as `read_image` decodes a file; `label` names it in errors."""
     if not data:
         raise ImageReadError(label, "empty file (0 bytes)")
     return _checked_pixels(lambda: _decode_stream(io.BytesIO(data), label, max_pixels), label, mode)
