@@ -35,12 +35,6 @@ def tiny_app(model: SketchToPhoto, locate_eyes: EyeLocator, **limits) -> FastAPI
     return create_app(model, TINY_INFO, aligner, ServeSettings(**limits))
 
 
-def png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def pixels(data: bytes | str) -> np.ndarray:
     """Decoded PNG bytes, or base64 text of them."""
     raw = base64.b64decode(data) if isinstance(data, str) else data

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from sketch2face.app.server import EYE_FIELDS
+from sketch2face.app.server import EYE_FIELDS, png_bytes
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes
 from sketch2face.data.records import EyeCentres
 from sketch2face.inference import SketchAligner, SketchInput, load_sketch_to_photo, predict_sketches
 
 from conftest import TINY_PREPROCESSING, TINY_SIZE, png_claiming
-from served import TINY_INFO, pixels, png, tiny_app
+from served import TINY_INFO, pixels, tiny_app
 
 GEOMETRY = AlignmentParams(**TINY_PREPROCESSING["alignment"])
 BLANK = np.full((60, 40), 255, np.uint8)  # no face for the stand-in detector
@@ -100,7 +100,7 @@ def test_align_says_how_the_eyes_were_found(client, model, demo_sketches):
     assert detected["alignment"]["method"] == "detected eyes" and detected["alignment"]["estimated"] is False
     assert detected["alignment"]["right_eye"]["x"] == demo_sketches.eyes["face1"].right[0]
 
-    guessed = client.post("/api/align", **_upload(png(BLANK), "blank.png")).json()
+    guessed = client.post("/api/align", **_upload(png_bytes(BLANK), "blank.png")).json()
     eyes, _ = SketchAligner.for_model(model, "center").find_eyes(BLANK, "blank")
     assert guessed["alignment"]["method"] == "center crop" and guessed["alignment"]["estimated"] is True
     assert guessed["alignment"]["left_eye"] == {"x": eyes.left[0], "y": eyes.left[1]}
@@ -155,7 +155,7 @@ class Bad:
 
 
 def _truncated_png() -> bytes:
-    whole = png(np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8))
+    whole = png_bytes(np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8))
     return whole[: len(whole) // 2]
 
 
@@ -163,7 +163,7 @@ def _file(data: bytes, kind: str = "image/png", name: str = "face.png") -> dict:
     return {"image": (name, data, kind)}
 
 
-FACE = png(np.pad(np.full((20, 20), 90, np.uint8), 30, constant_values=250))
+FACE = png_bytes(np.pad(np.full((20, 20), 90, np.uint8), 30, constant_values=250))
 EYES = {"left_eye_x": 30, "left_eye_y": 35, "right_eye_x": 50, "right_eye_y": 35}
 BAD_INPUTS = [
     Bad("not an image", 422, "face.png: not a readable image", files=_file(b"name,age\nann,31\n")),
@@ -234,10 +234,10 @@ def test_wrong_method_and_unknown_path_are_json_4xx(client):
 
 def test_limits_are_settable(model, demo_sketches):
     with TestClient(tiny_app(model, demo_sketches.locate_eyes, max_upload_bytes=2000, max_pixels=1000)) as client:
-        small = png(np.full((30, 30), 200, np.uint8))  # 900 pixels, a few hundred bytes
+        small = png_bytes(np.full((30, 30), 200, np.uint8))  # 900 pixels, a few hundred bytes
         assert client.post("/api/predict", files=_file(small)).status_code == 200
 
-        over_pixels = client.post("/api/predict", files=_file(png(np.full((30, 40), 200, np.uint8))))
+        over_pixels = client.post("/api/predict", files=_file(png_bytes(np.full((30, 40), 200, np.uint8))))
         assert over_pixels.status_code == 422
         assert over_pixels.json()["detail"] == "face.png: too large (40x30 pixels, limit 1000)"
 

@@ -17,6 +17,13 @@ const METHOD_NOTES = {
   ],
 };
 
+const ALIGNED_ON = {
+  "detected eyes": "the detected eyes",
+  "eyes placed in the face box": "eyes placed in the face box",
+  "center crop": "a centre crop's eyes",
+  "given eyes": "the eyes you placed",
+};
+
 const sketch = {
   file: null, // the Blob sent to the server
   url: null, // an object URL of it, for the <img>
@@ -297,7 +304,7 @@ async function generate() {
     const { method, left_eye: left, right_eye: right } = result.alignment;
     const note = $("#result-note");
     note.textContent =
-      `Aligned on ${method === "given eyes" ? "the eyes you placed" : method}: ` +
+      `Aligned on ${ALIGNED_ON[method] || method}: ` +
       `(${left.x.toFixed(1)}, ${left.y.toFixed(1)}) and (${right.x.toFixed(1)}, ${right.y.toFixed(1)}) px.`;
     note.dataset.eyes = [left.x, left.y, right.x, right.y].join(",");
     $("#result-panel").hidden = false;
