@@ -155,3 +155,14 @@ def test_step_logging_times_both_ways_of_logging():
     output = run_benchmark("step_logging.py", "--steps", "20", "--write-every", "5")
     rows = [line.split("  ")[0].strip() for line in output.splitlines() if "ms/step" in line]
     assert rows == ["write per step", "queued"]
+
+
+def test_serve_load_runs_clients_against_a_real_server_and_stops_by_itself():
+    output = run_benchmark("serve_load.py", "--clients", "2", "--seconds", "2", "--size", "32", "--ngf", "4")
+    lines = output.splitlines()
+    assert lines[0].startswith("serve_load: 2 clients for ") and "untrained 32 px generator (ngf 4) on cpu" in lines[0]
+    requests = re.fullmatch(r"requests (\d+): ok (\d+), 503 queue full (\d+), other errors 0 \(none\)", lines[1])
+    assert requests and int(requests[2]) >= 1 and int(requests[1]) == int(requests[2]) + int(requests[3])
+    assert re.fullmatch(r"throughput \d+\.\d\d requests/s, \d+\.\d\d photos/s", lines[2])
+    assert re.fullmatch(r"latency of ok requests: p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms", lines[3])
+    assert re.fullmatch(r"server peak memory \(VmHWM\): \d+\.\d MiB", lines[4])

@@ -1,9 +1,23 @@
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from sketch2face import cli, inference
 from sketch2face.cli import EXIT_NOTHING_PROCESSED, EXIT_OK, EXIT_USAGE, main
+
+from conftest import python_path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -124,3 +138,69 @@ def test_model_uri_without_a_store_creates_none(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert _predict(tmp_path, "-o", "out", "--model-uri", "models:/sketch2face@champion") == EXIT_USAGE
     assert "no MLflow store" in capsys.readouterr().err and not (tmp_path / "mlflow.db").exists()
+
+
+# ---- serve ---------------------------------------------------------------------------------------
+
+
+def _serve_process(model_file):
+    return subprocess.Popen(
+        [sys.executable, "-m", "sketch2face.cli", "serve", "--model", str(model_file), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": python_path(REPO / "src"), "OMP_NUM_THREADS": "1"},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_announces_its_url_serves_and_stops_cleanly_on_a_signal(tiny_generator_file, stop):
+    server = _serve_process(tiny_generator_file)
+    try:
+        first_line = server.stdout.readline()
+        match = re.fullmatch(r"sketch2face serve: (http://127\.0\.0\.1:\d+) "
+                             r"\(model generator\.pt, 32 px, device cpu\); Ctrl-C to stop\n", first_line)
+        assert match, first_line + server.stderr.read() if server.poll() is not None else first_line
+        with urllib.request.urlopen(f"{match[1]}/healthz", timeout=30) as response:
+            assert json.load(response)["status"] == "ok"
+        server.send_signal(stop)
+        out, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == EXIT_OK, err
+    assert out == f"sketch2face serve: stopped ({stop.name})\n"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_serve_on_a_taken_port_is_a_usage_error(tiny_generator_file, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code = main(["serve", "--model", str(tiny_generator_file), "--port", str(taken.getsockname()[1])])
+    assert code == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert re.search(r"sketch2face serve: error: cannot listen on 127\.0\.0\.1:\d+: Address already in use", error)
+
+
+def test_serve_without_a_model_is_a_usage_error(tmp_path, capsys):
+    assert main(["serve", "--model", str(tmp_path / "nope.pt")]) == EXIT_USAGE
+    assert "model file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--queue-size", "-1", "must be at least 0, got -1"),
+        ("--port", "70000", "must be from 0 to 65535, got 70000"),
+        ("--max-upload-bytes", "0", "must be at least 1, got 0"),
+        ("--max-pixels", "many", "invalid integer value: 'many'"),
+    ],
+)
+def test_serve_refuses_impossible_limits(capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", option, value])
+    assert exit_info.value.code == EXIT_USAGE
+    assert message in capsys.readouterr().err

@@ -218,3 +218,55 @@ def test_a_photo_to_sketch_generator_is_refused(tmp_path):
                                                  direction="photo_to_sketch")), path, {})
     with pytest.raises(ValueError, match="photo_to_sketch generator cannot turn sketches into photos"):
         inference.load_sketch_to_photo(path)
+
+
+def test_given_eyes_override_the_detector(demo_sketches, model):
+    page, eyes = demo_sketches.pixels["face2"], demo_sketches.eyes["face2"]
+    moved = EyeCentres((eyes.left[0] - 3, eyes.left[1] + 2), eyes.right)
+    align = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)
+
+    aligned, method, used = align.align(page, "upload", moved)
+
+    assert method == "given eyes" and used == moved
+    np.testing.assert_array_equal(aligned, align_to_eyes(page, moved, STORED_GEOMETRY, TINY_SIZE))
+    assert not np.array_equal(aligned, align.align(page, "upload")[0])
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "reason"),
+    [
+        ((60.0, 50.0), (30.0, 50.0), "eyes in the wrong order: the left eye (x=60) must have a smaller x"),
+        ((40.0, 50.0), (40.0, 60.0), "eyes in the wrong order"),
+        ((30.0, 50.0), (500.0, 50.0), "cannot align on the given eyes (eye centres outside the image"),
+        ((30.0, float("nan")), (60.0, 50.0), "cannot align on the given eyes (eye centres are not finite"),
+    ],
+)
+def test_given_eyes_off_the_image_or_in_the_wrong_order_are_refused(demo_sketches, model, left, right, reason):
+    align = SketchAligner.for_model(model, "center")
+    with pytest.raises(inference.UnusableSketch) as error:
+        align.align(demo_sketches.pixels["face0"], "upload", EyeCentres(left, right))
+    assert error.value.path == "upload" and error.value.reason.startswith(reason), error.value.reason
+
+
+def test_a_centre_crop_reports_the_eyes_it_implies(model):
+    """Aligning on those eyes redoes the centre crop: a person can start from them and correct them."""
+    rows, columns = np.mgrid[0:128, 0:96]
+    page = (127 + 100 * np.sin(rows / 9.0) * np.cos(columns / 7.0)).astype(np.uint8)  # smooth, 96 wide, 128 high
+    align = SketchAligner.for_model(model, "center")
+
+    eyes, method = align.find_eyes(page, "page")
+
+    assert method == "center crop" and eyes.estimated
+    assert eyes.left[1] == eyes.right[1] and 0 < eyes.left[0] < eyes.right[0] < 96
+    on_eyes = align_to_eyes(page, eyes, STORED_GEOMETRY, TINY_SIZE).astype(int)
+    assert align.align(page, "page")[1:] == ("center crop", eyes)
+    assert np.abs(on_eyes - center_crop_resize(page, TINY_SIZE)).max() <= 2  # rounding; one pixel off gives 42
+
+
+def test_no_face_fails_in_find_eyes_as_in_align(tmp_path, demo_sketches, model):
+    align = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)
+    with pytest.raises(inference.UnusableSketch, match=NO_FACE_FOUND):
+        align.find_eyes(np.full((40, 60), 255, np.uint8), "blank")
+    eyes, method = align.find_eyes(demo_sketches.pixels["face1"], "face1")
+    assert (eyes, method) == (demo_sketches.eyes["face1"], "detected eyes")
+    assert align.align(demo_sketches.pixels["face1"], "face1")[1:] == ("detected eyes", eyes)

@@ -1,21 +1,31 @@
-"""`sketch2face predict`: new sketches in, photos out, with a trained generator.
+"""`sketch2face predict`: new sketches in, photos out, with a trained generator;
+`sketch2face serve`: the same as a web page and an HTTP API.
 
-Exit status: 0 when at least one sketch became a photo (failures are listed in the summary),
-1 when none could be processed or an output could not be written, 2 for a usage error or a
-model that cannot be loaded.
+Exit status of predict: 0 when at least one sketch became a photo (failures are listed in the
+summary), 1 when none could be processed or an output could not be written. Of serve: 0 after a
+clean shutdown (Ctrl-C, SIGTERM). Of both: 2 for a usage error or a model that cannot be loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
-from typing import Sequence, get_args
+from typing import Callable, Sequence, get_args
 
 from tqdm import tqdm
 
 from sketch2face import __version__
+from sketch2face.app.settings import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_QUEUE_SIZE,
+    ServeSettings,
+)
 from sketch2face.config import NoFacePolicy
+from sketch2face.data.images import DEFAULT_MAX_PIXELS
 from sketch2face.inference import (
     ALIGN_MODES,
     DEVICE_CHOICES,
@@ -54,12 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("inputs", nargs="+", type=Path, metavar="SKETCH_OR_DIR", help="image files or folders (walked recursively)")
     predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="folder for the photos")
-    source = predict.add_mutually_exclusive_group()
-    source.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"generator file (default {DEFAULT_MODEL})")
-    source.add_argument("--model-uri", help="an MLflow model instead, e.g. models:/sketch2face@champion")
+    _add_model_options(predict)
     predict.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side.png (sketch | photo)")
     predict.add_argument("--batch-size", type=_positive_int, default=16, help="sketches per forward pass (default 16)")
-    predict.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto: cuda, then mps, then cpu")
     predict.add_argument(
         "--align",
         choices=ALIGN_MODES,
@@ -72,14 +79,49 @@ def build_parser() -> argparse.ArgumentParser:
         default="reject",
         help="with --align detect, what to do with a sketch where no face is found (default reject)",
     )
+
+    serve = commands.add_parser(
+        "serve",
+        help="a web page and an HTTP API: upload or draw a sketch, check its eyes, get the photo",
+        description="Serves the page at / and the API at /api (documented at /docs) until Ctrl-C or SIGTERM. "
+        "Sketches are aligned by detected eyes when the detector is installed (else centre-cropped), "
+        "or on eyes placed by the user.",
+    )
+    _add_model_options(serve)
+    serve.add_argument("--host", default=DEFAULT_HOST,
+                       help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every network)")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free port")
+    serve.add_argument("--max-upload-bytes", type=_positive_int, default=DEFAULT_MAX_UPLOAD_BYTES, metavar="N",
+                       help=f"largest upload accepted (default {DEFAULT_MAX_UPLOAD_BYTES})")
+    serve.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                       help="largest image accepted, width x height, checked before decoding "
+                       f"(default {DEFAULT_MAX_PIXELS})")
+    serve.add_argument("--queue-size", type=_non_negative_int, default=DEFAULT_QUEUE_SIZE, metavar="N",
+                       help=f"requests that may wait for the generator; more get 503 (default {DEFAULT_QUEUE_SIZE})")
     return parser
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _add_model_options(command: argparse.ArgumentParser) -> None:
+    """Which generator, and where it runs: the same for predict and serve."""
+    source = command.add_mutually_exclusive_group()
+    source.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"generator file (default {DEFAULT_MODEL})")
+    source.add_argument("--model-uri", help="an MLflow model instead, e.g. models:/sketch2face@champion")
+    command.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto: cuda, then mps, then cpu")
+
+
+def _int_within(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            within = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"must be {within}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse says "invalid integer value: 'x'"
+    return parse
+
+
+_positive_int, _non_negative_int, _port = _int_within(1), _int_within(0), _int_within(0, 65535)
 
 
 def _load_model(args: argparse.Namespace) -> SketchToPhoto:
@@ -160,10 +202,54 @@ def _report_failure(failure: Failure) -> None:
     tqdm.write(f"skipped {failure.path}: {failure.reason}", file=sys.stderr)
 
 
+def serve(args: argparse.Namespace) -> int:
+    from sketch2face.app.model_info import describe_generator_file, describe_logged_model
+    from sketch2face.app.server import create_app, listen, run_until_stopped, url_of
+
+    settings = ServeSettings(args.max_upload_bytes, args.max_pixels, args.queue_size)
+    model = _load_model(args)
+    device = next(model.parameters()).device
+    if args.model_uri:
+        info = describe_logged_model(args.model_uri, model, device, _note)
+    else:
+        info = describe_generator_file(args.model, model, device, _note)
+    detect = detector_available()
+    if not detect:
+        _note("face detection is not installed: eyes start where a centre crop puts them")
+    aligner = SketchAligner.for_model(
+        model, "detect" if detect else "center", locate_eyes=face_detector() if detect else None, no_face="center_crop"
+    )
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    if not _is_loopback(sock.getsockname()[0]):
+        _note(f"listening on {args.host}: anyone who can reach this machine can use the model")
+    print(f"sketch2face serve: {url_of(sock)} (model {info.name}, {info.image_size} px, device {device}); "
+          "Ctrl-C to stop", flush=True)
+    stopped_by = run_until_stopped(create_app(model, info, aligner, settings), sock)
+    print(f"sketch2face serve: stopped{f' ({stopped_by})' if stopped_by else ''}", flush=True)
+    return EXIT_OK
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback  # an IPv6 address may carry %interface
+    except ValueError:
+        return False
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr, flush=True)
+
+
+COMMANDS = {"predict": predict, "serve": serve}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return predict(args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"sketch2face {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -19,8 +19,8 @@ import torch
 from tqdm import tqdm
 
 from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy
-from sketch2face.data.align import align_to_eyes, alignment_geometry, center_crop_resize
-from sketch2face.data.images import ImageReadError, as_rgb, is_image_file, read_image
+from sketch2face.data.align import align_to_eyes, alignment_geometry, canonical_eyes, center_crop_resize
+from sketch2face.data.images import ColourMode, ImageReadError, as_rgb, is_image_file, read_image
 from sketch2face.data.records import EyeCentres
 from sketch2face.io import write_image
 from sketch2face.models.cpu import use_cpu_kernels
@@ -38,6 +38,7 @@ NO_FACE_FOUND = "no face found"
 # how a written sketch was aligned, as counted in the summary
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 BY_FACE_BOX = "eyes placed in the face box"  # a face was found but not its eyes
+BY_GIVEN_EYES = "given eyes"  # placed by a person (the web app)
 
 
 class UnusableSketch(ValueError):
@@ -104,25 +105,73 @@ class SketchAligner:
         config = model.config
         return cls(config.image_size, config.input_channels, alignment_geometry(model.preprocessing), mode, **options)
 
+    @property
+    def colour_mode(self) -> ColourMode:
+        return "gray" if self.channels == 1 else "rgb"
+
     def __call__(self, path: Path) -> tuple[np.ndarray, str]:
-        """The aligned sketch and how it was aligned; raises ImageReadError or UnusableSketch."""
-        image = read_image(path, "gray" if self.channels == 1 else "rgb")
+        """The aligned sketch file and how it was aligned; raises ImageReadError or UnusableSketch."""
+        aligned, method, _ = self.align(read_image(path, self.colour_mode), path)
+        return aligned, method
+
+    def find_eyes(self, image: np.ndarray, label: Path | str) -> tuple[EyeCentres, str]:
+        """The eyes `align` lines up when it is given none, and how they were found.
+
+        A centre crop (or a sketch used as given) gets the eyes that the crop puts on the
+        training positions, marked estimated: nobody looked for them, so a person may correct them.
+        """
         if self.mode == "none":
             height, width = image.shape[:2]
             if height != width:
-                raise UnusableSketch(path, f"not square ({width}x{height}): --align none needs aligned sketches")
-            return center_crop_resize(image, self.size), AS_GIVEN
+                raise UnusableSketch(label, f"not square ({width}x{height}): --align none needs aligned sketches")
+            return self._centre_crop_eyes(image), AS_GIVEN
         if self.mode == "detect":
             eyes = self.locate_eyes(image)
             if eyes is not None:
-                try:
-                    method = BY_FACE_BOX if eyes.estimated else BY_DETECTED_EYES
-                    return align_to_eyes(image, eyes, self.geometry, self.size), method
-                except ValueError as exc:
-                    raise UnusableSketch(path, f"cannot align on the detected eyes ({exc})") from None
+                return eyes, BY_FACE_BOX if eyes.estimated else BY_DETECTED_EYES
             if self.no_face == "reject":
-                raise UnusableSketch(path, NO_FACE_FOUND)
-        return center_crop_resize(image, self.size), BY_CENTRE_CROP
+                raise UnusableSketch(label, NO_FACE_FOUND)
+        return self._centre_crop_eyes(image), BY_CENTRE_CROP
+
+    def align(
+        self, image: np.ndarray, label: Path | str, eyes: EyeCentres | None = None
+    ) -> tuple[np.ndarray, str, EyeCentres]:
+        """An image (read with `colour_mode`) aligned on `eyes` when given, else as `find_eyes` says.
+
+        Returns the aligned sketch, how it was aligned and the eyes it was aligned on. `label`
+        names the image in an `UnusableSketch`; given eyes must lie on the image, the left one
+        (smaller x) first.
+        """
+        if eyes is not None:
+            if eyes.left[0] >= eyes.right[0]:  # a flipped pair would turn the face upside down
+                raise UnusableSketch(
+                    label, f"eyes in the wrong order: the left eye (x={eyes.left[0]:g}) must have a smaller x "
+                    f"than the right eye (x={eyes.right[0]:g})"
+                )
+            return self._aligned_on(image, eyes, label, "given"), BY_GIVEN_EYES, eyes
+        found, method = self.find_eyes(image, label)
+        if method in (BY_CENTRE_CROP, AS_GIVEN):
+            return center_crop_resize(image, self.size), method, found
+        return self._aligned_on(image, found, label, "detected"), method, found
+
+    def _aligned_on(self, image: np.ndarray, eyes: EyeCentres, label: Path | str, origin: str) -> np.ndarray:
+        try:
+            return align_to_eyes(image, eyes, self.geometry, self.size)
+        except ValueError as exc:
+            raise UnusableSketch(label, f"cannot align on the {origin} eyes ({exc})") from None
+
+    def _centre_crop_eyes(self, image: np.ndarray) -> EyeCentres:
+        """Where the eyes of `image` must be for `center_crop_resize` to put them on the training positions."""
+        height, width = image.shape[:2]
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        step = side / self.size  # input pixels per output pixel, pixel centres at integers
+
+        def back(point: tuple[float, float]) -> tuple[float, float]:
+            return left + (point[0] + 0.5) * step - 0.5, top + (point[1] + 0.5) * step - 0.5
+
+        target = canonical_eyes(self.geometry, self.size)
+        return EyeCentres(back(target.left), back(target.right), estimated=True)
 
 
 # ---- inputs and outputs -------------------------------------------------------------------------
@@ -243,6 +292,12 @@ def _channels_last(images: torch.Tensor) -> np.ndarray:
     return array[..., 0] if array.shape[-1] == 1 else array
 
 
+def generate_photos(model: SketchToPhoto, aligned: list[np.ndarray]) -> np.ndarray:
+    """Aligned uint8 sketches (H, W) or (H, W, C) -> uint8 photos (N, H, W[, C]), in one forward pass."""
+    device = next(model.parameters()).device
+    return _channels_last(model(_channels_first(aligned).to(device)))
+
+
 def _aligned_batches(
     inputs: Iterable[SketchInput], align: SketchAligner, batch_size: int, on_failure: Callable[[Failure], None]
 ) -> Iterator[list[tuple[SketchInput, np.ndarray, str]]]:
@@ -275,7 +330,6 @@ def predict_sketches(
     """Aligns, generates and writes every input; the report lists what was written and what failed."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    device = next(model.parameters()).device
     report = PredictReport()
     with tqdm(total=len(inputs), desc="sketches", unit="sketch", disable=not progress) as bar:
 
@@ -285,7 +339,7 @@ def predict_sketches(
             bar.update()
 
         for batch in _aligned_batches(inputs, align, batch_size, failed):
-            photos = _channels_last(model(_channels_first([aligned for _, aligned, _ in batch]).to(device)))
+            photos = generate_photos(model, [aligned for _, aligned, _ in batch])
             for (item, aligned, method), photo in zip(batch, photos):
                 write_image(photo_path(out_dir, item), photo)
                 if with_side_by_side:

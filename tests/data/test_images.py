@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import bz2
 import io
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,7 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image, read_image_bytes
+
+from conftest import png_claiming
 
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CLOCKWISE = 6
@@ -28,21 +28,6 @@ def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png_claiming(width: int, height: int) -> bytes:
-    """A few dozen bytes whose header claims a width x height greyscale image: a decompression bomb."""
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + _png_chunk(b"IEND", b"")
-    )
 
 
 # --- writers: each makes one kind of file at the given path -------------------------------
@@ -168,8 +153,8 @@ CASES = [
     Case("LA PNG (grey + alpha)", "a.png", _la_png, mode="gray", check=_la_is_white_then_grey),
     Case("palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper),
     Case("EXIF-rotated JPEG", "a.jpg", _exif_rotated_jpeg, check=_rotated_upright),
-    Case("header over max_pixels", "a.png", _write(_png_claiming(9000, 9000)), reason="too large (9000x9000"),
-    Case("decompression bomb", "a.png", _write(_png_claiming(60000, 60000)), reason="too large, possible decompression bomb"),
+    Case("header over max_pixels", "a.png", _write(png_claiming(9000, 9000)), reason="too large (9000x9000"),
+    Case("decompression bomb", "a.png", _write(png_claiming(60000, 60000)), reason="too large, possible decompression bomb"),
     Case("directory named x.png", "x.png", _directory, reason="is a directory"),
     Case("missing file", "a.png", lambda path: None, reason="file not found"),
 ]
@@ -188,6 +173,31 @@ def test_bad_or_unusual_input_is_used_correctly_or_rejected_with_its_reason(case
             read_image(path, case.mode)
         assert error.value.reason.startswith(case.reason), error.value.reason
         assert error.value.path == str(path) and str(path) in str(error.value)
+
+
+FILE_ONLY_CASES = {"truncated bzip2 PPM", "directory named x.png", "missing file"}  # what only a path can be
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.name not in FILE_ONLY_CASES],
+                         ids=[case.name for case in CASES if case.name not in FILE_ONLY_CASES])
+def test_bytes_in_memory_are_read_exactly_like_the_same_file(case: Case, tmp_path):
+    path = tmp_path / case.filename
+    case.write(path)
+    if case.reason is None:
+        from_bytes = read_image_bytes(path.read_bytes(), "upload", case.mode)
+        np.testing.assert_array_equal(from_bytes, read_image(path, case.mode))
+    else:
+        with pytest.raises(ImageReadError) as error:
+            read_image_bytes(path.read_bytes(), "upload", case.mode)
+        assert error.value.reason.startswith(case.reason), error.value.reason
+        assert error.value.path == "upload"
+
+
+def test_bytes_pixel_budget_is_configurable():
+    data = _encoded(Image.fromarray(_noise(24, 32)), "PNG")
+    assert read_image_bytes(data, "upload", "gray", max_pixels=24 * 32).shape == (24, 32)
+    with pytest.raises(ImageReadError, match="upload: too large \\(32x24 pixels, limit 767\\)"):
+        read_image_bytes(data, "upload", "gray", max_pixels=24 * 32 - 1)
 
 
 def test_unreadable_file_is_rejected_as_permission_denied(shared_tmp, unprivileged):

@@ -1,8 +1,9 @@
 """Reading face images from users' disks into uint8 arrays, with errors that name the file.
 
-Every stage that reads images goes through `read_image`, so this is the one place that decides
-what a usable image is. An input is either decoded completely and correctly or rejected with a
-short reason for `rejects.csv`; it never comes back half-decoded:
+Every stage that reads images goes through `read_image` (an upload held in memory through
+`read_image_bytes`), so this is the one place that decides what a usable image is. An input is
+either decoded completely and correctly or rejected with a short reason for `rejects.csv`; it
+never comes back half-decoded:
 
 - truncated files are errors (PIL's `LOAD_TRUNCATED_IMAGES` stays False, which would otherwise
   fill the missing rows with grey);
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import bz2
 import errno
+import io
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Callable, Literal
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -113,13 +115,19 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
         raise ImageReadError(path, "is a directory, not an image file")
     if path.is_file() and path.stat().st_size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
+    compressed = path.suffix.lower() == BZIP2_SUFFIX
+    with bz2.open(path) if compressed else open(path, "rb") as stream:
+        return _decode_stream(stream, path, max_pixels)
+
+
+def _decode_stream(stream: BinaryIO, label: Path | str, max_pixels: int) -> Image.Image:
+    """Fully decodes an open image stream; the pixel budget is checked from the header alone."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        compressed = path.suffix.lower() == BZIP2_SUFFIX
-        with bz2.open(path) if compressed else open(path, "rb") as stream, Image.open(stream) as image:
+        with Image.open(stream) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(path, f"too large ({width}x{height} pixels, limit {max_pixels})")
+                raise ImageReadError(label, f"too large ({width}x{height} pixels, limit {max_pixels})")
             image.load()
             return ImageOps.exif_transpose(image)
 
@@ -144,18 +152,30 @@ def _reason(exc: Exception) -> str:
 def read_image(path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decodes `path` as RGB (H, W, 3) or greyscale (H, W) uint8, or raises `ImageReadError`."""
     path = Path(path)
+    return _checked_pixels(lambda: _decode(path, max_pixels), path, mode)
+
+
+def read_image_bytes(data: bytes, label: str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decodes an image held in memory (an upload) as `read_image` decodes a file; `label` names it in errors."""
+    if not data:
+        raise ImageReadError(label, "empty file (0 bytes)")
+    return _checked_pixels(lambda: _decode_stream(io.BytesIO(data), label, max_pixels), label, mode)
+
+
+def _checked_pixels(decode: Callable[[], Image.Image], label: Path | str, mode: ColourMode) -> np.ndarray:
+    """The pixels of what `decode` returns, converted to `mode`; every failure is an `ImageReadError`."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on: truncated images would pass as grey")
     try:
-        image = _decode(path, max_pixels)
+        image = decode()
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise many types on malformed bytes
-        raise ImageReadError(path, _reason(exc)) from None
+        raise ImageReadError(label, _reason(exc)) from None
     try:
         pixels = np.asarray(_on_white(_eight_bit(image)).convert(EIGHT_BIT_TARGET[mode]))
     except (OSError, ValueError) as exc:
-        raise ImageReadError(path, f"unsupported pixel format {image.mode!r} ({exc})") from None
+        raise ImageReadError(label, f"unsupported pixel format {image.mode!r} ({exc})") from None
     if pixels.size == 0:
-        raise ImageReadError(path, "image has no pixels")
+        raise ImageReadError(label, "image has no pixels")
     return pixels

@@ -8,13 +8,12 @@ travels with it (`code_paths`), so it loads where sketch2face is not installed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sketch2face.tracking.runs import Tracker
-from sketch2face.tracking.store import STORE_FILE, connected_mlflow, project_root
+from sketch2face.tracking.store import existing_store
 
 if TYPE_CHECKING:
     import torch
@@ -106,8 +105,11 @@ def _new_generator_model(mlflow, model: SketchToPhoto) -> str:
 
 
 def load_generator_model(uri: str, device: str | torch.device = "cpu") -> SketchToPhoto:
-    """Loads a generator logged by `Tracker.log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
-    store = project_root() / STORE_FILE
-    if "MLFLOW_TRACKING_URI" not in os.environ and not store.is_file():
-        raise FileNotFoundError(f"no MLflow store {store} here (run from the project root, or set MLFLOW_TRACKING_URI)")
-    return connected_mlflow().pytorch.load_model(uri, map_location=device)
+    """Loads a generator logged by `log_generator` (`models:/NAME@ALIAS`, `runs:/...`, ...)."""
+    return existing_store().pytorch.load_model(uri, map_location=device)
+
+
+def logged_model_origin(uri: str) -> tuple[str | None, str | None]:
+    """The run that logged a model (`models:/NAME@ALIAS`, `runs:/...`, ...) and when it was logged (UTC)."""
+    info = existing_store().models.get_model_info(uri)
+    return info.run_id, info.utc_time_created

@@ -15,12 +15,13 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from sketch2face.errors import StoppedByUser, error_line, root_cause
 from sketch2face.io import write_json
 from sketch2face.tracking.store import (
     connected_mlflow,
+    existing_store,
     flatten,
     git_commit,
     run_name,
@@ -191,6 +192,30 @@ class Tracker:
             self.end()
         else:
             self.end("KILLED" if issubclass(exc_type, (KeyboardInterrupt, StoppedByUser)) else "FAILED")
+
+
+def evaluation_metrics(training_run_id: str, keys: Sequence[str]) -> tuple[str, dict[str, float]] | None:
+    """How the model a training run produced was evaluated: `keys` (those logged) and the run they come from.
+
+    `evaluate` logs into the training run, or into a run of its own tagged with the training
+    run's id when it scored the model under other params or again; the latest such run counts
+    then. None when the store has neither.
+    """
+    mlflow = existing_store()
+    training = stored_run(mlflow, training_run_id)
+    if training is None:
+        return None
+    candidates = [training] + mlflow.search_runs(
+        experiment_ids=[training.info.experiment_id],
+        filter_string=f"tags.`{TRAINING_RUN_TAG}` = '{training_run_id}'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    for run in candidates:
+        found = {key: run.data.metrics[key] for key in keys if key in run.data.metrics}
+        if found:
+            return run.info.run_id, found
+    return None
 
 
 def failure(exc: BaseException) -> str:

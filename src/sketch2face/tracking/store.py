@@ -55,6 +55,14 @@ def connected_mlflow():
     return mlflow
 
 
+def existing_store():
+    """The connected mlflow module; FileNotFoundError rather than a new, empty `mlflow.db` when there is no store."""
+    store = project_root() / STORE_FILE
+    if "MLFLOW_TRACKING_URI" not in os.environ and not store.is_file():
+        raise FileNotFoundError(f"no MLflow store {store} here (run from the project root, or set MLFLOW_TRACKING_URI)")
+    return connected_mlflow()
+
+
 def use_experiment(mlflow) -> None:
     """Creates the experiment with a SQLite store's artifacts beside the store file.
 
