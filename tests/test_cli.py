@@ -124,3 +124,19 @@ def test_model_uri_without_a_store_creates_none(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert _predict(tmp_path, "-o", "out", "--model-uri", "models:/sketch2face@champion") == EXIT_USAGE
     assert "no MLflow store" in capsys.readouterr().err and not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_summary_counts_every_input_also_links_that_cannot_be_read(tmp_path, capsys, demo_sketches, tiny_generator_file):
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    for sketch in sorted(demo_sketches.folder.iterdir()):
+        (sketches / sketch.name).write_bytes(sketch.read_bytes())
+    (sketches / "loop").symlink_to(sketches)
+    (sketches / "gone.png").symlink_to(tmp_path / "deleted.png")
+
+    code = _predict(sketches, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "center")
+
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "processed 3, failed 2" in out
+    assert f"{sketches / 'loop'}: symbolic link loop" in out and f"{sketches / 'gone.png'}: broken symbolic link" in out

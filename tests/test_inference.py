@@ -163,6 +163,25 @@ def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
     }
 
 
+def test_linked_folders_are_walked_and_unreadable_links_are_failures(tmp_path):
+    """Link loops and broken links were once left out of the summary, so its counts did not add up."""
+    scans = _sketch_folder(tmp_path / "other_disk/scans", ["b.png"])
+    sketches = _sketch_folder(tmp_path / "in", ["a.png"])
+    (sketches / "scans").symlink_to(scans)
+    (sketches / "loop").symlink_to(sketches)
+    (sketches / "gone.png").symlink_to(tmp_path / "deleted.png")
+    (tmp_path / "self.png").symlink_to(tmp_path / "self.png")
+
+    inputs, failures = collect_sketches([sketches, tmp_path / "self.png"], tmp_path / "out")
+
+    assert [(item.path, item.name) for item in inputs] == [(sketches / "a.png", "a"), (sketches / "scans/b.png", "scans/b")]
+    assert {failure.path: failure.reason for failure in failures} == {
+        str(sketches / "gone.png"): f"broken symbolic link (its target {tmp_path / 'deleted.png'} does not exist)",
+        str(sketches / "loop"): f"symbolic link loop (back to {sketches}), not followed",
+        str(tmp_path / "self.png"): "symbolic link loop (its links lead in a circle), not followed",
+    }
+
+
 def _sketch_folder(folder, names):
     folder.mkdir(parents=True)
     for name in names:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
@@ -22,6 +23,7 @@ from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy, Params
 from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.images import ImageReadError, as_rgb, is_image_file, read_image
 from sketch2face.data.records import EyeCentres
+from sketch2face.data.walk import Skipped, classify, walk_folder
 from sketch2face.io import write_image
 from sketch2face.models.generator import SketchToPhoto, load_generator_file, store_preprocessing
 
@@ -184,27 +186,38 @@ class PredictReport:
 def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[SketchInput], list[Failure]]:
     """Files as given, folders walked recursively (keeping sub-folders in the output names).
 
-    Non-image files, missing paths, two inputs that would write the same output, and files that
-    this run writes itself (when `-o` lies in an input folder) are failures, so the summary
-    accounts for everything the user pointed at.
+    Non-image files, missing paths, entries the folder walk could not read (broken links, link
+    loops, hidden files), two inputs that would write the same output, and files that this run
+    writes itself (when `-o` lies in an input folder) are failures, so the summary accounts for
+    everything the user pointed at.
     """
     inputs: list[SketchInput] = []
     failures: list[Failure] = []
     seen: set[Path] = set()  # a file given twice (itself and inside a folder also given) counts once
+
+    def first_time(path: Path) -> bool:
+        key = Path(os.path.abspath(path))  # not resolve(): a link loop has no real path
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for argument in arguments:
-        if argument.is_dir():
-            files = sorted(p for p in argument.rglob("*") if p.is_file())
-            candidates = [(p, p.relative_to(argument).with_suffix("").as_posix()) for p in files]
-        elif argument.is_file():
-            candidates = [(argument, argument.stem)]
+        found = classify(argument)
+        if isinstance(found, Skipped):
+            unreadable = [found]
+            candidates = []
+        elif found[0] == "folder":
+            walk = walk_folder(argument)
+            unreadable = walk.skipped
+            candidates = [(path, path.relative_to(argument).with_suffix("").as_posix()) for path in walk.files]
         else:
-            failures.append(Failure(str(argument), "no such file or folder"))
-            continue
+            unreadable = []
+            candidates = [(argument, argument.stem)]
+        failures.extend(Failure(str(skipped.path), skipped.reason) for skipped in unreadable if first_time(skipped.path))
         for path, name in candidates:
-            resolved = path.resolve()
-            if resolved in seen:
+            if not first_time(path.resolve()):
                 continue
-            seen.add(resolved)
             if is_image_file(path):
                 inputs.append(SketchInput(path, name))
             else:
