@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -126,7 +129,9 @@ def test_model_uri_without_a_store_creates_none(tmp_path, capsys, monkeypatch):
     assert "no MLflow store" in capsys.readouterr().err and not (tmp_path / "mlflow.db").exists()
 
 
-def test_the_summary_counts_every_input_also_links_that_cannot_be_read(tmp_path, capsys, demo_sketches, tiny_generator_file):
+def test_the_summary_counts_every_input_also_links_that_cannot_be_read(
+    tmp_path, capsys, demo_sketches, tiny_generator_file
+):
     sketches = tmp_path / "in"
     sketches.mkdir()
     for sketch in sorted(demo_sketches.folder.iterdir()):
@@ -140,3 +145,22 @@ def test_the_summary_counts_every_input_also_links_that_cannot_be_read(tmp_path,
     assert code == EXIT_OK
     assert "processed 3, failed 2" in out
     assert f"{sketches / 'loop'}: symbolic link loop" in out and f"{sketches / 'gone.png'}: broken symbolic link" in out
+
+
+def test_sketch_names_that_are_not_utf8_are_processed_and_reported_with_their_bytes_escaped(
+    tmp_path, capsys, demo_sketches, tiny_generator_file
+):
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    latin1 = bytes(sketches) + b"/caf\xe9"
+    Path(os.fsdecode(latin1 + b".png")).write_bytes((demo_sketches.folder / "face0.png").read_bytes())
+    Path(os.fsdecode(latin1 + b"_vide.png")).write_bytes(b"")
+    out = tmp_path / "out"
+
+    code = _predict(sketches, "-o", out, "--model", tiny_generator_file, "--align", "center")
+
+    captured = capsys.readouterr()
+    assert code == EXIT_OK
+    assert "processed 1, failed 1" in captured.out
+    assert f"{sketches}/caf\\xe9_vide.png: empty file (0 bytes)" in captured.out
+    assert os.listdir(bytes(out)) == [b"caf\xe9.png"], "the photo is named like its sketch, byte for byte"

@@ -174,7 +174,9 @@ def test_linked_folders_are_walked_and_unreadable_links_are_failures(tmp_path):
 
     inputs, failures = collect_sketches([sketches, tmp_path / "self.png"], tmp_path / "out")
 
-    assert [(item.path, item.name) for item in inputs] == [(sketches / "a.png", "a"), (sketches / "scans/b.png", "scans/b")]
+    assert [(item.path, item.name) for item in inputs] == [
+        (sketches / "a.png", "a"), (sketches / "scans/b.png", "scans/b"),
+    ]
     assert {failure.path: failure.reason for failure in failures} == {
         str(sketches / "gone.png"): f"broken symbolic link (its target {tmp_path / 'deleted.png'} does not exist)",
         str(sketches / "loop"): f"symbolic link loop (back to {sketches}), not followed",

@@ -15,6 +15,7 @@ from typing import Sequence, get_args
 from tqdm import tqdm
 
 from sketch2face.config import NoFacePolicy
+from sketch2face.data.walk import printable
 from sketch2face.inference import (
     ALIGN_MODES,
     DEVICE_CHOICES,
@@ -119,7 +120,10 @@ def _aligner(args: argparse.Namespace, model: SketchToPhoto) -> SketchAligner:
 
 
 def summarise(report: PredictReport, out_dir: Path) -> str:
-    """Counts that add up to every input, how the written ones were aligned, and every failure."""
+    """Counts that add up to every input, how the written ones were aligned, and every failure.
+
+    File names that are not UTF-8 are shown with those bytes escaped (stdout would refuse them).
+    """
     lines = [f"processed {len(report.written)}, failed {len(report.failures)}; photos in {out_dir}"]
     if report.written:
         methods = ", ".join(f"{count} {method}" for method, count in sorted(report.alignment_counts().items()))
@@ -127,7 +131,7 @@ def summarise(report: PredictReport, out_dir: Path) -> str:
     if report.failures:
         lines.append("failed:")
         lines.extend(f"  {failure.path}: {failure.reason}" for failure in report.failures)
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -155,7 +159,7 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def _report_failure(failure: Failure) -> None:
-    tqdm.write(f"skipped {failure.path}: {failure.reason}", file=sys.stderr)
+    tqdm.write(printable(f"skipped {failure.path}: {failure.reason}"), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -214,7 +214,7 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
         else:
             unreadable = []
             candidates = [(argument, argument.stem)]
-        failures.extend(Failure(str(skipped.path), skipped.reason) for skipped in unreadable if first_time(skipped.path))
+        failures.extend(Failure(str(entry.path), entry.reason) for entry in unreadable if first_time(entry.path))
         for path, name in candidates:
             if not first_time(path.resolve()):
                 continue

@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from sketch2face.data.walk import Skipped, walk_folder
+from sketch2face.data.walk import Skipped, printable, walk_folder
 
 
 def _touch(path: Path) -> Path:
@@ -73,3 +73,20 @@ def test_a_folder_that_cannot_be_listed_is_skipped_with_its_reason(shared_tmp, u
         (shared_tmp / "locked").chmod(0o755)
     assert walk.files == [shared_tmp / "open/a.jpg"]
     assert walk.skipped == [Skipped(shared_tmp / "locked", "cannot list this folder (permission denied)")]
+
+
+def test_names_that_are_not_utf8_are_walked_and_printed_with_their_bytes_escaped(tmp_path):
+    root = tmp_path / "raw"
+    latin1_file = Path(os.fsdecode(bytes(root) + b"/caf\xe9.jpg"))  # as a Latin-1 system names it
+    latin1_folder = Path(os.fsdecode(bytes(root) + b"/r\xe9sum\xe9"))
+    _touch(latin1_file)
+    _touch(latin1_folder / "b.jpg")
+    (root / "gone.jpg").symlink_to(Path(os.fsdecode(bytes(tmp_path) + b"/\xe9t\xe9.jpg")))
+
+    walk = walk_folder(root)
+
+    assert walk.files == [latin1_file, latin1_folder / "b.jpg"]
+    assert [printable(path) for path in walk.files] == [f"{root}/caf\\xe9.jpg", f"{root}/r\\xe9sum\\xe9/b.jpg"]
+    assert printable(root / "café.jpg") == f"{root}/café.jpg", "UTF-8 names are shown as they are"
+    [broken] = walk.skipped
+    assert broken.reason == f"broken symbolic link (its target {tmp_path}/\\xe9t\\xe9.jpg does not exist)"

@@ -4,6 +4,7 @@ Datasets on another disk are usually symbolic links into `data/raw`, so links to
 followed. A link back to a folder being walked (a loop), a link whose target is missing, a FIFO
 or device, a folder that cannot be listed and a hidden entry are listed with the reason they
 were not read, never dropped: the callers (the source adapters, `predict`) report every input.
+A name need not be UTF-8 text (a Latin-1 disk's `caf\\xe9.png`): `printable` shows it in tables and messages.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 HIDDEN_PREFIX = "."
-SPECIAL_FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+SPECIAL_FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,19 @@ class FolderWalk:
 EntryKind = Literal["file", "folder"]
 
 
+def printable(path: Path | str) -> str:
+    """`path` as text any table or terminal takes: bytes of a name that are not UTF-8 are shown as `\\xe9`.
+
+    Python keeps such bytes as lone surrogates, which a UTF-8 CSV or stdout refuses with an exception.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_text(path: Path) -> bool:
+    """Whether `path` is valid UTF-8, so that it can stand in an id, a table or a log as it is."""
+    return printable(path) == str(path)
+
+
 def _identity(status: os.stat_result) -> tuple[int, int]:
     return status.st_dev, status.st_ino
 
@@ -45,7 +61,7 @@ def _unreachable(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "symbolic link loop (its links lead in a circle), not followed"
     if exc.errno == errno.ENOENT and path.is_symlink():
-        return f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+        return f"broken symbolic link (its target {printable(os.readlink(path))} does not exist)"
     if exc.errno == errno.ENOENT:
         return "no such file or folder"
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -86,7 +102,7 @@ def _walk_into(folder: Path, ancestors: dict[tuple[int, int], Path], walk: Folde
             walk.files.append(path)
         elif _identity(status) in ancestors:
             loop_to = ancestors[_identity(status)]
-            walk.skipped.append(Skipped(path, f"symbolic link loop (back to {loop_to}), not followed"))
+            walk.skipped.append(Skipped(path, f"symbolic link loop (back to {printable(loop_to)}), not followed"))
         else:
             _walk_into(path, {**ancestors, _identity(status): path}, walk)
 

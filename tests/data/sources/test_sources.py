@@ -77,7 +77,7 @@ def _source(kind: str, root: Path) -> SourceParams:
 
 
 def _relative(scan, root: Path) -> tuple[list, list]:
-    records = [(r.id, Path(r.photo_path).relative_to(root), Path(r.sketch_path).relative_to(root)) for r in scan.records]
+    records = [(r.id, r.photo_path.relative_to(root), r.sketch_path.relative_to(root)) for r in scan.records]
     rejections = sorted((Path(r.path).relative_to(root).as_posix(), r.reason) for r in scan.rejections)
     return records, rejections
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from sketch2face.data.records import EyeCentres, Rejection
-from sketch2face.data.walk import walk_folder
+from sketch2face.data.walk import is_text, printable, walk_folder
 
 Point = tuple[float, float]
 FOLDER_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # "CUHKTestingPhotos" -> CUHK, Testing, Photos
+NOT_UTF8_NAME = "file name is not UTF-8 text (rename it)"
 # a folder word that names a published split (see official_split_from_folders)
 SPLIT_WORDS = {"train": "train", "training": "train", "test": "test", "testing": "test", "val": "val", "validation": "val"}
 
@@ -44,11 +45,14 @@ def source_files(root: Path, source: str, rejections: list[Rejection]) -> list[P
     """The readable visible files below `root`; every entry the walk skipped is a rejection with its reason.
 
     `.DS_Store` and `._x.jpg` are a rejection each, a hidden folder (`.git/`) one for all it holds,
-    and so are a broken symbolic link, a link loop and a folder that cannot be listed.
+    and so are a broken symbolic link, a link loop and a folder that cannot be listed. A file
+    whose name is not UTF-8 is rejected too: its id would have to stand in the manifest, the
+    output file names and MLflow as text.
     """
     walk = walk_folder(root)
-    rejections.extend(Rejection(source, str(skipped.path), skipped.reason) for skipped in walk.skipped)
-    return walk.files
+    rejections.extend(Rejection(source, printable(skipped.path), skipped.reason) for skipped in walk.skipped)
+    rejections.extend(Rejection(source, printable(path), NOT_UTF8_NAME) for path in walk.files if not is_text(path))
+    return [path for path in walk.files if is_text(path)]
 
 
 def unique_by_key(
