@@ -63,6 +63,22 @@ def _truncated_bzip2_ppm(path: Path) -> None:
     path.write_bytes(whole[: len(whole) // 2])
 
 
+def _zeroed_middle(fmt: str, **options) -> Callable[[Path], None]:
+    """200 bytes in the middle of the compressed pixels zeroed, as by a bad sector; the header is intact."""
+    data = bytearray(_encoded(Image.fromarray(_noise(96, 96)), fmt, **options))
+    middle = len(data) // 2
+    data[middle : middle + 200] = bytes(200)
+    return _write(bytes(data))
+
+
+def _smooth_jpeg(mode: str = "RGB", **options) -> Callable[[Path], None]:
+    """Smooth ramps (red left to right, green top to bottom): decoding damage would show as a jump."""
+    ramp = np.linspace(0, 255, 48).round().astype(np.uint8)
+    red, green = np.broadcast_to(ramp[None, :], (48, 48)), np.broadcast_to(ramp[:, None], (48, 48))
+    image = Image.fromarray(np.dstack([red, green, np.full((48, 48), 128, np.uint8)])).convert(mode)
+    return _write(_encoded(image, "JPEG", quality=95, **options))
+
+
 def _cmyk_jpeg(path: Path) -> None:
     image = Image.new("CMYK", (16, 16), (0, 0, 0, 0))  # no ink: white paper
     image.paste((0, 255, 255, 0), (0, 0, 8, 16))  # magenta + yellow ink: red
@@ -114,6 +130,16 @@ def _directory(path: Path) -> None:
 # --- checks on the decoded pixels ----------------------------------------------------------
 
 
+def _smooth_ramp_intact(pixels: np.ndarray) -> None:
+    ramp = np.linspace(0, 255, 48)
+    red, green = np.broadcast_to(ramp[None, :], (48, 48)), np.broadcast_to(ramp[:, None], (48, 48))
+    expected = np.dstack([red, green, np.full((48, 48), 128.0)]) if pixels.ndim == 3 else (
+        0.299 * red + 0.587 * green + 0.114 * 128
+    )
+    assert pixels.shape == expected.shape
+    assert np.abs(pixels - expected).max() < 12, "a valid JPEG decodes to its picture"
+
+
 def _cmyk_is_red_on_white(rgb: np.ndarray) -> None:
     assert rgb.shape == (16, 16, 3)
     np.testing.assert_allclose(rgb[8, 2], (255, 0, 0), atol=12)
@@ -160,6 +186,16 @@ CASES = [
     Case("truncated PNG", "a.png", _truncated("PNG"), reason="truncated image"),
     Case("truncated bzip2 PPM", "a.ppm.bz2", _truncated_bzip2_ppm, reason="truncated image"),
     Case("text file named .jpg", "a.jpg", _write(b"name,age\nann,31\n"), reason="not a readable image"),
+    Case("JPEG with zeroed entropy-coded data", "a.jpg", _zeroed_middle("JPEG", quality=90),
+         reason="corrupt image (Corrupt JPEG data"),
+    Case("progressive JPEG with zeroed data", "a.jpg", _zeroed_middle("JPEG", quality=90, progressive=True),
+         reason="corrupt image (Corrupt JPEG data"),
+    Case("baseline JPEG", "a.jpg", _smooth_jpeg(), check=_smooth_ramp_intact),
+    Case("progressive JPEG", "a.jpg", _smooth_jpeg(progressive=True), check=_smooth_ramp_intact),
+    Case("progressive greyscale JPEG", "a.jpg", _smooth_jpeg("L", progressive=True), mode="gray",
+         check=_smooth_ramp_intact),
+    Case("JPEG with restart markers and 4:4:4 chroma", "a.jpg", _smooth_jpeg(restart_marker_blocks=2, subsampling=0),
+         check=_smooth_ramp_intact),
     Case("CMYK JPEG", "a.jpg", _cmyk_jpeg, check=_cmyk_is_red_on_white),
     Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),
     Case("16-bit greyscale PNG with a transparent value", "a.png", _sixteen_bit_png_with_transparency, mode="gray",

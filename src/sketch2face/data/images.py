@@ -6,6 +6,10 @@ short reason for `rejects.csv`; it never comes back half-decoded:
 
 - truncated files are errors (PIL's `LOAD_TRUNCATED_IMAGES` stays False, which would otherwise
   fill the missing rows with grey);
+- a JPEG whose compressed pixels are damaged (bytes zeroed or flipped) is an error: libjpeg
+  decodes it into a visibly broken picture and only warns, and Pillow drops the warning, so the
+  JPEG is decoded once more by libjpeg-turbo in strict mode, where a warning about the pixel data
+  is an error;
 - transparent images (RGBA, LA, palette or greyscale with a transparent colour) are composited
   on white, because sketches are drawn on white paper and transparent pixels would otherwise
   turn black;
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import simplejpeg
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 ColourMode = Literal["rgb", "gray"]
@@ -35,6 +40,12 @@ SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 TRANSPARENT_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 EIGHT_BIT_TARGET = {"rgb": "RGB", "gray": "L"}
 BZIP2_SUFFIX = ".bz2"  # FERET ships its images bzip2-compressed (`00001_930831_fa.ppm.bz2`)
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a phone's multi-picture JPEG, read as its first picture
+STRICT_JPEG_COLOURSPACE = {"L": "GRAY", "CMYK": "CMYK"}  # else RGB
+# libjpeg warnings (jerror.h) that mean the pixels are damaged; others (an unknown JFIF version...) are harmless
+DAMAGED_JPEG_WARNINGS = (
+    "Corrupt JPEG data", "Premature end of JPEG file", "Inconsistent progression sequence", "Invalid SOS parameters",
+)
 
 
 class ImageReadError(ValueError):
@@ -107,6 +118,15 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     return Image.merge("LA", (grey, Image.fromarray(opaque, "L")))
 
 
+def _check_jpeg_pixels(path: Path, data: bytes, mode: str) -> None:
+    """Raises ImageReadError when libjpeg warns that the compressed pixels of `data` are damaged."""
+    try:
+        simplejpeg.decode_jpeg(data, colorspace=STRICT_JPEG_COLOURSPACE.get(mode, "RGB"), strict=True)
+    except ValueError as exc:
+        if str(exc).startswith(DAMAGED_JPEG_WARNINGS):
+            raise ImageReadError(path, f"corrupt image ({exc})") from None
+
+
 def _decode(path: Path, max_pixels: int) -> Image.Image:
     """Opens and fully decodes `path`; the pixel budget is checked from the header alone."""
     if path.is_dir():
@@ -121,6 +141,9 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
             if width * height > max_pixels:
                 raise ImageReadError(path, f"too large ({width}x{height} pixels, limit {max_pixels})")
             image.load()
+            if image.format in JPEG_FORMATS:
+                stream.seek(0)
+                _check_jpeg_pixels(path, stream.read(), image.mode)
             return ImageOps.exif_transpose(image)
 
 
