@@ -1,4 +1,5 @@
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,20 @@ def test_sketch_names_that_are_not_utf8_are_processed_and_reported_with_their_by
     assert "processed 1, failed 1" in captured.out
     assert f"{sketches}/caf\\xe9_vide.png: empty file (0 bytes)" in captured.out
     assert os.listdir(bytes(out)) == [b"caf\xe9.png"], "the photo is named like its sketch, byte for byte"
+
+
+def test_a_strip_among_the_sketches_does_not_stop_the_others(tmp_path, capsys, demo_sketches, tiny_generator_file):
+    """A 4000x2 sketch once crashed the face detector, and no photo was written for the good sketches."""
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    Image.new("L", (4000, 2), 200).save(sketches / "a_strip.png")  # met first
+    for sketch in sorted(demo_sketches.folder.iterdir()):
+        (sketches / sketch.name).write_bytes(sketch.read_bytes())
+
+    code = _predict(sketches, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "detect",
+                    "--no-face", "center_crop")
+
+    assert code == EXIT_OK
+    assert {"face0.png", "face1.png", "face2.png"} <= {path.name for path in (tmp_path / "out").iterdir()}
+    written, failed = re.search(r"processed (\d+), failed (\d+)", capsys.readouterr().out).groups()
+    assert int(written) + int(failed) == 4

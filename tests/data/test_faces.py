@@ -169,6 +169,19 @@ def test_eyes_placed_in_the_face_box_are_told_apart_from_detected_ones(tmp_path,
     assert summary["sketch_alignment.face_box"] == len(manifest) and "sketch_alignment.detected" not in summary
 
 
+def test_a_strip_of_an_image_goes_through_detection_without_stopping_the_stage(tmp_path):
+    """A 4000x2 photo once crashed the face detector with an OpenCV error, ending crop_resize."""
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a"])
+    Image.new("RGB", (4000, 2), (90, 90, 90)).save(raw / "photos/strip.png")
+    Image.new("L", (2, 4000), 90).save(raw / "sketches/strip.png")
+
+    report = build_faces(_params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces", progress=False)
+
+    manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
+    assert "p/a" in set(manifest["id"]) and report.used + report.rejected == 2
+
+
 def test_ab_images_are_split_into_halves_and_resized_as_they_are(tmp_path):
     ab = np.zeros((64, 128, 3), dtype=np.uint8)
     ab[:, :64] = 40  # the sketch half (left)
