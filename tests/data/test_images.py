@@ -95,6 +95,15 @@ def _sixteen_bit_png_with_transparency(path: Path) -> None:
     Image.fromarray(levels).save(path, format="PNG", transparency=100)  # only the value 100 is see-through
 
 
+def _tiff(values: list, dtype: str, mode: str | None = None) -> Callable[[Path], None]:
+    """A one-row greyscale TIFF of `values` stored as `dtype` (float32: PIL mode F, int32: mode I)."""
+    return lambda path: Image.fromarray(np.array([values], dtype=dtype), mode).save(path, format="TIFF")
+
+
+def _lab_tiff(path: Path) -> None:
+    Image.new("LAB", (4, 4), (50, 20, 200)).save(path, format="TIFF")
+
+
 def _rgba_png(path: Path) -> None:
     pixels = np.zeros((8, 8, 4), dtype=np.uint8)  # transparent black on the left ...
     pixels[:, 4:] = (0, 0, 255, 255)  # ... opaque blue on the right
@@ -155,6 +164,14 @@ def _sixteen_bit_is_scaled_with_its_transparent_value_white(grey: np.ndarray) ->
     assert list(grey[0]) == [0, 128, 255, 255], "values near the transparent one stay opaque, e.g. 0"
 
 
+def _grey_row(expected: list[int]) -> Callable[[np.ndarray], None]:
+    def check(pixels: np.ndarray) -> None:
+        grey = pixels if pixels.ndim == 2 else pixels[..., 0]
+        assert grey.tolist() == [expected], "the full scale of the values must map to 0..255, not clip to black"
+
+    return check
+
+
 def _transparent_half_is_white_paper(rgb: np.ndarray) -> None:
     assert (rgb[:, :4] == 255).all(), "transparent pixels must be white, not the colour under the alpha"
     assert not (rgb[:, 4:] == 255).all()
@@ -200,6 +217,21 @@ CASES = [
     Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),
     Case("16-bit greyscale PNG with a transparent value", "a.png", _sixteen_bit_png_with_transparency, mode="gray",
          check=_sixteen_bit_is_scaled_with_its_transparent_value_white),
+    Case("float TIFF in 0..1", "a.tif", _tiff([0.0, 0.5, 1.0], "float32"), mode="gray", check=_grey_row([0, 128, 255])),
+    Case("float TIFF in 0..1, read as RGB", "a.tif", _tiff([0.0, 0.25, 1.0], "float32"), check=_grey_row([0, 64, 255])),
+    Case("float TIFF in 0..255", "a.tif", _tiff([0.0, 100.4, 255.0], "float32"), mode="gray",
+         check=_grey_row([0, 100, 255])),
+    Case("float TIFF with NaN", "a.tif", _tiff([0.0, float("nan"), 1.0], "float32"),
+         reason="unsupported pixel values (mode F, not all finite"),
+    Case("float TIFF beyond 0..255", "a.tif", _tiff([-1.0, 3000.0], "float32"),
+         reason="unsupported pixel values (mode F, -1 to 3000"),
+    Case("32-bit integer TIFF in 0..255", "a.tif", _tiff([0, 128, 255], "int32"), mode="gray",
+         check=_grey_row([0, 128, 255])),
+    Case("32-bit integer TIFF in 0..65535", "a.tif", _tiff([0, 257 * 128, 65535], "int32"), mode="gray",
+         check=_grey_row([0, 128, 255])),
+    Case("32-bit integer TIFF beyond 0..65535", "a.tif", _tiff([0, 70000], "int32"),
+         reason="unsupported pixel values (mode I, 0 to 70000"),
+    Case("CIELAB TIFF", "a.tif", _lab_tiff, reason="unsupported pixel format 'LAB'"),
     Case("RGBA PNG", "a.png", _rgba_png, check=_transparent_half_is_white_paper),
     Case("LA PNG (grey + alpha)", "a.png", _la_png, mode="gray", check=_la_is_white_then_grey),
     Case("palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper),

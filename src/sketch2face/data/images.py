@@ -13,7 +13,10 @@ short reason for `rejects.csv`; it never comes back half-decoded:
 - transparent images (RGBA, LA, palette or greyscale with a transparent colour) are composited
   on white, because sketches are drawn on white paper and transparent pixels would otherwise
   turn black;
-- 16-bit greyscale is scaled to 8 bits (PIL's own conversion clips everything above 255);
+- 16-bit greyscale is scaled to 8 bits (PIL's own conversion clips everything above 255); 32-bit
+  integer and float greyscale (TIFF) are scaled by the range their values show: float in 0..1
+  (PIL would turn it black), 0..255, or 0..65535 for integers; any other range, or a NaN, is
+  rejected rather than guessed, and so is a colour space PIL cannot convert (CIELAB, HSV);
 - CMYK is converted to RGB, EXIF orientation is applied;
 - images over `max_pixels` are refused from their header, before any decoding (decompression
   bombs: a few kB of PNG can claim gigapixels);
@@ -36,7 +39,9 @@ ColourMode = Literal["rgb", "gray"]
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"})
 DEFAULT_MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond any face photo, far below a bomb
 PAPER_WHITE = (255, 255, 255, 255)
-SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+WIDE_MODES = SIXTEEN_BIT_MODES | {"I", "F"}  # one grey channel wider than 8 bits: 16 or 32-bit integer, float
+UNCONVERTIBLE_MODES = frozenset({"LAB", "HSV"})  # PIL would copy their channels into RGB as they are
 TRANSPARENT_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 EIGHT_BIT_TARGET = {"rgb": "RGB", "gray": "L"}
 BZIP2_SUFFIX = ".bz2"  # FERET ships its images bzip2-compressed (`00001_930831_fa.ppm.bz2`)
@@ -102,16 +107,39 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
 
 
-def _eight_bit(image: Image.Image) -> Image.Image:
-    """16-bit greyscale (0..65535) scaled down to 0..255 ("L") instead of letting PIL clip it.
+def _white_level(path: Path, mode: str, wide: np.ndarray) -> float:
+    """The value that stands for white: 65535 for 16-bit modes, else read off the range of the values.
 
-    A transparent grey value becomes an alpha mask ("LA") taken from the 16-bit pixels, so
+    32-bit integer and float images carry no nominal range: float in 0..1 and integers in 0..65535
+    are the common ones besides 0..255; values fitting none of them are not guessed at.
+    """
+    if mode in SIXTEEN_BIT_MODES:
+        return 65535.0
+    if not np.isfinite(wide).all():
+        raise ImageReadError(path, f"unsupported pixel values (mode {mode}, not all finite: NaN or infinity)")
+    low, high = float(wide.min()), float(wide.max())
+    ranges = (1.0, 255.0) if mode == "F" else (255.0, 65535.0)
+    if low >= 0:
+        for white in ranges:
+            if high <= white:
+                return white
+    expected = " or ".join(f"0 to {white:g}" for white in ranges)
+    raise ImageReadError(path, f"unsupported pixel values (mode {mode}, {low:g} to {high:g}; expected {expected})")
+
+
+def _eight_bit(path: Path, image: Image.Image) -> Image.Image:
+    """A greyscale image wider than 8 bits scaled down to 0..255 ("L") instead of letting PIL clip it.
+
+    A transparent grey value becomes an alpha mask ("LA") taken from the wide pixels, so
     `_on_white` still sees exactly the transparent pixels.
     """
-    if image.mode not in SIXTEEN_BIT_MODES:
+    if image.mode in UNCONVERTIBLE_MODES:
+        raise ImageReadError(path, f"unsupported pixel format {image.mode!r} (no conversion to RGB here)")
+    if image.mode not in WIDE_MODES:
         return image
     wide = np.asarray(image, dtype=np.float64)
-    grey = Image.fromarray(np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8), "L")
+    white = _white_level(path, image.mode, wide)
+    grey = Image.fromarray(np.clip(np.round(wide * (255.0 / white)), 0, 255).astype(np.uint8), "L")
     if "transparency" not in image.info:
         return grey
     opaque = np.where(wide == image.info["transparency"], 0, 255).astype(np.uint8)
@@ -175,8 +203,9 @@ def read_image(path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX
         raise
     except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise many types on malformed bytes
         raise ImageReadError(path, _reason(exc)) from None
+    eight_bit = _eight_bit(path, image)
     try:
-        pixels = np.asarray(_on_white(_eight_bit(image)).convert(EIGHT_BIT_TARGET[mode]))
+        pixels = np.asarray(_on_white(eight_bit).convert(EIGHT_BIT_TARGET[mode]))
     except (OSError, ValueError) as exc:
         raise ImageReadError(path, f"unsupported pixel format {image.mode!r} ({exc})") from None
     if pixels.size == 0:
