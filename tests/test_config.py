@@ -1,3 +1,4 @@
+import re
 import subprocess
 from pathlib import Path
 
@@ -282,3 +283,14 @@ def test_exponent_floats_read_as_numbers_as_dvc_reads_them(tmp_path):
     path.write_text(yaml.safe_dump(MINIMAL) + "train:\n  lr: '2e-4'\n")
     with pytest.raises(ParamsError, match="train.lr: must be a number"):
         load_params(path)
+
+
+def test_the_shortest_image_side_is_optional_and_checked():
+    assert parse_params(MINIMAL).crop_resize.min_image_side is None  # then a quarter of image_size
+    def with_side(value) -> dict:
+        return {"crop_resize": {**MINIMAL["crop_resize"], "min_image_side": value}}
+
+    assert parse_params(with_side(24)).crop_resize.min_image_side == 24
+    for bad, problem in ((4, "out of range, allowed: >= 8 and <= 8000 (got 4)"), (True, "must be an integer")):
+        with pytest.raises(ParamsError, match=re.escape(f"crop_resize.min_image_side: {problem}")):
+            parse_params(with_side(bad))

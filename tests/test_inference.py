@@ -8,6 +8,7 @@ from PIL import Image
 from sketch2face import inference
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.data.images import ImageReadError
 from sketch2face.data.records import EyeCentres
 from sketch2face.inference import (
     NO_FACE_FOUND,
@@ -106,6 +107,23 @@ def test_bad_files_are_reported_and_the_good_ones_still_written(tmp_path, demo_s
     assert seen == report.failures
     assert len(report.written) == 3 and len(report.written) + len(report.failures) == len(inputs)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["face0.png", "face1.png", "face2.png"]
+
+
+@pytest.mark.parametrize("mode", ["detect", "center", "none"])
+def test_sketches_too_small_or_narrow_for_the_model_are_failures_in_every_align_mode(tmp_path, demo_sketches, model,
+                                                                                     mode):
+    Image.new("L", (7, 7), 255).save(tmp_path / "dot.png")  # the tiny model is 32 px: the shortest side is 8
+    Image.new("L", (200, 40), 255).save(tmp_path / "strip.png")
+    align = SketchAligner.for_model(model, mode, locate_eyes=demo_sketches.locate_eyes, no_face="center_crop")
+
+    expected = {
+        "dot.png": "too small to hold a face (7x7 px; shorter side under 8 px)",
+        "strip.png": "extreme aspect ratio (200x40 px; the longer side is over 4 times the shorter)",
+    }
+    for name, reason in expected.items():
+        with pytest.raises(ImageReadError) as error:
+            align(tmp_path / name)
+        assert error.value.reason == reason
 
 
 def test_no_face_is_a_failure_unless_centre_cropping_is_asked_for(tmp_path, demo_sketches, model):

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy, Params
 from sketch2face.data.align import align_to_eyes, center_crop_resize
-from sketch2face.data.images import ImageReadError, as_rgb, is_image_file, read_image
+from sketch2face.data.images import FaceSizeLimits, ImageReadError, as_rgb, is_image_file, min_face_side, read_image
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.walk import Skipped, classify, walk_folder
 from sketch2face.io import write_image
@@ -128,6 +128,11 @@ class SketchAligner:
         if self.mode == "detect" and self.locate_eyes is None:
             raise ValueError("align mode 'detect' needs an eye locator")
 
+    @property
+    def size_limits(self) -> FaceSizeLimits:
+        """The same limits as crop_resize's by default, for the model's output size."""
+        return FaceSizeLimits(min_face_side(self.size))
+
     @classmethod
     def for_model(cls, model: SketchToPhoto, mode: AlignMode, **options) -> SketchAligner:
         config = model.config
@@ -135,7 +140,7 @@ class SketchAligner:
 
     def __call__(self, path: Path) -> tuple[np.ndarray, str]:
         """The aligned sketch and how it was aligned; raises ImageReadError or UnusableSketch."""
-        image = read_image(path, "gray" if self.channels == 1 else "rgb")
+        image = read_image(path, "gray" if self.channels == 1 else "rgb", limits=self.size_limits)
         if self.mode == "none":
             height, width = image.shape[:2]
             if height != width:

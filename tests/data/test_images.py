@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from sketch2face.data.images import DEFAULT_MAX_PIXELS, FaceSizeLimits, ImageReadError, min_face_side, read_image
 
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CLOCKWISE = 6
@@ -330,3 +330,34 @@ def test_fuzzed_bytes_decode_to_valid_pixels_or_raise_image_read_error(tmp_path)
             assert pixels.shape[2:] == channels and min(pixels.shape[:2]) >= 1
             outcomes["used"] += 1
     assert outcomes["rejected"] > 0 and outcomes["used"] > 0, outcomes
+
+
+@pytest.mark.parametrize(
+    "size, reason",
+    [
+        ((1, 1), "too small to hold a face (1x1 px; shorter side under 16 px, set by min_side_setting)"),
+        ((4000, 2), "too small to hold a face (4000x2 px; shorter side under 16 px, set by min_side_setting)"),
+        ((15, 200), "too small to hold a face (15x200 px; shorter side under 16 px, set by min_side_setting)"),
+        ((500, 100), "extreme aspect ratio (500x100 px; the longer side is over 4 times the shorter)"),
+        ((20, 81), "extreme aspect ratio (20x81 px; the longer side is over 4 times the shorter)"),
+    ],
+    ids=["1x1", "4000x2", "narrow", "5:1", "just over 4:1"],
+)
+def test_an_image_that_cannot_hold_a_face_is_rejected_from_its_header(tmp_path, size, reason):
+    path = tmp_path / "a.png"
+    path.write_bytes(_png_claiming(*size)[:-12])  # the header alone: nothing is decoded
+    limits = FaceSizeLimits(min_side=16, set_by="min_side_setting")
+    with pytest.raises(ImageReadError) as error:
+        read_image(path, "gray", limits=limits)
+    assert error.value.reason == reason
+
+
+@pytest.mark.parametrize("size", [(16, 16), (20, 80), (80, 20), (300, 400)], ids=str)
+def test_an_image_within_the_limits_is_read(tmp_path, size):
+    path = tmp_path / "a.png"
+    Image.new("L", size, 7).save(path)
+    assert read_image(path, "gray", limits=FaceSizeLimits(min_side=16)).shape == size[::-1]
+
+
+def test_the_default_shortest_side_is_a_quarter_of_the_output_but_at_least_8_px():
+    assert [min_face_side(size) for size in (16, 32, 64, 256, 1024)] == [8, 8, 16, 64, 256]

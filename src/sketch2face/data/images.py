@@ -19,7 +19,8 @@ short reason for `rejects.csv`; it never comes back half-decoded:
   rejected rather than guessed, and so is a colour space PIL cannot convert (CIELAB, HSV);
 - CMYK is converted to RGB, EXIF orientation is applied;
 - images over `max_pixels` are refused from their header, before any decoding (decompression
-  bombs: a few kB of PNG can claim gigapixels);
+  bombs: a few kB of PNG can claim gigapixels), and so are images that cannot hold a face
+  (`FaceSizeLimits`: a 1x1 dot, a 4000x2 strip);
 - bzip2-compressed images (`x.ppm.bz2`, as FERET ships them) are decompressed while reading.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import bz2
 import errno
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +40,10 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 ColourMode = Literal["rgb", "gray"]
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"})
 DEFAULT_MAX_PIXELS = 64_000_000  # 8000 x 8000: far beyond any face photo, far below a bomb
+# A portrait is 3:4, a scanned page 1:1.4, each half of an AB pair 1:1: beyond 4:1 a picture is a strip, not a face.
+MAX_ASPECT_RATIO = 4.0
+MIN_FACE_SIDE_FLOOR = 8  # px: no image with a shorter side than this holds a face, whatever the output size
+OUTPUT_PER_MIN_SIDE = 4  # by default the shortest side is a quarter of the S x S output
 PAPER_WHITE = (255, 255, 255, 255)
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 WIDE_MODES = SIXTEEN_BIT_MODES | {"I", "F"}  # one grey channel wider than 8 bits: 16 or 32-bit integer, float
@@ -64,6 +70,34 @@ class ImageReadError(ValueError):
     def __reduce__(self) -> tuple:
         """Picklable, so the error survives the trip back from a worker process."""
         return type(self), (self.path, self.reason)
+
+
+def min_face_side(output_size: int) -> int:
+    """The default shortest side of an input for S x S outputs: S / 4, and at least 8 px.
+
+    A face in a smaller image would be enlarged more than four times even if it filled the
+    image: the output would show the blur of the enlargement, not a face.
+    """
+    return max(MIN_FACE_SIDE_FLOOR, output_size // OUTPUT_PER_MIN_SIDE)
+
+
+@dataclass(frozen=True)
+class FaceSizeLimits:
+    """The sizes an image that is to hold a face may have; `set_by` names the setting of `min_side`."""
+
+    min_side: int
+    max_aspect: float = MAX_ASPECT_RATIO
+    set_by: str = ""
+
+    def check(self, path: Path | str, width: int, height: int) -> None:
+        """Raises ImageReadError when a width x height image is too small or too narrow for a face."""
+        if min(width, height) < self.min_side:
+            setting = f", set by {self.set_by}" if self.set_by else ""
+            reason = f"too small to hold a face ({width}x{height} px; shorter side under {self.min_side} px{setting})"
+            raise ImageReadError(path, reason)
+        if max(width, height) > self.max_aspect * min(width, height):
+            ratio = f"the longer side is over {self.max_aspect:g} times the shorter"
+            raise ImageReadError(path, f"extreme aspect ratio ({width}x{height} px; {ratio})")
 
 
 def _uncompressed_name(path: Path) -> Path:
@@ -155,8 +189,8 @@ def _check_jpeg_pixels(path: Path, data: bytes, mode: str) -> None:
             raise ImageReadError(path, f"corrupt image ({exc})") from None
 
 
-def _decode(path: Path, max_pixels: int) -> Image.Image:
-    """Opens and fully decodes `path`; the pixel budget is checked from the header alone."""
+def _decode(path: Path, max_pixels: int, limits: FaceSizeLimits | None) -> Image.Image:
+    """Opens and fully decodes `path`; the pixel budget and the size limits are checked from the header alone."""
     if path.is_dir():
         raise ImageReadError(path, "is a directory, not an image file")
     if path.is_file() and path.stat().st_size == 0:
@@ -168,6 +202,8 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageReadError(path, f"too large ({width}x{height} pixels, limit {max_pixels})")
+            if limits is not None:
+                limits.check(path, width, height)
             image.load()
             if image.format in JPEG_FORMATS:
                 stream.seek(0)
@@ -192,13 +228,18 @@ def _reason(exc: Exception) -> str:
     return f"corrupt image ({type(exc).__name__}: {exc})"
 
 
-def read_image(path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decodes `path` as RGB (H, W, 3) or greyscale (H, W) uint8, or raises `ImageReadError`."""
+def read_image(
+    path: Path | str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS, limits: FaceSizeLimits | None = None
+) -> np.ndarray:
+    """Decodes `path` as RGB (H, W, 3) or greyscale (H, W) uint8, or raises `ImageReadError`.
+
+    With `limits`, an image that cannot hold a face is refused before it is decoded.
+    """
     path = Path(path)
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on: truncated images would pass as grey")
     try:
-        image = _decode(path, max_pixels)
+        image = _decode(path, max_pixels, limits)
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise many types on malformed bytes
