@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sketch2face import cli, inference
@@ -182,3 +183,28 @@ def test_a_strip_among_the_sketches_does_not_stop_the_others(tmp_path, capsys, d
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["face0.png", "face1.png", "face2.png"]
     assert "processed 3, failed 1" in out
     assert f"{sketches / 'a_strip.png'}: too small to hold a face (4000x2 px; shorter side under 8 px)" in out
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (bytes(range(256)) * 4, "not a file of plain PyTorch weights (Unsupported operand 0)"),
+        ([1, 2], "it holds no generator (TypeError: list indices must be integers or slices, not str)"),
+        ({"state_dict": {}}, "it holds no generator (KeyError: 'config')"),
+    ],
+    ids=["random bytes", "a list", "weights without a config"],
+)
+def test_a_broken_model_file_gets_one_whole_line_without_torchs_advice(tmp_path, capsys, content, problem):
+    """torch's page of advice (load with weights_only=False, which would run the file's code) was cut mid-sentence."""
+    model = tmp_path / "generator.pt"
+    if isinstance(content, bytes):
+        model.write_bytes(content)
+    else:
+        torch.save(content, model)
+
+    code = _predict(tmp_path, "-o", tmp_path / "out", "--model", model, "--align", "center")
+
+    error = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    prefix = f"sketch2face predict: error: cannot load the generator file {model} (is it a generator.pt?)"
+    assert error == f"{prefix}: {problem}\n"

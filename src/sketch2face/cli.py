@@ -22,6 +22,7 @@ from sketch2face.inference import (
     AlignMode,
     DetectorUnavailable,
     Failure,
+    GeneratorFileError,
     PredictReport,
     SketchAligner,
     collect_sketches,
@@ -32,7 +33,6 @@ from sketch2face.inference import (
 )
 from sketch2face.io import OutputError
 from sketch2face.models.generator import SketchToPhoto
-from sketch2face.tracking import error_line
 from sketch2face.training.device import resolve_device
 
 DEFAULT_MODEL = Path("models/generator.pt")
@@ -97,8 +97,9 @@ def _load_model(args: argparse.Namespace) -> SketchToPhoto:
         raise UsageError(f"model file not found: {args.model} (train one with `dvc repro`, or pass --model or --model-uri)")
     try:
         return load_sketch_to_photo(args.model, device)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
-        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {error_line(exc)}") from None
+    except (GeneratorFileError, OSError) as exc:
+        problem = exc if isinstance(exc, GeneratorFileError) else exc.strerror or exc
+        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {problem}") from None
 
 
 def _aligner(args: argparse.Namespace, model: SketchToPhoto) -> SketchAligner:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
@@ -41,6 +42,7 @@ PHOTO_SUFFIX = ".png"
 SIDE_BY_SIDE_SUFFIX = "_side_by_side"
 NO_FACE_FOUND = "no face found"
 SKETCH_TO_PHOTO = "sketch_to_photo"
+UNPICKLER_DETAIL = "WeightsUnpickler error:"  # in torch's message, before the reason its weights-only loader refused
 # how a written sketch was aligned, as counted in the summary
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 BY_FACE_BOX = "eyes placed in the face box"  # a face was found but not its eyes
@@ -53,6 +55,10 @@ class UnusableSketch(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+class GeneratorFileError(ValueError):
+    """A model file that holds no generator this code can load; the message is one line for the user."""
 
 
 class DetectorUnavailable(RuntimeError):
@@ -72,11 +78,35 @@ def alignment_geometry(preprocessing: Mapping[str, object]) -> AlignmentParams:
     return AlignmentParams(**dict(preprocessing.get("alignment") or {}))
 
 
+def _first_sentence(text: str) -> str:
+    line = (text.strip().splitlines() or [""])[0]
+    return line.split(". ", 1)[0].strip().removesuffix(".")
+
+
+def _load_problem(exc: Exception) -> str:
+    """Why torch could not load a generator file, in one line.
+
+    A file torch will not unpickle as plain weights gets torch's own detail, without its advice
+    to retry with `weights_only=False`: that would run whatever code the file holds.
+    """
+    if isinstance(exc, pickle.UnpicklingError):
+        detail = str(exc).split(UNPICKLER_DETAIL, 1)[-1]
+        return f"not a file of plain PyTorch weights ({_first_sentence(detail)})"
+    if isinstance(exc, (KeyError, TypeError)):  # a torch file, but not a generator's payload
+        return f"it holds no generator ({type(exc).__name__}: {exc})"
+    return _first_sentence(str(exc)) or type(exc).__name__
+
+
 def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -> SketchToPhoto:
-    """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches."""
-    generator, preprocessing = load_generator_file(path, map_location=device)
+    """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches; GeneratorFileError if it is none."""
+    try:
+        generator, preprocessing = load_generator_file(path, map_location=device)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+        raise GeneratorFileError(_load_problem(exc)) from exc
     if generator.config.direction != SKETCH_TO_PHOTO:
-        raise ValueError(f"{path}: a {generator.config.direction} generator cannot turn sketches into photos")
+        raise GeneratorFileError(f"a {generator.config.direction} generator cannot turn sketches into photos")
     return SketchToPhoto(generator, preprocessing).to(device)
 
 
