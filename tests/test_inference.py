@@ -189,6 +189,7 @@ def test_linked_folders_are_walked_and_unreadable_links_are_failures(tmp_path):
     (sketches / "loop").symlink_to(sketches)
     (sketches / "gone.png").symlink_to(tmp_path / "deleted.png")
     (tmp_path / "self.png").symlink_to(tmp_path / "self.png")
+    (sketches / "._a.png").write_bytes(b"\0")  # macOS resource fork
 
     inputs, failures = collect_sketches([sketches, tmp_path / "self.png"], tmp_path / "out")
 
@@ -196,6 +197,7 @@ def test_linked_folders_are_walked_and_unreadable_links_are_failures(tmp_path):
         (sketches / "a.png", "a"), (sketches / "scans/b.png", "scans/b"),
     ]
     assert {failure.path: failure.reason for failure in failures} == {
+        str(sketches / "._a.png"): "hidden file, not read",
         str(sketches / "gone.png"): f"broken symbolic link (its target {tmp_path / 'deleted.png'} does not exist)",
         str(sketches / "loop"): f"symbolic link loop (back to {sketches}), not followed",
         str(tmp_path / "self.png"): "symbolic link loop (its links lead in a circle), not followed",
