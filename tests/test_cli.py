@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sketch2face import cli, inference
@@ -138,6 +139,86 @@ def test_model_uri_without_a_store_creates_none(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert _predict(tmp_path, "-o", "out", "--model-uri", "models:/sketch2face@champion") == EXIT_USAGE
     assert "no MLflow store" in capsys.readouterr().err and not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_summary_counts_every_input_also_links_that_cannot_be_read(
+    tmp_path, capsys, demo_sketches, tiny_generator_file
+):
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    for sketch in sorted(demo_sketches.folder.iterdir()):
+        (sketches / sketch.name).write_bytes(sketch.read_bytes())
+    (sketches / "loop").symlink_to(sketches)
+    (sketches / "gone.png").symlink_to(tmp_path / "deleted.png")
+
+    code = _predict(sketches, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "center")
+
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "processed 3, failed 2" in out
+    assert f"{sketches / 'loop'}: symbolic link loop" in out and f"{sketches / 'gone.png'}: broken symbolic link" in out
+
+
+def test_sketch_names_that_are_not_utf8_are_processed_and_reported_with_their_bytes_escaped(
+    tmp_path, capsys, demo_sketches, tiny_generator_file
+):
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    latin1 = bytes(sketches) + b"/caf\xe9"
+    Path(os.fsdecode(latin1 + b".png")).write_bytes((demo_sketches.folder / "face0.png").read_bytes())
+    Path(os.fsdecode(latin1 + b"_vide.png")).write_bytes(b"")
+    out = tmp_path / "out"
+
+    code = _predict(sketches, "-o", out, "--model", tiny_generator_file, "--align", "center")
+
+    captured = capsys.readouterr()
+    assert code == EXIT_OK
+    assert "processed 1, failed 1" in captured.out
+    assert f"{sketches}/caf\\xe9_vide.png: empty file (0 bytes)" in captured.out
+    assert os.listdir(bytes(out)) == [b"caf\xe9.png"], "the photo is named like its sketch, byte for byte"
+
+
+def test_a_strip_among_the_sketches_does_not_stop_the_others(tmp_path, capsys, demo_sketches, tiny_generator_file):
+    """A 4000x2 sketch once crashed the face detector, and no photo was written for the good sketches."""
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    Image.new("L", (4000, 2), 200).save(sketches / "a_strip.png")  # met first
+    for sketch in sorted(demo_sketches.folder.iterdir()):
+        (sketches / sketch.name).write_bytes(sketch.read_bytes())
+
+    code = _predict(sketches, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "detect",
+                    "--no-face", "center_crop")
+
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["face0.png", "face1.png", "face2.png"]
+    assert "processed 3, failed 1" in out
+    assert f"{sketches / 'a_strip.png'}: too small to hold a face (4000x2 px; shorter side under 8 px)" in out
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (bytes(range(256)) * 4, "not a file of plain PyTorch weights (Unsupported operand 0)"),
+        ([1, 2], "it holds no generator (TypeError: list indices must be integers or slices, not str)"),
+        ({"state_dict": {}}, "it holds no generator (KeyError: 'config')"),
+    ],
+    ids=["random bytes", "a list", "weights without a config"],
+)
+def test_a_broken_model_file_gets_one_whole_line_without_torchs_advice(tmp_path, capsys, content, problem):
+    """torch's page of advice (load with weights_only=False, which would run the file's code) was cut mid-sentence."""
+    model = tmp_path / "generator.pt"
+    if isinstance(content, bytes):
+        model.write_bytes(content)
+    else:
+        torch.save(content, model)
+
+    code = _predict(tmp_path, "-o", tmp_path / "out", "--model", model, "--align", "center")
+
+    error = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    prefix = f"sketch2face predict: error: cannot load the generator file {model} (is it a generator.pt?)"
+    assert error == f"{prefix}: {problem}\n"
 
 
 # ---- serve ---------------------------------------------------------------------------------------

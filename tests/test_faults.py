@@ -84,7 +84,7 @@ def broken_store(request, tmp_path, monkeypatch):
     if request.param == "unreachable":
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
-        yield "unreachable", "failed with exception"
+        yield "unreachable", "Connection refused (ConnectionRefusedError)"
         return
     database = tmp_path / "locked-mlflow.db"
     holder = subprocess.Popen([sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(database)], stdout=subprocess.PIPE, text=True)
@@ -278,3 +278,23 @@ def test_bad_files_in_a_pairs_source_are_used_or_rejected_and_counts_reconcile(t
     assert partners_of_rejected_pairs == {"sketches/truncated.png", "photos/empty.png"}
     assert inputs == used | set(reasons) | partners_of_rejected_pairs
     assert len(inputs) == 2 * report.used + report.rejected + len(partners_of_rejected_pairs) == 14
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_with_the_name_escaped_and_the_rest_is_used(tmp_path):
+    """A Latin-1 `caf\\xe9.png` once ended crop_resize in a UnicodeEncodeError after the images were written."""
+    raw = tmp_path / "raw"
+    face = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    for name in (b"good.png", b"caf\xe9.png"):
+        _save(Path(os.fsdecode(bytes(raw / "photos") + b"/" + name)), face)
+        _save(Path(os.fsdecode(bytes(raw / "sketches") + b"/" + name)), face[..., 0])
+
+    params = CropResizeParams(image_size=SIZE, sources=(SourceParams(name="p", kind="pairs", root=raw),), workers=1)
+    report = build_faces(params, tmp_path / "faces", tmp_path / "faces.json", progress=False)
+
+    rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
+    assert list(pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)["id"]) == ["p/good"]
+    assert sorted(zip(rejects["path"], rejects["reason"])) == [
+        (f"{raw}/{folder}/caf\\xe9.png", "file name is not UTF-8 text (rename it)") for folder in ("photos", "sketches")
+    ]
+    assert (report.used, report.rejected) == (1, 2)
+    assert json.loads((tmp_path / "faces.json").read_text())["inputs"] == 3

@@ -9,6 +9,7 @@ from PIL import Image
 from sketch2face import inference
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.data.images import ImageReadError
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.align import alignment_geometry, training_preprocessing
 from sketch2face.inference import (
@@ -109,6 +110,23 @@ def test_bad_files_are_reported_and_the_good_ones_still_written(tmp_path, demo_s
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["face0.png", "face1.png", "face2.png"]
 
 
+@pytest.mark.parametrize("mode", ["detect", "center", "none"])
+def test_sketches_too_small_or_narrow_for_the_model_are_failures_in_every_align_mode(tmp_path, demo_sketches, model,
+                                                                                     mode):
+    Image.new("L", (7, 7), 255).save(tmp_path / "dot.png")  # the tiny model is 32 px: the shortest side is 8
+    Image.new("L", (200, 40), 255).save(tmp_path / "strip.png")
+    align = SketchAligner.for_model(model, mode, locate_eyes=demo_sketches.locate_eyes, no_face="center_crop")
+
+    expected = {
+        "dot.png": "too small to hold a face (7x7 px; shorter side under 8 px)",
+        "strip.png": "extreme aspect ratio (200x40 px; the longer side is over 4 times the shorter)",
+    }
+    for name, reason in expected.items():
+        with pytest.raises(ImageReadError) as error:
+            align(tmp_path / name)
+        assert error.value.reason == reason
+
+
 def test_no_face_is_a_failure_unless_centre_cropping_is_asked_for(tmp_path, demo_sketches, model):
     blank = tmp_path / "blank.png"
     Image.new("L", (40, 60), 255).save(blank)
@@ -161,6 +179,29 @@ def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
         "notes.txt": "not an image file (suffix '.txt')",
         "c.png": f"same output name as {sketches / 'c.jpg'}",
         "missing.png": "no such file or folder",
+    }
+
+
+def test_linked_folders_are_walked_and_unreadable_links_are_failures(tmp_path):
+    """Link loops and broken links were once left out of the summary, so its counts did not add up."""
+    scans = _sketch_folder(tmp_path / "other_disk/scans", ["b.png"])
+    sketches = _sketch_folder(tmp_path / "in", ["a.png"])
+    (sketches / "scans").symlink_to(scans)
+    (sketches / "loop").symlink_to(sketches)
+    (sketches / "gone.png").symlink_to(tmp_path / "deleted.png")
+    (tmp_path / "self.png").symlink_to(tmp_path / "self.png")
+    (sketches / "._a.png").write_bytes(b"\0")  # macOS resource fork
+
+    inputs, failures = collect_sketches([sketches, tmp_path / "self.png"], tmp_path / "out")
+
+    assert [(item.path, item.name) for item in inputs] == [
+        (sketches / "a.png", "a"), (sketches / "scans/b.png", "scans/b"),
+    ]
+    assert {failure.path: failure.reason for failure in failures} == {
+        str(sketches / "._a.png"): "hidden file, not read",
+        str(sketches / "gone.png"): f"broken symbolic link (its target {tmp_path / 'deleted.png'} does not exist)",
+        str(sketches / "loop"): f"symbolic link loop (back to {sketches}), not followed",
+        str(tmp_path / "self.png"): "symbolic link loop (its links lead in a circle), not followed",
     }
 
 

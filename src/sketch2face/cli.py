@@ -26,12 +26,14 @@ from sketch2face.app.settings import (
 )
 from sketch2face.config import NoFacePolicy
 from sketch2face.data.images import DEFAULT_MAX_PIXELS
+from sketch2face.data.walk import printable
 from sketch2face.inference import (
     ALIGN_MODES,
     DEVICE_CHOICES,
     AlignMode,
     DetectorUnavailable,
     Failure,
+    GeneratorFileError,
     PredictReport,
     SketchAligner,
     collect_sketches,
@@ -140,8 +142,9 @@ def _load_model(args: argparse.Namespace) -> SketchToPhoto:
         raise UsageError(f"model file not found: {args.model} (train one with `dvc repro`, or pass --model or --model-uri)")
     try:
         return load_sketch_to_photo(args.model, device)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
-        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {error_line(exc)}") from None
+    except (GeneratorFileError, OSError) as exc:
+        problem = exc if isinstance(exc, GeneratorFileError) else exc.strerror or exc
+        raise UsageError(f"cannot load the generator file {args.model} (is it a generator.pt?): {problem}") from None
 
 
 def _aligner(args: argparse.Namespace, model: SketchToPhoto) -> SketchAligner:
@@ -163,7 +166,10 @@ def _aligner(args: argparse.Namespace, model: SketchToPhoto) -> SketchAligner:
 
 
 def summarise(report: PredictReport, out_dir: Path) -> str:
-    """Counts that add up to every input, how the written ones were aligned, and every failure."""
+    """Counts that add up to every input, how the written ones were aligned, and every failure.
+
+    File names that are not UTF-8 are shown with those bytes escaped (stdout would refuse them).
+    """
     lines = [f"processed {len(report.written)}, failed {len(report.failures)}; photos in {out_dir}"]
     if report.written:
         methods = ", ".join(f"{count} {method}" for method, count in sorted(report.alignment_counts().items()))
@@ -171,7 +177,7 @@ def summarise(report: PredictReport, out_dir: Path) -> str:
     if report.failures:
         lines.append("failed:")
         lines.extend(f"  {failure.path}: {failure.reason}" for failure in report.failures)
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -199,7 +205,7 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def _report_failure(failure: Failure) -> None:
-    tqdm.write(f"skipped {failure.path}: {failure.reason}", file=sys.stderr)
+    tqdm.write(printable(f"skipped {failure.path}: {failure.reason}"), file=sys.stderr)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
@@ -20,8 +22,17 @@ from tqdm import tqdm
 
 from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy
 from sketch2face.data.align import align_to_eyes, alignment_geometry, canonical_eyes, center_crop_resize
-from sketch2face.data.images import ColourMode, ImageReadError, as_rgb, is_image_file, read_image
+from sketch2face.data.images import (
+    ColourMode,
+    FaceSizeLimits,
+    ImageReadError,
+    as_rgb,
+    is_image_file,
+    min_face_side,
+    read_image,
+)
 from sketch2face.data.records import EyeCentres
+from sketch2face.data.walk import Skipped, classify, walk_folder
 from sketch2face.io import write_image
 from sketch2face.models.cpu import use_cpu_kernels
 from sketch2face.models.generator import SKETCH_TO_PHOTO, SketchToPhoto, load_generator_file
@@ -35,6 +46,7 @@ DETECTOR_MODULE = "sketch2face.data.detect"
 PHOTO_SUFFIX = ".png"
 SIDE_BY_SIDE_SUFFIX = "_side_by_side"
 NO_FACE_FOUND = "no face found"
+UNPICKLER_DETAIL = "WeightsUnpickler error:"  # in torch's message, before the reason its weights-only loader refused
 # how a written sketch was aligned, as counted in the summary
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 BY_FACE_BOX = "eyes placed in the face box"  # a face was found but not its eyes
@@ -50,6 +62,10 @@ class UnusableSketch(ValueError):
         self.reason = reason
 
 
+class GeneratorFileError(ValueError):
+    """A model file that holds no generator this code can load; the message is one line for the user."""
+
+
 class DetectorUnavailable(RuntimeError):
     """`--align detect` was asked for, but the face detector module is not installed."""
 
@@ -57,11 +73,35 @@ class DetectorUnavailable(RuntimeError):
 # ---- loading a generator -----------------------------------------------------------------------
 
 
+def _first_sentence(text: str) -> str:
+    line = (text.strip().splitlines() or [""])[0]
+    return line.split(". ", 1)[0].strip().removesuffix(".")
+
+
+def _load_problem(exc: Exception) -> str:
+    """Why torch could not load a generator file, in one line.
+
+    A file torch will not unpickle as plain weights gets torch's own detail, without its advice
+    to retry with `weights_only=False`: that would run whatever code the file holds.
+    """
+    if isinstance(exc, pickle.UnpicklingError):
+        detail = str(exc).split(UNPICKLER_DETAIL, 1)[-1]
+        return f"not a file of plain PyTorch weights ({_first_sentence(detail)})"
+    if isinstance(exc, (KeyError, TypeError)):  # a torch file, but not a generator's payload
+        return f"it holds no generator ({type(exc).__name__}: {exc})"
+    return _first_sentence(str(exc)) or type(exc).__name__
+
+
 def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -> SketchToPhoto:
-    """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches."""
-    generator, preprocessing = load_generator_file(path, map_location=device)
+    """A generator file (e.g. `models/generator.pt`) ready for uint8 sketches; GeneratorFileError if it is none."""
+    try:
+        generator, preprocessing = load_generator_file(path, map_location=device)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+        raise GeneratorFileError(_load_problem(exc)) from exc
     if generator.config.direction != SKETCH_TO_PHOTO:
-        raise ValueError(f"{path}: a {generator.config.direction} generator cannot turn sketches into photos")
+        raise GeneratorFileError(f"a {generator.config.direction} generator cannot turn sketches into photos")
     if torch.device(device).type == "cpu":
         use_cpu_kernels(generator)
     return SketchToPhoto(generator, preprocessing).to(device)
@@ -100,6 +140,11 @@ class SketchAligner:
         if self.mode == "detect" and self.locate_eyes is None:
             raise ValueError("align mode 'detect' needs an eye locator")
 
+    @property
+    def size_limits(self) -> FaceSizeLimits:
+        """The same limits as crop_resize's by default, for the model's output size."""
+        return FaceSizeLimits(min_face_side(self.size))
+
     @classmethod
     def for_model(cls, model: SketchToPhoto, mode: AlignMode, **options) -> SketchAligner:
         config = model.config
@@ -111,7 +156,7 @@ class SketchAligner:
 
     def __call__(self, path: Path) -> tuple[np.ndarray, str]:
         """The aligned sketch file and how it was aligned; raises ImageReadError or UnusableSketch."""
-        aligned, method, _ = self.align(read_image(path, self.colour_mode), path)
+        aligned, method, _ = self.align(read_image(path, self.colour_mode, limits=self.size_limits), path)
         return aligned, method
 
     def find_eyes(self, image: np.ndarray, label: Path | str) -> tuple[EyeCentres, str]:
@@ -206,27 +251,38 @@ class PredictReport:
 def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[SketchInput], list[Failure]]:
     """Files as given, folders walked recursively (keeping sub-folders in the output names).
 
-    Non-image files, missing paths, two inputs that would write the same output, and files that
-    this run writes itself (when `-o` lies in an input folder) are failures, so the summary
-    accounts for everything the user pointed at.
+    Non-image files, missing paths, entries the folder walk could not read (broken links, link
+    loops, hidden files), two inputs that would write the same output, and files that this run
+    writes itself (when `-o` lies in an input folder) are failures, so the summary accounts for
+    everything the user pointed at.
     """
     inputs: list[SketchInput] = []
     failures: list[Failure] = []
     seen: set[Path] = set()  # a file given twice (itself and inside a folder also given) counts once
+
+    def first_time(path: Path) -> bool:
+        key = Path(os.path.abspath(path))  # not resolve(): a link loop has no real path
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for argument in arguments:
-        if argument.is_dir():
-            files = sorted(p for p in argument.rglob("*") if p.is_file())
-            candidates = [(p, p.relative_to(argument).with_suffix("").as_posix()) for p in files]
-        elif argument.is_file():
-            candidates = [(argument, argument.stem)]
+        found = classify(argument)
+        if isinstance(found, Skipped):
+            unreadable = [found]
+            candidates = []
+        elif found[0] == "folder":
+            walk = walk_folder(argument)
+            unreadable = walk.skipped
+            candidates = [(path, path.relative_to(argument).with_suffix("").as_posix()) for path in walk.files]
         else:
-            failures.append(Failure(str(argument), "no such file or folder"))
-            continue
+            unreadable = []
+            candidates = [(argument, argument.stem)]
+        failures.extend(Failure(str(entry.path), entry.reason) for entry in unreadable if first_time(entry.path))
         for path, name in candidates:
-            resolved = path.resolve()
-            if resolved in seen:
+            if not first_time(path.resolve()):
                 continue
-            seen.add(resolved)
             if is_image_file(path):
                 inputs.append(SketchInput(path, name))
             else:

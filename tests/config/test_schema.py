@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,15 @@ def test_an_empty_source_root_is_an_error():
     with pytest.raises(ParamsError, match="crop_resize.sources.0.root: must be a folder path, got an empty string"):
         parse_params(raw)
 
+
+
+def test_the_shortest_image_side_is_optional_and_checked():
+    assert parse_params(MINIMAL).crop_resize.min_image_side is None  # then a quarter of image_size
+
+    def with_side(value) -> dict:
+        return {"crop_resize": {**MINIMAL["crop_resize"], "min_image_side": value}}
+
+    assert parse_params(with_side(24)).crop_resize.min_image_side == 24
+    for bad, problem in ((4, "out of range, allowed: >= 8 and <= 8000 (got 4)"), (True, "must be an integer")):
+        with pytest.raises(ParamsError, match=re.escape(f"crop_resize.min_image_side: {problem}")):
+            parse_params(with_side(bad))

@@ -57,3 +57,11 @@ def test_fallback_geometry():
 def test_rejects_images_of_the_wrong_shape():
     with pytest.raises(ValueError, match="expected a greyscale"):
         detect_eyes(np.zeros((10, 10, 4), np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(2, 4000), (4000, 2), (1, 1), (30, 4000, 3), (4000, 23)], ids=str)
+def test_an_image_too_thin_for_a_face_gives_none_not_an_opencv_error(shape):
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    assert detect_eyes(image) is None
+    assert detect.detect_both_eyes(image) is None
+

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ def _pairs_folder(root, names, corrupt=()):
 
 
 def _params(*sources, **settings) -> CropResizeParams:
-    return CropResizeParams(image_size=32, sources=sources, **{"workers": 1, **settings})
+    return CropResizeParams(sources=sources, **{"image_size": 32, "workers": 1, **settings})
 
 
 def test_counts_add_up_and_outputs_are_square_with_a_process_pool(tmp_path):
@@ -167,6 +168,60 @@ def test_eyes_placed_in_the_face_box_are_told_apart_from_detected_ones(tmp_path,
     manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
     assert len(manifest) >= 1 and set(manifest["photo_alignment"]) == set(manifest["sketch_alignment"]) == {"face_box"}
     assert summary["sketch_alignment.face_box"] == len(manifest) and "sketch_alignment.detected" not in summary
+
+
+def test_a_strip_of_an_image_goes_through_detection_without_stopping_the_stage(tmp_path):
+    """A 4000x2 photo once crashed the face detector with an OpenCV error, ending crop_resize."""
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a"])
+    Image.new("RGB", (4000, 2), (90, 90, 90)).save(raw / "photos/strip.png")
+    Image.new("L", (2, 4000), 90).save(raw / "sketches/strip.png")
+
+    report = build_faces(_params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces", progress=False)
+
+    manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
+    assert "p/a" in set(manifest["id"]) and report.used + report.rejected == 2
+
+
+SETTING = "crop_resize.min_image_side"
+
+
+def test_images_too_small_or_too_narrow_for_a_face_are_rejected_with_the_setting_named(tmp_path):
+    raw = tmp_path / "raw"
+    _pairs_folder(raw, ["a", "dot", "banner", "small"])  # 40x30 images
+    Image.new("RGB", (1, 1)).save(raw / "photos/dot.png")
+    Image.new("L", (400, 60)).save(raw / "sketches/banner.png")
+    Image.new("RGB", (25, 40)).save(raw / "photos/small.png")
+    params = _params(SourceParams(name="p", kind="pairs", root=raw), image_size=64)  # default shortest side: 16
+
+    summary = build_faces(params, tmp_path / "faces", progress=False).summary
+    strict = build_faces(params.model_copy(update={"min_image_side": 26}), tmp_path / "strict", progress=False)
+
+    rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
+    reasons = {Path(path).relative_to(raw).as_posix(): reason for path, reason in zip(rejects["path"], rejects["reason"])}
+    assert reasons == {
+        "photos/dot.png": f"too small to hold a face (1x1 px; shorter side under 16 px, set by {SETTING})",
+        "sketches/banner.png": "extreme aspect ratio (400x60 px; the longer side is over 4 times the shorter)",
+    }
+    assert summary["reason.too_small_to_hold_a_face"] == summary["reason.extreme_aspect_ratio"] == 1
+    assert summary["used"] == 2 and summary["inputs"] == summary["used"] + summary["rejected"]
+    assert strict.used == 1, "min_image_side: 26 also rejects the 25 px wide photo"
+
+
+def test_each_half_of_an_ab_image_must_be_able_to_hold_a_face(tmp_path):
+    (tmp_path / "ab/train").mkdir(parents=True)
+    Image.new("RGB", (32, 16)).save(tmp_path / "ab/train/tiny.png")  # two 16x16 halves
+    Image.new("RGB", (128, 16)).save(tmp_path / "ab/train/wide.png")  # two 64x16 halves
+    Image.new("RGB", (128, 64)).save(tmp_path / "ab/train/good.png")
+    params = _params(SourceParams(name="ab", kind="aligned", root=tmp_path / "ab"), image_size=128)  # shortest: 32
+
+    report = build_faces(params, tmp_path / "faces", progress=False)
+
+    rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
+    assert report.used == 1 and sorted(zip(rejects["path"].map(lambda path: Path(path).name), rejects["reason"])) == [
+        ("tiny.png", f"too small to hold a face (16x16 px; shorter side under 32 px, set by {SETTING})"),
+        ("wide.png", f"too small to hold a face (64x16 px; shorter side under 32 px, set by {SETTING})"),
+    ]
 
 
 def test_ab_images_are_split_into_halves_and_resized_as_they_are(tmp_path):

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from sketch2face.data.images import DEFAULT_MAX_PIXELS, ImageReadError, read_image, read_image_bytes
+from sketch2face.data.images import (
+    DEFAULT_MAX_PIXELS,
+    FaceSizeLimits,
+    ImageReadError,
+    min_face_side,
+    read_image,
+    read_image_bytes,
+)
 
 from conftest import png_claiming
 
@@ -48,6 +55,22 @@ def _truncated_bzip2_ppm(path: Path) -> None:
     path.write_bytes(whole[: len(whole) // 2])
 
 
+def _zeroed_middle(fmt: str, **options) -> Callable[[Path], None]:
+    """200 bytes in the middle of the compressed pixels zeroed, as by a bad sector; the header is intact."""
+    data = bytearray(_encoded(Image.fromarray(_noise(96, 96)), fmt, **options))
+    middle = len(data) // 2
+    data[middle : middle + 200] = bytes(200)
+    return _write(bytes(data))
+
+
+def _smooth_jpeg(mode: str = "RGB", **options) -> Callable[[Path], None]:
+    """Smooth ramps (red left to right, green top to bottom): decoding damage would show as a jump."""
+    ramp = np.linspace(0, 255, 48).round().astype(np.uint8)
+    red, green = np.broadcast_to(ramp[None, :], (48, 48)), np.broadcast_to(ramp[:, None], (48, 48))
+    image = Image.fromarray(np.dstack([red, green, np.full((48, 48), 128, np.uint8)])).convert(mode)
+    return _write(_encoded(image, "JPEG", quality=95, **options))
+
+
 def _cmyk_jpeg(path: Path) -> None:
     image = Image.new("CMYK", (16, 16), (0, 0, 0, 0))  # no ink: white paper
     image.paste((0, 255, 255, 0), (0, 0, 8, 16))  # magenta + yellow ink: red
@@ -62,6 +85,15 @@ def _sixteen_bit_png(path: Path) -> None:
 def _sixteen_bit_png_with_transparency(path: Path) -> None:
     levels = np.array([[0, 257 * 128, 65535, 100]], dtype=np.uint16).repeat(4, axis=0)
     Image.fromarray(levels).save(path, format="PNG", transparency=100)  # only the value 100 is see-through
+
+
+def _tiff(values: list, dtype: str, mode: str | None = None) -> Callable[[Path], None]:
+    """A one-row greyscale TIFF of `values` stored as `dtype` (float32: PIL mode F, int32: mode I)."""
+    return lambda path: Image.fromarray(np.array([values], dtype=dtype), mode).save(path, format="TIFF")
+
+
+def _lab_tiff(path: Path) -> None:
+    Image.new("LAB", (4, 4), (50, 20, 200)).save(path, format="TIFF")
 
 
 def _rgba_png(path: Path) -> None:
@@ -99,6 +131,16 @@ def _directory(path: Path) -> None:
 # --- checks on the decoded pixels ----------------------------------------------------------
 
 
+def _smooth_ramp_intact(pixels: np.ndarray) -> None:
+    ramp = np.linspace(0, 255, 48)
+    red, green = np.broadcast_to(ramp[None, :], (48, 48)), np.broadcast_to(ramp[:, None], (48, 48))
+    expected = np.dstack([red, green, np.full((48, 48), 128.0)]) if pixels.ndim == 3 else (
+        0.299 * red + 0.587 * green + 0.114 * 128
+    )
+    assert pixels.shape == expected.shape
+    assert np.abs(pixels - expected).max() < 12, "a valid JPEG decodes to its picture"
+
+
 def _cmyk_is_red_on_white(rgb: np.ndarray) -> None:
     assert rgb.shape == (16, 16, 3)
     np.testing.assert_allclose(rgb[8, 2], (255, 0, 0), atol=12)
@@ -112,6 +154,14 @@ def _sixteen_bit_is_scaled_not_clipped(grey: np.ndarray) -> None:
 
 def _sixteen_bit_is_scaled_with_its_transparent_value_white(grey: np.ndarray) -> None:
     assert list(grey[0]) == [0, 128, 255, 255], "values near the transparent one stay opaque, e.g. 0"
+
+
+def _grey_row(expected: list[int]) -> Callable[[np.ndarray], None]:
+    def check(pixels: np.ndarray) -> None:
+        grey = pixels if pixels.ndim == 2 else pixels[..., 0]
+        assert grey.tolist() == [expected], "the full scale of the values must map to 0..255, not clip to black"
+
+    return check
 
 
 def _transparent_half_is_white_paper(rgb: np.ndarray) -> None:
@@ -145,10 +195,35 @@ CASES = [
     Case("truncated PNG", "a.png", _truncated("PNG"), reason="truncated image"),
     Case("truncated bzip2 PPM", "a.ppm.bz2", _truncated_bzip2_ppm, reason="truncated image"),
     Case("text file named .jpg", "a.jpg", _write(b"name,age\nann,31\n"), reason="not a readable image"),
+    Case("JPEG with zeroed entropy-coded data", "a.jpg", _zeroed_middle("JPEG", quality=90),
+         reason="corrupt image (Corrupt JPEG data"),
+    Case("progressive JPEG with zeroed data", "a.jpg", _zeroed_middle("JPEG", quality=90, progressive=True),
+         reason="corrupt image (Corrupt JPEG data"),
+    Case("baseline JPEG", "a.jpg", _smooth_jpeg(), check=_smooth_ramp_intact),
+    Case("progressive JPEG", "a.jpg", _smooth_jpeg(progressive=True), check=_smooth_ramp_intact),
+    Case("progressive greyscale JPEG", "a.jpg", _smooth_jpeg("L", progressive=True), mode="gray",
+         check=_smooth_ramp_intact),
+    Case("JPEG with restart markers and 4:4:4 chroma", "a.jpg", _smooth_jpeg(restart_marker_blocks=2, subsampling=0),
+         check=_smooth_ramp_intact),
     Case("CMYK JPEG", "a.jpg", _cmyk_jpeg, check=_cmyk_is_red_on_white),
     Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),
     Case("16-bit greyscale PNG with a transparent value", "a.png", _sixteen_bit_png_with_transparency, mode="gray",
          check=_sixteen_bit_is_scaled_with_its_transparent_value_white),
+    Case("float TIFF in 0..1", "a.tif", _tiff([0.0, 0.5, 1.0], "float32"), mode="gray", check=_grey_row([0, 128, 255])),
+    Case("float TIFF in 0..1, read as RGB", "a.tif", _tiff([0.0, 0.25, 1.0], "float32"), check=_grey_row([0, 64, 255])),
+    Case("float TIFF in 0..255", "a.tif", _tiff([0.0, 100.4, 255.0], "float32"), mode="gray",
+         check=_grey_row([0, 100, 255])),
+    Case("float TIFF with NaN", "a.tif", _tiff([0.0, float("nan"), 1.0], "float32"),
+         reason="unsupported pixel values (mode F, not all finite"),
+    Case("float TIFF beyond 0..255", "a.tif", _tiff([-1.0, 3000.0], "float32"),
+         reason="unsupported pixel values (mode F, -1 to 3000"),
+    Case("32-bit integer TIFF in 0..255", "a.tif", _tiff([0, 128, 255], "int32"), mode="gray",
+         check=_grey_row([0, 128, 255])),
+    Case("32-bit integer TIFF in 0..65535", "a.tif", _tiff([0, 257 * 128, 65535], "int32"), mode="gray",
+         check=_grey_row([0, 128, 255])),
+    Case("32-bit integer TIFF beyond 0..65535", "a.tif", _tiff([0, 70000], "int32"),
+         reason="unsupported pixel values (mode I, 0 to 70000"),
+    Case("CIELAB TIFF", "a.tif", _lab_tiff, reason="unsupported pixel format 'LAB'"),
     Case("RGBA PNG", "a.png", _rgba_png, check=_transparent_half_is_white_paper),
     Case("LA PNG (grey + alpha)", "a.png", _la_png, mode="gray", check=_la_is_white_then_grey),
     Case("palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper),
@@ -272,3 +347,34 @@ def test_fuzzed_bytes_decode_to_valid_pixels_or_raise_image_read_error(tmp_path)
             assert pixels.shape[2:] == channels and min(pixels.shape[:2]) >= 1
             outcomes["used"] += 1
     assert outcomes["rejected"] > 0 and outcomes["used"] > 0, outcomes
+
+
+@pytest.mark.parametrize(
+    "size, reason",
+    [
+        ((1, 1), "too small to hold a face (1x1 px; shorter side under 16 px, set by min_side_setting)"),
+        ((4000, 2), "too small to hold a face (4000x2 px; shorter side under 16 px, set by min_side_setting)"),
+        ((15, 200), "too small to hold a face (15x200 px; shorter side under 16 px, set by min_side_setting)"),
+        ((500, 100), "extreme aspect ratio (500x100 px; the longer side is over 4 times the shorter)"),
+        ((20, 81), "extreme aspect ratio (20x81 px; the longer side is over 4 times the shorter)"),
+    ],
+    ids=["1x1", "4000x2", "narrow", "5:1", "just over 4:1"],
+)
+def test_an_image_that_cannot_hold_a_face_is_rejected_from_its_header(tmp_path, size, reason):
+    path = tmp_path / "a.png"
+    path.write_bytes(png_claiming(*size)[:-12])  # the header alone: nothing is decoded
+    limits = FaceSizeLimits(min_side=16, set_by="min_side_setting")
+    with pytest.raises(ImageReadError) as error:
+        read_image(path, "gray", limits=limits)
+    assert error.value.reason == reason
+
+
+@pytest.mark.parametrize("size", [(16, 16), (20, 80), (80, 20), (300, 400)], ids=str)
+def test_an_image_within_the_limits_is_read(tmp_path, size):
+    path = tmp_path / "a.png"
+    Image.new("L", size, 7).save(path)
+    assert read_image(path, "gray", limits=FaceSizeLimits(min_side=16)).shape == size[::-1]
+
+
+def test_the_default_shortest_side_is_a_quarter_of_the_output_but_at_least_8_px():
+    assert [min_face_side(size) for size in (16, 32, 64, 256, 1024)] == [8, 8, 16, 64, 256]

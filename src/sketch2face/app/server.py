@@ -250,7 +250,7 @@ def create_app(
             raise HTTPException(422, str(exc)) from None
 
     def decoded(data: bytes, label: str) -> np.ndarray:
-        return read_image_bytes(data, label, aligner.colour_mode, settings.max_pixels)
+        return read_image_bytes(data, label, aligner.colour_mode, settings.max_pixels, aligner.size_limits)
 
     def find_eyes(data: bytes, label: str) -> AlignResult:
         sketch = decoded(data, label)

@@ -99,6 +99,11 @@ class CropResizeParams(_Section):
     workers: int = Field(0, ge=0, description="worker processes; 0 = one per CPU core")
     chunk_size: int = Field(8, ge=1, description="records handed to a worker at a time")
     contact_sheet_pairs: int = Field(24, ge=0, description="pairs shown per source in the contact sheet")
+    min_image_side: int | None = Field(
+        None, ge=8, le=8000,
+        description="px; an input image with a shorter side is rejected as too small to hold a face; "
+        "null: image_size / 4 (at least 8)",
+    )
 
     @field_validator("image_size")
     @classmethod

@@ -22,6 +22,7 @@ FACE_CASCADE = "haarcascade_frontalface_default.xml"
 EYE_CASCADES = ("haarcascade_eye.xml", "haarcascade_eye_tree_eyeglasses.xml")
 SEARCH_SIDE = 480  # longest side the face search runs at
 MIN_FACE_FRACTION = 0.2  # a face narrower than this fraction of the shorter side is noise (e.g. a header line)
+HAAR_WINDOW = 24  # the face cascade's window: the smallest face it can find, in pixels of the searched image
 EYE_ROI_SIDE = 200  # the face box is rescaled to this width before the eye search
 # Typical eye centres as fractions of the Haar face box (measured on CUHK photos and sketches).
 FALLBACK_EYE_X = (0.31, 0.67)
@@ -46,11 +47,17 @@ def _greyscale(image: np.ndarray) -> np.ndarray:
 
 
 def _largest_face(grey: np.ndarray) -> tuple[float, float, float, float] | None:
-    """The largest frontal face as (x, y, w, h) in the coordinates of `grey`."""
+    """The largest frontal face as (x, y, w, h) in the coordinates of `grey`.
+
+    None without searching when the image, at search size, is thinner than the cascade's window
+    (a 4000x2 strip would even shrink to no rows at all).
+    """
     scale = min(1.0, SEARCH_SIDE / max(grey.shape))
+    if min(round(side * scale) for side in grey.shape) < HAAR_WINDOW:
+        return None
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
     small = cv2.equalizeHist(small)
-    min_side = max(24, int(MIN_FACE_FRACTION * min(small.shape)))
+    min_side = max(HAAR_WINDOW, int(MIN_FACE_FRACTION * min(small.shape)))
     faces = _cascade(FACE_CASCADE).detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
     if len(faces) == 0:
         return None

@@ -31,7 +31,7 @@ from sketch2face.config import AlignmentParams, CropResizeParams
 from sketch2face.data.align import align_to_eyes, center_crop_resize
 from sketch2face.data.detect import detect_eyes
 from sketch2face.data.faces_report import faces_summary, write_contact_sheets
-from sketch2face.data.images import ColourMode, ImageReadError, read_image
+from sketch2face.data.images import ColourMode, FaceSizeLimits, ImageReadError, min_face_side, read_image
 from sketch2face.data.records import MANIFEST_FILE, EyeCentres, FaceRecord, Rejection, SourceError
 from sketch2face.data.sources import scan_sources
 from sketch2face.io import write_csv, write_image, write_json
@@ -77,12 +77,20 @@ def _normalise(
     raise NoFaceError(f"no landmarks and {searched} (no_landmarks: reject)")
 
 
-def _ab_halves(record: FaceRecord, size: int) -> tuple[np.ndarray, np.ndarray]:
+def size_limits(params: CropResizeParams) -> FaceSizeLimits:
+    """What an input image must measure to hold a face, from `min_image_side` or the output size."""
+    min_side = params.min_image_side if params.min_image_side is not None else min_face_side(params.image_size)
+    return FaceSizeLimits(min_side, set_by="crop_resize.min_image_side")
+
+
+def _ab_halves(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndarray, np.ndarray]:
     """Photo and sketch halves of an already aligned AB image, each resized to S x S as they are."""
     both = read_image(record.photo_path, "rgb")
     height, width = both.shape[:2]
     if width % 2:
         raise ImageReadError(record.photo_path, f"odd AB image width, cannot split into two halves ({width} px)")
+    size_limits(params).check(record.photo_path, width // 2, height)
+    size = params.image_size
     left, right = both[:, : width // 2], both[:, width // 2 :]
     sketch, photo = (left, right) if record.ab_sketch_side == "left" else (right, left)
     interpolation = cv2.INTER_AREA if height > size else cv2.INTER_CUBIC
@@ -97,7 +105,7 @@ def _aligned_image(
 
     An alignment reason starts with `what`, so the summary's reason counts tell photos from sketches.
     """
-    image = read_image(path, colour)
+    image = read_image(path, colour, limits=size_limits(params))
     try:
         return _normalise(image, eyes, params.alignment, params.image_size)
     except (NoFaceError, ValueError) as exc:  # no face; eye centres off the image, not finite or coinciding
@@ -106,7 +114,7 @@ def _aligned_image(
 
 def _aligned_pair(record: FaceRecord, params: CropResizeParams) -> tuple[np.ndarray, np.ndarray, str, str]:
     if record.ab_sketch_side is not None:
-        return (*_ab_halves(record, params.image_size), AS_IS, AS_IS)
+        return (*_ab_halves(record, params), AS_IS, AS_IS)
     photo, photo_method = _aligned_image(record.photo_path, "rgb", record.photo_eyes, params, "photo")
     sketch, sketch_method = _aligned_image(record.sketch_path, "gray", record.sketch_eyes, params, "sketch")
     return photo, sketch, photo_method, sketch_method

@@ -221,7 +221,10 @@ def evaluation_metrics(training_run_id: str, keys: Sequence[str]) -> tuple[str, 
 def failure(exc: BaseException) -> str:
     """One line on why an MLflow call failed: the root cause, e.g. `attempt to write a readonly database`."""
     cause = root_cause(exc)
-    return f"{error_line(cause)} ({type(cause).__module__}.{type(cause).__name__})" if cause is not exc else error_line(exc)
+    if cause is exc:
+        return error_line(exc)
+    module = type(cause).__module__
+    return f"{error_line(cause)} ({'' if module == 'builtins' else f'{module}.'}{type(cause).__name__})"
 
 
 def _log_metric_batch(mlflow, run_id: str, queued: list[tuple[str, float, int, int]]) -> None:

@@ -51,3 +51,18 @@ def test_a_root_without_both_folders_is_a_clear_error(tmp_path):
     (tmp_path / "photos").mkdir()
     with pytest.raises(ValueError, match="source 'mine': expected folder .*sketches"):
         pairs.scan(SourceParams(name="mine", kind="pairs", root=tmp_path))
+
+
+def test_files_in_a_linked_sub_folder_are_rejected_like_any_sub_folder(tmp_path):
+    root = tmp_path / "mine"
+    for folder in ("photos", "sketches"):
+        _image(root / folder / "a.png")
+    _image(tmp_path / "more/b.png")
+    (root / "sketches" / "more").symlink_to(tmp_path / "more")
+
+    scan = pairs.scan(SourceParams(name="mine", kind="pairs", root=root))
+
+    assert [record.id for record in scan.records] == ["mine/a"]
+    assert [(r.path, r.reason) for r in scan.rejections] == [
+        (str(root / "sketches/more/b.png"), "in a sub-folder, not read (the pairs layout is flat)")
+    ]

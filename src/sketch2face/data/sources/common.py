@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
 from sketch2face.data.records import EyeCentres, Rejection
+from sketch2face.data.walk import is_text, printable, walk_folder
 
 Point = tuple[float, float]
 FOLDER_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # "CUHKTestingPhotos" -> CUHK, Testing, Photos
+NOT_UTF8_NAME = "file name is not UTF-8 text (rename it)"
 # a folder word that names a published split (see official_split_from_folders)
 SPLIT_WORDS = {"train": "train", "training": "train", "test": "test", "testing": "test", "val": "val", "validation": "val"}
 
@@ -35,33 +36,23 @@ def read_landmark_text(path: Path) -> str:
         raise LandmarkFileError(path, "not a text file") from None
 
 
-def _walk(root: Path) -> tuple[list[Path], list[Path]]:
-    """(visible files, hidden files and folders) below `root`, sorted; hidden folders are not entered."""
-    visible: list[Path] = []
-    hidden: list[Path] = []
-    for folder, folders, files in os.walk(root):
-        hidden += [Path(folder, name) for name in folders + files if name.startswith(".")]
-        visible += [Path(folder, name) for name in files if not name.startswith(".")]
-        folders[:] = [name for name in folders if not name.startswith(".")]
-    return sorted(visible), sorted(hidden)
-
-
 def files_under(root: Path) -> list[Path]:
-    """Every visible file below `root`, sorted, so that renamed or nested folders still work."""
-    return _walk(root)[0]
+    """Every readable visible file below `root`, sorted, so that renamed, nested or linked folders still work."""
+    return walk_folder(root).files
 
 
 def source_files(root: Path, source: str, rejections: list[Rejection]) -> list[Path]:
-    """The visible files below `root`, from the same walk that lists what is hidden as not read.
+    """The readable visible files below `root`; every entry the walk skipped is a rejection with its reason.
 
-    `.DS_Store` and `._x.jpg` are a rejection each, a hidden folder (`.git/`) one for all it holds.
+    `.DS_Store` and `._x.jpg` are a rejection each, a hidden folder (`.git/`) one for all it holds,
+    and so are a broken symbolic link, a link loop and a folder that cannot be listed. A file
+    whose name is not UTF-8 is rejected too: its id would have to stand in the manifest, the
+    output file names and MLflow as text.
     """
-    visible, hidden = _walk(root)
-    rejections.extend(
-        Rejection(source, str(path), "hidden folder, not read" if path.is_dir() else "hidden file, not read")
-        for path in hidden
-    )
-    return visible
+    walk = walk_folder(root)
+    rejections.extend(Rejection(source, printable(skipped.path), skipped.reason) for skipped in walk.skipped)
+    rejections.extend(Rejection(source, printable(path), NOT_UTF8_NAME) for path in walk.files if not is_text(path))
+    return [path for path in walk.files if is_text(path)]
 
 
 def unique_by_key(
