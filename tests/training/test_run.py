@@ -20,7 +20,8 @@ from sketch2face.io import folder_digest, write_csv, write_image
 from sketch2face.models.generator import load_generator
 from sketch2face.tracking import DATA_VERSION_TAG, read_run_reference
 from sketch2face.training.distributed import ProcessGroup
-from sketch2face.training.loop import LOSS_NAMES, LoopState
+from sketch2face.training.loop import LoopState
+from sketch2face.training.pix2pix import PIX2PIX_LOSSES
 from sketch2face.training.run import offline_tracker, run_training, summarise, train
 from sketch2face.training.validation import validate
 from tiny_pairs import pipeline_params, write_pairs_dir
@@ -160,7 +161,7 @@ def test_best_generator_keeps_the_best_val_epoch_not_the_last(tmp_path, pairs_di
 
 def test_images_per_second_counts_the_images_of_every_process():
     params = pipeline_params(**TINY).train
-    loop = LoopState(global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(LOSS_NAMES, 0.5)}])
+    loop = LoopState(global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(PIX2PIX_LOSSES, 0.5)}])
     summary = summarise(params, loop, train_pairs=20, val_pairs=0, group=ProcessGroup(rank=0, world_size=4))
     assert summary["images_per_second"] == 19 * 4 / 2.0, "images of this process x processes / seconds"
 
