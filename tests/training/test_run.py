@@ -135,7 +135,8 @@ def test_train_writes_validation_columns_and_the_best_generator(tmp_path, pairs_
     summary = train(pipeline_params(**TINY, epochs_constant=2, epochs_decay=1), pairs_dir, outputs, offline_tracker())
     log = pd.read_csv(outputs.log, sep="\t")
     assert list(log["epoch"]) == [1, 2, 3]
-    assert {"val_l1", "val_psnr"} <= set(log.columns) and log["val_psnr"].between(0, 100).all()
+    assert {"val_l1", "val_psnr", "val_ssim"} <= set(log.columns) and log["val_psnr"].between(0, 100).all()
+    assert log["val_ssim"].between(-1, 1).all()
     assert summary["best_val_l1"] == pytest.approx(log["val_l1"].min(), abs=1e-4)
     assert summary["best_epoch"] == int(log["val_l1"].idxmin()) + 1
     assert outputs.best_generator.exists() and outputs.checkpoint.exists()
