@@ -28,7 +28,7 @@ from sketch2face.data.sources.demo import write_demo_dataset
 from sketch2face.evaluation.evaluator import generate
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.inference import DEVICE_CHOICES
-from sketch2face.models.generator import load_generator
+from sketch2face.models.generator import SketchToPhoto, load_generator_file
 from sketch2face.artifacts import TrainOutputs
 from sketch2face.training.run import offline_tracker, train
 
@@ -43,7 +43,7 @@ def demo_pairs(root: Path, count: int, crop_resize: CropResizeParams) -> Path:
 
 
 def test_psnr(generator_path: Path, pairs_dir: Path) -> float:
-    generator = load_generator(generator_path)
+    generator = SketchToPhoto(*load_generator_file(generator_path))
     test = load_split(pairs_dir, "test", generator.config.input_channels, generator.config.output_channels)
     fakes = generate(generator, test.sketches, 16).permute(0, 2, 3, 1).numpy()
     reals = test.photos.permute(0, 2, 3, 1).numpy()

@@ -33,7 +33,8 @@ from sketch2face.evaluation.evaluator import (
     score_test_set,
 )
 from sketch2face.evaluation.identity import Recogniser
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator
+from sketch2face.models.cpu import use_cpu_kernels
+from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator
 
 
 def smooth_images(rng: np.random.Generator, count: int, size: int, channels: int) -> np.ndarray:
@@ -87,6 +88,7 @@ def main() -> None:
           f"image metrics for the model alone ~{model_only:.1f} s (timed on {subset}, scaled)")
 
     generator = UnetGenerator(GeneratorConfig(image_size=args.size, input_channels=1, output_channels=3, ngf=args.ngf))
+    generator = SketchToPhoto(use_cpu_kernels(generator), {})
     batch = torch.from_numpy(sketches[: args.forward_images]).permute(0, 3, 1, 2).contiguous()
     generate(generator, batch[:1], 1)
     start = time.perf_counter()

@@ -166,3 +166,22 @@ def test_serve_load_runs_clients_against_a_real_server_and_stops_by_itself():
     assert re.fullmatch(r"throughput \d+\.\d\d requests/s, \d+\.\d\d photos/s", lines[2])
     assert re.fullmatch(r"latency of ok requests: p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms", lines[3])
     assert re.fullmatch(r"server peak memory \(VmHWM\): \d+\.\d MiB", lines[4])
+
+
+def test_recipe_study_table_gives_means_spreads_and_the_time_against_plain_pix2pix():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import recipe_study
+
+    def run(psnr: float, seconds: float) -> dict:
+        return {"psnr": psnr, "ssim": 0.5, "ssim_grey": 0.5, "fsim": 0.8, "identity_rank1": 0.9,
+                "final_val_psnr": psnr - 1, "final_val_ssim": 0.4, "train_seconds": seconds}
+
+    found = {"plain-s0": run(20.0, 100), "plain-s1": run(21.0, 120), "ema-s0": run(22.0, 110), "ema-s1": run(22.5, 110),
+             "bumpy-lark": run(1.0, 1)}
+    lines = recipe_study.table(recipe_study.by_arm(found), {"pix2pix (reference)": {"psnr": [19.0, 19.5]}}).splitlines()
+    assert lines[0].startswith("| arm | seeds | final_val_psnr")
+    plain, ema, reference = lines[2:]  # plain pix2pix first; experiments not named <arm>-s<seed> are left out
+    assert plain.startswith("| plain | 2 |") and "| 20.500 ±0.500 |" in plain and plain.endswith("| 110 | 1.00 |")
+    assert ema.startswith("| ema | 2 |") and "| 22.250 ±0.250 |" in ema and ema.endswith("| 110 | 1.00 |")
+    assert reference.startswith("| pix2pix (reference) | 2 | - | - | 19.250 ±0.250 |")
+    assert recipe_study.arm_settings("recipe", ["ema", "resize"]) == {"train.ema_decay": "0.995", "train.upsample": "resize"}

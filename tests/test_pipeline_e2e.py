@@ -14,6 +14,9 @@ import pytest
 import yaml
 from conftest import python_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import recipe_study  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md")
 # The params file is these values over the config defaults (`complete_params`), not the user's.
@@ -127,6 +130,10 @@ def test_repro_then_experiment(project):
     shown = _run(["dvc", "exp", "show", "--csv"], root, env)
     assert "train.lr" in shown and "0.001" in shown
     experiment_name = _run(["dvc", "exp", "list", "--name-only"], root, env).split()[0]
+    # the recipe study's table reads each experiment's metrics from DVC's own JSON
+    found = recipe_study.experiments(json.loads(_run(["dvc", "exp", "show", "--json"], root, env)))
+    assert found[experiment_name]["psnr"] == json.loads((root / "metrics/eval.json").read_text())["psnr"]
+    assert found[experiment_name]["train_seconds"] > 0
     names = sorted(name for _, name in _mlflow_runs(root))
     assert len(names) == 2 and experiment_name in names, f"MLflow runs {names} lack experiment {experiment_name}"
 

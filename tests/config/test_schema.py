@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from sketch2face.config import ParamsError, TrainParams, load_params, parse_params
+from sketch2face.config.reader import read_yaml
 from sketch2face.models.generator import GeneratorConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +28,9 @@ def test_the_committed_params_file_spells_out_exactly_the_schema_defaults():
     committed = load_params(REPO / "params.yaml")
     defaults = parse_params({"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}})
     assert committed == defaults
+    written = read_yaml(REPO / "params.yaml")
+    for section, values in defaults.model_dump(exclude={"crop_resize": {"sources"}}).items():
+        assert set(written[section]) - {"sources"} == set(values), f"params.yaml's {section} must list every key of the schema"
     assert GeneratorConfig(image_size=64) == GeneratorConfig.from_params(defaults.train, 64)
 
 
@@ -93,3 +97,20 @@ def test_the_shortest_image_side_is_optional_and_checked():
     for bad, problem in ((4, "out of range, allowed: >= 8 and <= 8000 (got 4)"), (True, "must be an integer")):
         with pytest.raises(ParamsError, match=re.escape(f"crop_resize.min_image_side: {problem}")):
             parse_params(with_side(bad))
+
+
+def test_recipe_options_default_to_the_paper_and_are_checked():
+    train = parse_params(MINIMAL).train
+    assert (train.upsample, train.ema_decay, train.discriminator_scales, train.spectral_norm) == ("transposed", 0.0, 1, False)
+    assert (train.lambda_feature_matching, train.lambda_ssim, train.augment_d) == (0.0, 0.0, ())
+    with pytest.raises(ParamsError, match=r"train.augment_d: each augmentation may be named once"):
+        parse_params({**MINIMAL, "train": {"augment_d": ["cutout", "cutout"]}})
+    with pytest.raises(ParamsError, match=r"train.ema_decay: out of range"):
+        parse_params({**MINIMAL, "train": {"ema_decay": 1.0}})
+
+
+def test_the_coarsest_discriminator_scale_must_still_fit_a_patchgan():
+    assert TrainParams(discriminator_scales=3).min_image_size == 24 * 4
+    raw = {"crop_resize": {**MINIMAL["crop_resize"], "image_size": 64}, "train": {"discriminator_scales": 3}}
+    with pytest.raises(ParamsError, match=r"train.n_layers_d=3 at 3 scales \(the coarsest 1/4\): it needs at least 96"):
+        parse_params(raw)

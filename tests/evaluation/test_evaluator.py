@@ -19,7 +19,7 @@ from sketch2face.evaluation.evaluator import (
     MEAN_PHOTO, SKETCH, baseline_images, evaluate, generate, scored_generator,
 )
 from sketch2face.evaluation.metrics import psnr
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
+from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator, save_generator
 from sketch2face.tracking import Tracker
 
 SIZE = 32
@@ -202,10 +202,12 @@ def test_baselines_are_the_mean_training_photo_and_the_sketch_in_grey():
     assert baseline_images(sketches, train_photos[..., :1], photo_channels=1)[SKETCH].shape == (2, 4, 4, 1)
 
 
-def test_generation_is_deterministic_and_independent_of_the_batch():
+@pytest.mark.parametrize("inference", ["running_stats", "test_batch"])
+def test_generation_is_deterministic_and_independent_of_the_batch(inference):
     torch.manual_seed(0)
     generator = UnetGenerator(GeneratorConfig(image_size=2 * SIZE, input_channels=1, ngf=4))  # batch norm, dropout
+    model = SketchToPhoto(generator, {"inference": inference})
     sketches = torch.randint(0, 256, (4, 1, 2 * SIZE, 2 * SIZE), dtype=torch.uint8)
-    photos = generate(generator, sketches, batch_size=3)
+    photos = generate(model, sketches, batch_size=3)
     assert photos.shape == (4, 3, 2 * SIZE, 2 * SIZE) and photos.dtype == torch.uint8
-    assert torch.equal(photos, generate(generator, sketches, batch_size=1))
+    assert torch.equal(photos, generate(model, sketches, batch_size=1))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -6,6 +8,7 @@ from sketch2face.models.discriminator import ConditionalDiscriminator, Discrimin
 from sketch2face.models.generator import (
     GeneratorConfig,
     ResnetGenerator,
+    SketchToPhoto,
     UnetGenerator,
     build_generator,
     load_generator,
@@ -45,9 +48,10 @@ def test_skip_connections_carry_the_input():
 
 def test_patchgan_receptive_field_is_70():
     discriminator = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4))
-    assert discriminator(torch.randn(1, 1, 256, 256), torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    [judgement] = discriminator(torch.randn(1, 1, 256, 256), torch.randn(1, 3, 256, 256))
+    assert judgement[-1].shape == (1, 1, 30, 30)
     field, jump = 1, 1
-    for layer in discriminator.model:
+    for layer in discriminator.scales[0].modules():
         if isinstance(layer, nn.Conv2d):
             jump_before = jump
             jump *= layer.stride[0]
@@ -88,7 +92,7 @@ def test_reference_resnet_9_blocks_parameter_count():
 
 def test_pixel_discriminator_judges_each_pixel():
     discriminator = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4, architecture="pixel"))
-    assert discriminator(torch.randn(1, 1, 32, 32), torch.randn(1, 3, 32, 32)).shape == (1, 1, 32, 32)
+    assert discriminator(torch.randn(1, 1, 32, 32), torch.randn(1, 3, 32, 32))[0][-1].shape == (1, 1, 32, 32)
     assert all(layer.kernel_size == (1, 1) for layer in discriminator.modules() if isinstance(layer, nn.Conv2d))
 
 
@@ -117,3 +121,60 @@ def test_generator_files_written_before_the_options_still_load(tmp_path):
     assert isinstance(loaded, UnetGenerator) and loaded.config == generator.config
     sketches = torch.rand(2, generator.config.input_channels, 16, 16) * 2 - 1
     assert torch.equal(loaded.eval()(sketches), generator.eval()(sketches))
+
+
+@pytest.mark.parametrize("architecture", ["unet", "resnet"])
+def test_resize_upsampling_replaces_every_transposed_convolution(architecture):
+    config = GeneratorConfig(image_size=32, input_channels=1, ngf=4, architecture=architecture, resnet_blocks=6)
+    transposed, resized = build_generator(config), build_generator(dataclasses.replace(config, upsample="resize"))
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in transposed.modules())
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in resized.modules())
+    assert sum(isinstance(m, nn.Upsample) for m in resized.modules()) == (5 if architecture == "unet" else 2)
+    sketches = torch.randn(2, 1, 32, 32)
+    assert resized(sketches).shape == transposed(sketches).shape == (2, 3, 32, 32)
+
+
+def test_a_generator_file_from_before_the_upsample_option_loads_as_transposed(tmp_path):
+    generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4))
+    old_config = {key: value for key, value in vars(generator.config).items() if key != "upsample"}
+    torch.save({"config": old_config, "state_dict": generator.state_dict()}, tmp_path / "old.pt")
+    assert load_generator(tmp_path / "old.pt").config.upsample == "transposed"
+
+
+def test_multi_scale_discriminator_judges_the_pair_at_halved_sizes():
+    discriminator = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4, scales=3))
+    judgement = discriminator(torch.randn(2, 1, 128, 128), torch.randn(2, 3, 128, 128))
+    assert [features[-1].shape[-1] for features in judgement] == [14, 6, 2]  # 128, 64, 32 px through a 70x70 PatchGAN
+    assert all(len(features) == 5 for features in judgement), "4 blocks of features, then the logits"
+    single = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4))
+    assert sum(p.numel() for p in discriminator.parameters()) == 3 * sum(p.numel() for p in single.parameters())
+
+
+def test_spectral_norm_bounds_each_convolutions_largest_singular_value():
+    torch.manual_seed(0)
+    discriminator = ConditionalDiscriminator(DiscriminatorConfig(input_channels=4, ndf=4, spectral_norm=True))
+    for _ in range(20):  # the power iteration converges over forward passes in training mode
+        discriminator(torch.randn(2, 1, 32, 32), torch.randn(2, 3, 32, 32))
+    convolutions = [layer for layer in discriminator.modules() if isinstance(layer, nn.Conv2d)]
+    assert convolutions and all(nn.utils.parametrize.is_parametrized(layer, "weight") for layer in convolutions)
+    largest = [torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2).item() for layer in convolutions]
+    assert largest == pytest.approx([1.0] * len(convolutions), abs=0.05)
+
+
+def test_the_test_batch_protocol_uses_each_sketchs_own_statistics_and_leaves_the_running_ones_alone():
+    torch.manual_seed(0)
+    generator = UnetGenerator(GeneratorConfig(image_size=64, ngf=4))  # with dropout levels
+    generator.train()(torch.randn(4, 1, 64, 64))  # running statistics of their own
+    stored = {key: value.clone() for key, value in generator.state_dict().items()}
+    model = SketchToPhoto(generator, {"inference": "test_batch"})
+    sketches = torch.randint(0, 256, (3, 1, 64, 64), dtype=torch.uint8)
+
+    torch.manual_seed(1)
+    together = model(sketches)
+    torch.manual_seed(1)
+    alone = torch.cat([model(sketches[index : index + 1]) for index in range(3)])
+
+    assert torch.equal(together, alone), "a photo does not depend on the sketches beside it"
+    assert not torch.equal(together, SketchToPhoto(generator, {}).forward(sketches)), "not the running statistics"
+    assert all(torch.equal(stored[key], value) for key, value in generator.state_dict().items())
+    assert not generator.training and model.inference == "test_batch" and SketchToPhoto(generator, {}).inference == "running_stats"

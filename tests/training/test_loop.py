@@ -115,3 +115,35 @@ def test_unusable_checkpoint_is_named_and_training_starts_fresh(tmp_path, capsys
     assert f"WARNING: {checkpoint} {problem}" in capsys.readouterr().out
     assert_same_weights(trained.trainer, _fit(tmp_path / "fresh", epochs=1).trainer)
     assert torch.load(checkpoint, weights_only=False)["loop"]["epoch"] == 2, "overwritten by this run's"
+
+
+RECIPE = dict(
+    upsample="resize", ema_decay=0.9, discriminator_scales=2, n_layers_d=2, lambda_feature_matching=2.0, spectral_norm=True,
+    augment_d=("translation", "cutout", "colour"), lambda_ssim=1.0,
+)
+
+
+def test_every_recipe_option_on_still_resumes_bit_identically(tmp_path):
+    """The weight average, both scales' spectral norms and the augmentation draws all come back from a checkpoint."""
+    reference = _fit(tmp_path / "reference", dropout=True, **RECIPE)
+
+    def interrupt(step: int, logs: dict) -> None:
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted):
+        _fit(tmp_path / "interrupted", on_step=interrupt, dropout=True, **RECIPE)
+    resumed = _fit(tmp_path / "interrupted", dropout=True, **RECIPE)
+    assert_same_weights(reference.trainer, resumed.trainer)
+    averaged = (fitted.trainer.published_generator.state_dict().values() for fitted in (reference, resumed))
+    assert all(torch.equal(a, b) for a, b in zip(*averaged, strict=True))
+    assert resumed.loop.history == reference.loop.history
+    assert {"loss_G_FM", "loss_G_SSIM"} <= set(resumed.loop.history[-1])
+
+
+def test_the_weight_average_is_what_validation_scores_and_keeps_as_the_best(tmp_path):
+    fitted = _fit(tmp_path, ema_decay=0.9)
+    trainer, loop = fitted
+    assert trainer.published_generator is trainer.average.model
+    best = loop.best_generator
+    assert best is not None and any(not torch.equal(best[key], value) for key, value in trainer.generator.state_dict().items())

@@ -20,7 +20,8 @@ from sketch2face.io import folder_digest, write_csv, write_image
 from sketch2face.models.generator import load_generator
 from sketch2face.tracking import DATA_VERSION_TAG, read_run_reference
 from sketch2face.training.distributed import ProcessGroup
-from sketch2face.training.loop import LOSS_NAMES, LoopState
+from sketch2face.training.loop import LoopState
+from sketch2face.training.pix2pix import PIX2PIX_LOSSES
 from sketch2face.training.run import offline_tracker, run_training, summarise, train
 from sketch2face.training.validation import validate
 from tiny_pairs import pipeline_params, write_pairs_dir
@@ -134,7 +135,8 @@ def test_train_writes_validation_columns_and_the_best_generator(tmp_path, pairs_
     summary = train(pipeline_params(**TINY, epochs_constant=2, epochs_decay=1), pairs_dir, outputs, offline_tracker())
     log = pd.read_csv(outputs.log, sep="\t")
     assert list(log["epoch"]) == [1, 2, 3]
-    assert {"val_l1", "val_psnr"} <= set(log.columns) and log["val_psnr"].between(0, 100).all()
+    assert {"val_l1", "val_psnr", "val_ssim"} <= set(log.columns) and log["val_psnr"].between(0, 100).all()
+    assert log["val_ssim"].between(-1, 1).all()
     assert summary["best_val_l1"] == pytest.approx(log["val_l1"].min(), abs=1e-4)
     assert summary["best_epoch"] == int(log["val_l1"].idxmin()) + 1
     assert outputs.best_generator.exists() and outputs.checkpoint.exists()
@@ -160,7 +162,7 @@ def test_best_generator_keeps_the_best_val_epoch_not_the_last(tmp_path, pairs_di
 
 def test_images_per_second_counts_the_images_of_every_process():
     params = pipeline_params(**TINY).train
-    loop = LoopState(global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(LOSS_NAMES, 0.5)}])
+    loop = LoopState(global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(PIX2PIX_LOSSES, 0.5)}])
     summary = summarise(params, loop, train_pairs=20, val_pairs=0, group=ProcessGroup(rank=0, world_size=4))
     assert summary["images_per_second"] == 19 * 4 / 2.0, "images of this process x processes / seconds"
 

@@ -6,7 +6,7 @@ import torch
 from sketch2face.config import TrainParams
 from sketch2face.models.cpu import GemmConv2d, GemmConvTranspose2d
 from sketch2face.models.generator import build_generator
-from sketch2face.training.loop import LOSS_NAMES
+from sketch2face.training.pix2pix import PIX2PIX_LOSSES
 from sketch2face.training.step import Pix2PixTrainer
 from tiny_pairs import assert_same_weights
 
@@ -27,12 +27,12 @@ def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
     assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convolution_weights)
     assert all(p.is_contiguous() for p in trainer.generator.parameters())
     activations = []
-    trainer.discriminator.model[0].register_forward_hook(lambda layer, inputs, output: activations.append(output))
+    trainer.discriminator.scales[0].blocks[0].register_forward_hook(lambda layer, inputs, output: activations.append(output))
     pair = torch.rand(2, 1, 32, 32), torch.rand(2, 3, 32, 32)
-    logits = trainer.discriminator(*pair)
+    logits = trainer.discriminator(*pair)[0][-1]
     assert activations[0].is_contiguous(memory_format=torch.channels_last) and not activations[0].is_contiguous()
     reference = copy.deepcopy(trainer.discriminator).to(memory_format=torch.contiguous_format)
-    assert torch.allclose(logits, reference(*pair), atol=1e-5)
+    assert torch.allclose(logits, reference(*pair)[0][-1], atol=1e-5)
 
 
 def _other_layout(tensor: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ def test_bf16_step_on_the_cpu_trains_in_bf16_with_finite_losses():
     trainer.generator.register_forward_hook(lambda layer, inputs, output: fake_dtypes.append(output.dtype))
     logs = trainer.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
     assert fake_dtypes == [torch.bfloat16]
-    assert set(logs) == set(LOSS_NAMES) and all(math.isfinite(value) for value in logs.values())
+    assert set(logs) == set(PIX2PIX_LOSSES) and all(math.isfinite(value) for value in logs.values())
     for name, network in networks.items():
         unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters()))
         assert unchanged == 0, f"{unchanged} {name} parameters were not updated"

@@ -2,6 +2,9 @@ import math
 
 import pytest
 import torch
+
+from sketch2face.evaluation.metrics import ssim
+from sketch2face.models.generator import to_pixels
 from tiny_pairs import learnable_pairs
 
 from sketch2face.config import TrainParams
@@ -34,3 +37,5 @@ def test_val_psnr_is_finite_and_l1_matches_by_hand():
         fake = trainer.generator(pairs.sketches.float() / 127.5 - 1)
     assert scores["val_l1"] == pytest.approx((fake - (pairs.photos.float() / 127.5 - 1)).abs().mean().item(), rel=1e-5)
     assert math.isfinite(scores["val_psnr"])
+    photos = [images.permute(0, 2, 3, 1).numpy() for images in (pairs.photos, to_pixels(fake))]
+    assert scores["val_ssim"] == pytest.approx(ssim(*photos).mean(), abs=1e-6), "the evaluation's SSIM"

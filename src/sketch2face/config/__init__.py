@@ -10,6 +10,7 @@ from sketch2face.config.reader import DEFAULT_PARAMS_PATH, load_params
 from sketch2face.config.schema import (
     AlignmentParams,
     AssemblePairsParams,
+    Augmentation,
     Channels,
     CropResizeParams,
     DeviceKind,
@@ -19,6 +20,7 @@ from sketch2face.config.schema import (
     GanLossKind,
     GeneratorKind,
     GroupAttribute,
+    InferenceMode,
     LrPolicy,
     NoFacePolicy,
     NormKind,
@@ -36,12 +38,14 @@ from sketch2face.config.schema import (
     SynthesizeParams,
     TrackingParams,
     TrainParams,
+    Upsample,
 )
 
 __all__ = [
     "DEFAULT_PARAMS_PATH",
     "AlignmentParams",
     "AssemblePairsParams",
+    "Augmentation",
     "Channels",
     "CropResizeParams",
     "DeviceKind",
@@ -51,6 +55,7 @@ __all__ = [
     "GanLossKind",
     "GeneratorKind",
     "GroupAttribute",
+    "InferenceMode",
     "LrPolicy",
     "NoFacePolicy",
     "NormKind",
@@ -69,6 +74,7 @@ __all__ = [
     "SynthesizeParams",
     "TrackingParams",
     "TrainParams",
+    "Upsample",
     "load_params",
     "parse_params",
 ]

@@ -154,6 +154,8 @@ LrPolicy = Literal["linear", "step", "cosine"]
 Direction = Literal["sketch_to_photo", "photo_to_sketch"]
 DeviceKind = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["fp32", "bf16"]
+Upsample = Literal["transposed", "resize"]
+Augmentation = Literal["translation", "cutout", "colour"]
 
 
 class TrainParams(_Section):
@@ -186,6 +188,25 @@ class TrainParams(_Section):
     device: DeviceKind = Field("auto", description="auto: cuda, else mps, else cpu")
     precision: Precision = Field("fp32", description="bf16: autocast matmuls/convs to bfloat16")
     threads: int = Field(0, ge=0, description="CPU threads for torch; 0 keeps torch's default")
+    # Beyond the paper; each default is the paper's behaviour.
+    upsample: Upsample = Field(
+        "transposed", description="decoder upsampling: transposed convolution, or resize x2 then 3x3 convolution"
+    )
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="generator weight averaging; 0 is off, e.g. 0.999")
+    discriminator_scales: int = Field(1, ge=1, le=3, description="PatchGANs on the pair at full, 1/2 and 1/4 size")
+    lambda_feature_matching: float = Field(0.0, ge=0.0, description="weight of matching D's features of real pairs")
+    spectral_norm: bool = Field(False, description="spectral normalisation of the discriminator's convolutions")
+    augment_d: tuple[Augmentation, ...] = Field(
+        (), strict=False, description="differentiable augmentation of every pair D sees: translation, cutout, colour"
+    )
+    lambda_ssim: float = Field(0.0, ge=0.0, description="weight of 1 - SSIM of the generated photo")
+
+    @field_validator("augment_d")
+    @classmethod
+    def _each_augmentation_once(cls, augmentations: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(augmentations)) != len(augmentations):
+            raise ValueError(f"each augmentation may be named once, got {list(augmentations)}")
+        return augmentations
 
     @model_validator(mode="after")
     def _trains_at_least_one_epoch(self) -> TrainParams:
@@ -214,8 +235,9 @@ class TrainParams(_Section):
 
     @property
     def min_image_size(self) -> int:
-        """The PatchGAN halves n_layers_d times and loses 2 pixels in its last two convs."""
-        return 3 * 2**self.n_layers_d if self.discriminator == "patch" else 4
+        """The PatchGAN halves n_layers_d times and loses 2 pixels in its last two convs, at its coarsest scale."""
+        smallest = 3 * 2**self.n_layers_d if self.discriminator == "patch" else 4
+        return smallest * 2 ** (self.discriminator_scales - 1)
 
 
 SsimWindow = Literal["gaussian", "uniform"]
@@ -228,11 +250,17 @@ GroupAttribute = Literal[
 
 PerceptualMetric = Literal["lpips", "fid"]
 ScoredGenerator = Literal["last", "best"]
+InferenceMode = Literal["running_stats", "test_batch"]
 
 
 class EvaluateParams(_Section):
     generator: ScoredGenerator = Field(
         "last", description="last: the final epoch's generator.pt; best: generator_best.pt (lowest val L1)"
+    )
+    inference: InferenceMode = Field(
+        "running_stats",
+        description="running_stats: dropout off, batch-norm running statistics (deterministic); test_batch: "
+        "pix2pix's test protocol, each photo generated alone with dropout on and its own batch-norm statistics",
     )
     ssim_window: SsimWindow = Field(
         "gaussian", description="gaussian: sigma 1.5 (Wang et al. 2004); uniform: 7x7 (scikit-image)"
@@ -289,9 +317,11 @@ class Params(_Section):
     def _image_size_fits_the_discriminator(self) -> Params:
         size = self.crop_resize.image_size
         if size < self.train.min_image_size:
+            scales = self.train.discriminator_scales
+            at_scales = f" at {scales} scales (the coarsest 1/{2 ** (scales - 1)})" if scales > 1 else ""
             raise ValueError(
                 f"crop_resize.image_size {size} is too small for a PatchGAN with train.n_layers_d="
-                f"{self.train.n_layers_d}: it needs at least {self.train.min_image_size}"
+                f"{self.train.n_layers_d}{at_scales}: it needs at least {self.train.min_image_size}"
             )
         return self
 

@@ -28,7 +28,7 @@ from sketch2face.data.images import as_rgb, luma
 from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 from sketch2face.io import write_csv, write_image, write_json
 from sketch2face.models.cpu import use_cpu_kernels
-from sketch2face.models.generator import Generator, load_generator, to_model_range, to_pixels
+from sketch2face.models.generator import INFERENCE_KEY, SketchToPhoto, load_generator_file
 from sketch2face.tracking import Tracker, read_run_reference
 
 MODEL = ""  # the model's columns carry no prefix: `psnr`, `ssim`, ...
@@ -42,6 +42,7 @@ TONE_SHIFT = "tone_shift"  # signed, in grey levels: per group it shows whose fa
 SCORED_METRICS = (*HEADLINE_METRICS, TONE_SHIFT)
 PAIRS_BOOKKEEPING = ("split", "pair", "raw_photo", "raw_sketch", "photo_alignment", "sketch_alignment")
 DECIMALS = 4
+TEST_BATCH_SEED = 0  # dropout of the test-batch protocol: the same photos on every run
 
 
 def channels_last(images: torch.Tensor) -> np.ndarray:
@@ -49,12 +50,10 @@ def channels_last(images: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())
 
 
-@torch.no_grad()
-def generate(generator: Generator, sketches: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """uint8 sketches -> uint8 photos; dropout off and running norm statistics, so it is deterministic."""
-    generator.eval()
-    outputs = [to_pixels(generator(to_model_range(sketches[i : i + batch_size]))) for i in range(0, len(sketches), batch_size)]
-    return torch.cat(outputs)
+def generate(model: SketchToPhoto, sketches: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """uint8 sketches -> uint8 photos, run as `model.inference` says; the test-batch protocol's dropout is seeded."""
+    torch.manual_seed(TEST_BATCH_SEED)
+    return torch.cat([model(sketches[start : start + batch_size]) for start in range(0, len(sketches), batch_size)])
 
 
 def baseline_images(sketches: np.ndarray, train_photos: np.ndarray, photo_channels: int) -> dict[str, np.ndarray]:
@@ -160,6 +159,7 @@ def summarise(
     summary.update(group_metrics(per_image, attributes, model_metrics, params.min_group_count))
     summary["grouped_attributes"] = ", ".join(attributes)
     summary["ssim_window"] = params.ssim_window
+    summary["inference"] = params.inference
     summary["scored_generator"] = params.generator
     return summary
 
@@ -202,15 +202,16 @@ def evaluate(
     outputs: EvalOutputs,
     tracker: Tracker,
 ) -> dict:
-    generator = use_cpu_kernels(load_generator(generator_path))
-    config = generator.config
+    generator, preprocessing = load_generator_file(generator_path)
+    model = SketchToPhoto(use_cpu_kernels(generator), {**preprocessing, INFERENCE_KEY: params.inference})
+    config = model.config
     orientation = (config.direction, config.input_channels, config.output_channels)
     test, train = (load_oriented_split(pairs_dir, split, *orientation) for split in ("test", "train"))
     if test is None or train is None:
         raise SourceError(f"{pairs_dir / PAIRS_FILE}: evaluation needs non-empty train and test splits")
     table = read_pairs_table(pairs_dir)
 
-    generated = channels_last(generate(generator, test.sketches, params.batch_size))
+    generated = channels_last(generate(model, test.sketches, params.batch_size))
     real, sketches, train_photos = channels_last(test.photos), channels_last(test.sketches), channels_last(train.photos)
     for face_id, image in zip(test.ids, generated):
         write_image(outputs.generated_dir / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)

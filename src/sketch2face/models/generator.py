@@ -13,22 +13,24 @@ state_dict mismatch.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 from torch import nn
 
-from sketch2face.config import Direction, GeneratorKind, NormKind, TrainParams
+from sketch2face.config import Direction, GeneratorKind, InferenceMode, NormKind, TrainParams, Upsample
 from sketch2face.io import write_torch
-from sketch2face.models.layers import conv_bias, init_weights, norm_layer
+from sketch2face.models.layers import conv_bias, init_weights, norm_layer, upsampling
 
 MAX_WIDTH_MULTIPLIER = 8
 FIRST_DROPOUT_DEPTH = 4  # the 8*ngf decoder levels below the first 8*ngf level, as in pix2pix
 DROPOUT = 0.5
 RESNET_DOWNSAMPLINGS = 2
 SKETCH_TO_PHOTO = "sketch_to_photo"
+INFERENCE_KEY, RUNNING_STATS = "inference", "running_stats"  # how a generator file says it is run
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class GeneratorConfig:
     architecture: GeneratorKind = "unet"
     resnet_blocks: int = 9
     direction: Direction = SKETCH_TO_PHOTO  # which half of an AB pair the input is
+    upsample: Upsample = "transposed"
 
     @classmethod
     def from_params(cls, params: TrainParams, image_size: int) -> GeneratorConfig:
@@ -56,6 +59,7 @@ class GeneratorConfig:
             architecture=params.generator,
             resnet_blocks=params.resnet_blocks,
             direction=params.direction,
+            upsample=params.upsample,
         )
 
     @property
@@ -88,11 +92,11 @@ class UnetGenerator(nn.Module):
             innermost = level == depth - 1
             in_channels = widths[level] if innermost else 2 * widths[level]
             if level == 0:
-                layers = [nn.ReLU(), nn.ConvTranspose2d(in_channels, config.output_channels, 4, 2, 1), nn.Tanh()]
+                layers = [nn.ReLU(), *upsampling(config.upsample, in_channels, config.output_channels, 4), nn.Tanh()]
             else:
                 layers = [
                     nn.ReLU(),
-                    nn.ConvTranspose2d(in_channels, widths[level - 1], 4, stride=2, padding=1, bias=bias),
+                    *upsampling(config.upsample, in_channels, widths[level - 1], 4, bias),
                     norm_layer(config.norm, widths[level - 1]),
                 ]
                 if config.dropout and FIRST_DROPOUT_DEPTH <= level < depth - 1:
@@ -152,7 +156,7 @@ class ResnetGenerator(nn.Module):
         layers += [ResidualBlock(width, norm, config.dropout) for _ in range(config.resnet_blocks)]
         for _ in range(RESNET_DOWNSAMPLINGS):
             layers += [
-                nn.ConvTranspose2d(width, width // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                *upsampling(config.upsample, width, width // 2, 3, bias, output_padding=1),
                 norm_layer(norm, width // 2),
                 nn.ReLU(),
             ]
@@ -183,11 +187,34 @@ def to_pixels(values: torch.Tensor) -> torch.Tensor:
     return values.add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
+@contextmanager
+def batch_statistics(network: nn.Module) -> Iterator[nn.Module]:
+    """Runs `network` as pix2pix's test protocol does: dropout on, batch norm on each batch's own statistics.
+
+    Its running statistics stay untouched (a normalisation that does not track them does not update them).
+    """
+    norms = [layer for layer in network.modules() if isinstance(layer, nn.modules.batchnorm._BatchNorm)]
+    tracking = [layer.track_running_stats for layer in norms]
+    was_training = network.training
+    network.train()
+    for layer in norms:
+        layer.track_running_stats = False
+    try:
+        yield network
+    finally:
+        for layer, tracked in zip(norms, tracking, strict=True):
+            layer.track_running_stats = tracked
+        network.train(was_training)
+
+
 class SketchToPhoto(nn.Module):
-    """The generator as users call it: uint8 sketches in, uint8 photos out, always in inference mode.
+    """The generator as users call it: uint8 sketches in, uint8 photos out, never training.
 
     Takes (N, C, S, S) or, for greyscale generators, (N, S, S) uint8 sketches aligned with
-    `preprocessing`, and returns (N, output_channels, S, S) uint8 photos. It holds only torch
+    `preprocessing`, and returns (N, output_channels, S, S) uint8 photos. How it runs is stored
+    with it (`preprocessing["inference"]`): `running_stats` (dropout off, batch-norm running
+    statistics: deterministic, a photo independent of its batch) or `test_batch` (pix2pix's test
+    protocol: each sketch alone, dropout on, its own batch-norm statistics). It holds only torch
     and plain data so that a pickled copy (the MLflow model) loads without the data pipeline.
     """
 
@@ -196,6 +223,10 @@ class SketchToPhoto(nn.Module):
         self.generator = generator
         self.preprocessing = dict(preprocessing)
         self.eval()
+
+    @property
+    def inference(self) -> InferenceMode:
+        return self.preprocessing.get(INFERENCE_KEY, RUNNING_STATS)
 
     @property
     def config(self) -> GeneratorConfig:
@@ -210,7 +241,10 @@ class SketchToPhoto(nn.Module):
         expected = (self.config.input_channels, self.config.image_size, self.config.image_size)
         if sketches.ndim != 4 or tuple(sketches.shape[1:]) != expected:
             raise ValueError(f"sketches must have shape (N, {', '.join(map(str, expected))}), got {tuple(sketches.shape)}")
-        return to_pixels(self.generator(to_model_range(sketches)))
+        if self.inference == RUNNING_STATS:
+            return to_pixels(self.generator(to_model_range(sketches)))
+        with batch_statistics(self.generator) as generator:
+            return torch.cat([to_pixels(generator(to_model_range(sketch[None]))) for sketch in sketches])
 
 
 def save_generator(generator: Generator, path: Path, preprocessing: Mapping[str, Any]) -> None:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sketch2face.config import NormKind
+from sketch2face.config import NormKind, Upsample
 
 def norm_layer(kind: NormKind, channels: int) -> nn.Module:
     if kind == "batch":
@@ -14,6 +14,19 @@ def norm_layer(kind: NormKind, channels: int) -> nn.Module:
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
     return nn.Identity()
+
+
+def upsampling(
+    kind: Upsample, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, output_padding: int = 0
+) -> list[nn.Module]:
+    """x2 upsampling: a stride-2 transposed convolution (pix2pix), or a nearest-neighbour resize then a 3x3 convolution.
+
+    A stride-2 transposed convolution adds its kernel's overlaps unevenly, which paints a
+    checkerboard over the output; resizing first spreads every input evenly (Odena et al. 2016).
+    """
+    if kind == "transposed":
+        return [nn.ConvTranspose2d(in_channels, out_channels, kernel_size, 2, 1, output_padding, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias)]
 
 
 def conv_bias(kind: NormKind) -> bool:

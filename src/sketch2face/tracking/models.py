@@ -55,21 +55,25 @@ def _log_generator(model: SketchToPhoto, settings: TrackingParams, reopened_run_
     """Logs and registers the generator; in a reopened run, reuses what that run already holds."""
     import mlflow
 
-    logged = _logged_generator_uri(mlflow, reopened_run_id) if reopened_run_id else None
+    logged = _logged_generator_uri(mlflow, reopened_run_id, model.preprocessing) if reopened_run_id else None
     model_uri = logged or _new_generator_model(mlflow, model)
     if settings.register_name is not None:
         client = mlflow.MlflowClient()
         registered = []
         if logged:
-            registered = client.search_model_versions(f"name = '{settings.register_name}' AND run_id = '{reopened_run_id}'")
+            versions = client.search_model_versions(f"name = '{settings.register_name}' AND run_id = '{reopened_run_id}'")
+            registered = [version for version in versions if version.source == logged]
         version = registered[0] if registered else mlflow.register_model(model_uri, settings.register_name)
         if settings.alias is not None:
             client.set_registered_model_alias(settings.register_name, settings.alias, version.version)
     return model_uri
 
 
-def _logged_generator_uri(mlflow, run_id: str) -> str | None:
-    """The URI of the generator model this (active) run already holds, if any."""
+def _logged_generator_uri(mlflow, run_id: str, preprocessing: dict) -> str | None:
+    """The URI of the generator model this (active) run already holds with this preprocessing, if any.
+
+    The same weights run another way (`evaluate.inference` changed since) are a model of their own.
+    """
     from mlflow.entities import LoggedModelStatus
 
     found = mlflow.search_logged_models(
@@ -77,7 +81,8 @@ def _logged_generator_uri(mlflow, run_id: str) -> str | None:
         filter_string=f"source_run_id = '{run_id}' AND name = '{MODEL_NAME}'",
         output_format="list",
     )
-    return next((logged.model_uri for logged in found if logged.status == LoggedModelStatus.READY), None)
+    ready = (logged.model_uri for logged in found if logged.status == LoggedModelStatus.READY)
+    return next((uri for uri in ready if mlflow.models.get_model_info(uri).metadata["preprocessing"] == preprocessing), None)
 
 
 def _new_generator_model(mlflow, model: SketchToPhoto) -> str:

@@ -32,7 +32,6 @@ from sketch2face.training.distributed import ProcessGroup
 from sketch2face.training.step import Pix2PixTrainer
 from sketch2face.training.validation import VAL_METRICS, is_better, validate
 
-LOSS_NAMES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -48,7 +47,7 @@ class LoopState:
     step_in_epoch: int = 0  # steps completed in the current epoch
     global_step: int = 0
     images: int = 0  # trained by this process: a batch may be smaller than batch_size, at an epoch's end or in all
-    loss_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_NAMES, 0.0))
+    loss_sums: dict[str, float] = field(default_factory=dict)  # of the current epoch, by loss name
     history: list[dict[str, float]] = field(default_factory=list)
     best_val_l1: float | None = None
     best_epoch: int | None = None
@@ -138,7 +137,7 @@ def resume(path: Path, run_fingerprint: str, trainer: Pix2PixTrainer) -> LoopSta
     """The loop state of a compatible checkpoint (networks, optimisers, RNGs restored), else a fresh one."""
     group = trainer.group
     state = compatible_checkpoint(path, run_fingerprint, group)
-    loop = LoopState()
+    loop = LoopState(loss_sums=dict.fromkeys(trainer.loss_names, 0.0))
     if state is not None:
         trainer.load_state_dict(state["trainer"])
         restore_rng_states(state["rng"], trainer.device, group)
@@ -189,7 +188,7 @@ def fit(
                 loop.step_in_epoch += 1
                 loop.global_step += 1
                 loop.images += len(source)
-                for name in LOSS_NAMES:
+                for name in trainer.loss_names:
                     loop.loss_sums[name] += logs[name]
                 listener.step_done(loop.global_step, logs)
                 progress.update()
@@ -224,14 +223,15 @@ def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | No
     record.update({name: total / loop.step_in_epoch for name, total in loop.loss_sums.items()})
     scores = dict.fromkeys(VAL_METRICS, float("nan"))
     if val is not None and trainer.group.is_main:
-        scores = validate(trainer.generator, val, trainer.params.batch_size, trainer.device, trainer.params.precision)
+        published = trainer.published_generator
+        scores = validate(published, val, trainer.params.batch_size, trainer.device, trainer.params.precision)
         if is_better(scores["val_l1"], loop.best_val_l1):
             loop.best_val_l1, loop.best_epoch = scores["val_l1"], loop.epoch + 1
-            generator_state = trainer.generator.state_dict()
+            generator_state = published.state_dict()
             loop.best_generator = {key: value.detach().to("cpu", copy=True) for key, value in generator_state.items()}
     record.update(scores)
     loop.history.append(record)
     loop.epoch += 1
     loop.step_in_epoch = 0
-    loop.loss_sums = dict.fromkeys(LOSS_NAMES, 0.0)
+    loop.loss_sums = dict.fromkeys(trainer.loss_names, 0.0)
     trainer.end_epoch()

@@ -20,18 +20,19 @@ from sketch2face.data.align import training_preprocessing
 from sketch2face.data.dataset import JitteredPairs, load_oriented_split
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import folder_digest, write_csv, write_json
-from sketch2face.models.generator import SKETCH_TO_PHOTO, SketchToPhoto, build_generator, save_generator
+from sketch2face.models.generator import INFERENCE_KEY, SKETCH_TO_PHOTO, SketchToPhoto, build_generator, save_generator
 from sketch2face.tracking import DATA_VERSION_TAG, Tracker, log_generator, write_run_reference
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import fingerprint
 from sketch2face.training.device import configure_backends, training_device
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
-from sketch2face.training.loop import LOSS_NAMES, LoopState, TrainingListener, fit
+from sketch2face.training.loop import LoopState, TrainingListener, fit
 from sketch2face.training.step import Pix2PixTrainer
 from sketch2face.training.validation import VAL_METRICS
 
 STEP_METRIC, EPOCH_METRIC = "loss_G_L1", "epoch_loss_G_L1"  # logged at every step / epoch: how far a run got
 TRAIN_SPLIT, VAL_SPLIT = "train", "val"
+LOSS_PREFIX = "loss_"
 
 
 class TrackedTraining(TrainingListener):
@@ -156,7 +157,7 @@ def summarise(
         "train_seconds": round(loop.seconds, 1),
         # over every invocation's training loop, so a rerun that only rewrites the outputs keeps it
         "images_per_second": round(loop.images * group.world_size / max(loop.seconds, 1e-9), 2),
-        **{f"final_{name}": round(last[name], 4) for name in LOSS_NAMES},
+        **{f"final_{name}": round(value, 4) for name, value in last.items() if name.startswith(LOSS_PREFIX)},
         **({f"final_{name}": round(last[name], 4) for name in VAL_METRICS} if val_pairs else {}),
         **({"best_val_l1": round(loop.best_val_l1, 4), "best_epoch": loop.best_epoch} if loop.best_epoch else {}),
     }
@@ -166,13 +167,15 @@ def publish(trainer: Pix2PixTrainer, loop: LoopState, params: Params, outputs: T
     """Writes the last and best generators, each once and complete, and logs the last to MLflow.
 
     Both files record the training geometry, so `sketch2face predict` aligns new sketches the
-    same way. The MLflow model is the generator in memory, as plain CPU modules.
+    same way, and how the evaluation runs the generator, so predict and the MLflow model run it
+    the same way. The MLflow model is the generator in memory, as plain CPU modules.
     """
-    preprocessing = training_preprocessing(params.crop_resize.alignment)
-    config = trainer.generator.config
+    preprocessing = {**training_preprocessing(params.crop_resize.alignment), INFERENCE_KEY: params.evaluate.inference}
+    published = trainer.published_generator
+    config = published.config
     last, best = build_generator(config), build_generator(config)
-    last.load_state_dict(trainer.generator.state_dict())
-    best.load_state_dict(loop.best_generator or trainer.generator.state_dict())
+    last.load_state_dict(published.state_dict())
+    best.load_state_dict(loop.best_generator or published.state_dict())
     save_generator(last, outputs.generator, preprocessing)
     save_generator(best, outputs.best_generator, preprocessing)
     if config.direction == SKETCH_TO_PHOTO:

@@ -1,7 +1,9 @@
 """One pix2pix update: the networks, their optimisers and schedulers, and the D-then-G step.
 
 Everything a resumed run needs from here is in `state_dict`; the loop around it (epochs,
-checkpoints, stop requests) lives in `training.loop`.
+checkpoints, stop requests) lives in `training.loop`. Beyond the paper, each switched on by its
+own `train` param: augmentation of what D sees, feature matching, an SSIM term, and a weight
+average of the generator, which is then the one validated and published.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.models.cpu import use_cpu_kernels
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
+from sketch2face.models.discriminator import Judgement
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator
 from sketch2face.training import distributed
+from sketch2face.training.augment import AugmentDraw, augment, draw
 from sketch2face.training.checkpoint import match_parameter_layouts
 from sketch2face.training.device import adam_implementation, autocast, memory_formats
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
+from sketch2face.training.ema import GeneratorAverage
 from sketch2face.training.pix2pix import Pix2PixObjective
 from sketch2face.training.schedules import lr_factor
 
@@ -57,7 +62,8 @@ class Pix2PixTrainer:
         ).to(self.device, memory_format=self.memory_formats.discriminator)
         self.generator_ddp = distributed.data_parallel(self.generator, self.device, group)
         self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
-        self.objective = Pix2PixObjective(params.gan_loss, params.lambda_l1)
+        self.objective = Pix2PixObjective(params)
+        self.average = GeneratorAverage(self.generator, params.ema_decay) if params.ema_decay else None
 
         adam = dict(lr=params.lr, betas=(params.beta1, ADAM_BETA2), **adam_implementation(self.device))
         self.optimizer_g = torch.optim.Adam(self.generator.parameters(), **adam)
@@ -71,6 +77,24 @@ class Pix2PixTrainer:
     def learning_rate(self) -> float:
         return self.schedulers[0].get_last_lr()[0]
 
+    @property
+    def published_generator(self) -> Generator:
+        """The generator that is validated, kept as the best and written out: the weight average when on."""
+        return self.average.model if self.average is not None else self.generator
+
+    @property
+    def loss_names(self) -> tuple[str, ...]:
+        return self.objective.loss_names
+
+    def _judge(
+        self, discriminator: torch.nn.Module, source: torch.Tensor, photo: torch.Tensor, view: AugmentDraw
+    ) -> Judgement:
+        return discriminator(*augment(source, photo, view))
+
+    def _view(self, source: torch.Tensor) -> AugmentDraw:
+        """This batch's augmentation draw for D (none unless `augment_d` names some)."""
+        return draw(self.params.augment_d, len(source), source.shape[-1], source.device)
+
     def train_step(self, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         """One D update then one G update on the same generated batch (as the reference does)."""
         with autocast(self.device, self.params.precision):
@@ -78,21 +102,28 @@ class Pix2PixTrainer:
 
         self.optimizer_d.zero_grad(set_to_none=True)
         with autocast(self.device, self.params.precision):
-            logits_real = self.discriminator_ddp(source, target)
-            logits_fake = self.discriminator_ddp(source, fake.detach())
-        loss_d, logs_d = self.objective.discriminator_loss(logits_real, logits_fake)
+            judged_real = self._judge(self.discriminator_ddp, source, target, self._view(source))
+            judged_fake = self._judge(self.discriminator_ddp, source, fake.detach(), self._view(source))
+        loss_d, logs_d = self.objective.discriminator_loss(judged_real, judged_fake)
         loss_d.backward()
         self.optimizer_d.step()
 
         # D is fixed during the G update: no gradients for its weights, and no DDP all-reduce for them.
         self.discriminator.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
+        view = self._view(source)
         with autocast(self.device, self.params.precision):
-            logits = self.discriminator(source, fake)
-        loss_g, logs_g = self.objective.generator_loss(logits, fake, target)
+            judged = self._judge(self.discriminator, source, fake, view)
+            real_features = None
+            if self.objective.matches_features:  # the real pair seen the same way, as the target
+                with torch.no_grad():
+                    real_features = self._judge(self.discriminator, source, target, view)
+        loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features)
         loss_g.backward()
         self.optimizer_g.step()
         self.discriminator.requires_grad_(True)
+        if self.average is not None:
+            self.average.update(self.generator)
 
         logs = {**logs_g, **logs_d}
         return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist()))
@@ -124,6 +155,7 @@ class Pix2PixTrainer:
             "optimizer_g": self.optimizer_g.state_dict(),
             "optimizer_d": self.optimizer_d.state_dict(),
             "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+            **({"generator_average": self.average.state_dict()} if self.average is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -134,3 +166,5 @@ class Pix2PixTrainer:
             match_parameter_layouts(optimizer)
         for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
             scheduler.load_state_dict(scheduler_state)
+        if self.average is not None:
+            self.average.load_state_dict(state["generator_average"])

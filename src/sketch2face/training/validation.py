@@ -1,4 +1,4 @@
-"""Per-epoch validation: L1 (the training loss's scale) and PSNR (the evaluation's) on the val split."""
+"""Per-epoch validation on the val split: L1 (the training loss's scale), PSNR and SSIM (the evaluation's)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from torch import nn
 
 from sketch2face.config import Precision
 from sketch2face.data.dataset import PairTensors
-from sketch2face.evaluation.metrics import DATA_RANGE, MIN_MSE
+from sketch2face.evaluation.metrics import DATA_RANGE, MIN_MSE, ssim
 from sketch2face.models.generator import to_model_range, to_pixels
 from sketch2face.training.device import autocast
 
-VAL_METRICS = ("val_l1", "val_psnr")
+VAL_METRICS = ("val_l1", "val_psnr", "val_ssim")
 
 
 @torch.no_grad()
@@ -23,7 +23,7 @@ def validate(
     """Means over images, in inference mode (dropout off, running norm statistics) like evaluate."""
     was_training = generator.training
     generator.eval()
-    l1_total = psnr_total = 0.0
+    l1_total = psnr_total = ssim_total = 0.0
     for start in range(0, len(pairs), batch_size):
         source = to_model_range(pairs.sketches[start : start + batch_size]).to(device)
         target = pairs.photos[start : start + batch_size].to(device)
@@ -32,8 +32,11 @@ def validate(
         l1_total += (fake - to_model_range(target)).abs().mean(dim=(1, 2, 3)).sum().item()
         mse = (to_pixels(fake).float() - target.float()).pow(2).mean(dim=(1, 2, 3)).clamp_min(MIN_MSE)
         psnr_total += (10.0 * torch.log10(DATA_RANGE**2 / mse)).sum().item()
+        as_images = [pixels.permute(0, 2, 3, 1).cpu().numpy() for pixels in (target, to_pixels(fake))]
+        ssim_total += ssim(*as_images).sum()
     generator.train(was_training)
-    return {"val_l1": l1_total / len(pairs), "val_psnr": psnr_total / len(pairs)}
+    count = len(pairs)
+    return {"val_l1": l1_total / count, "val_psnr": psnr_total / count, "val_ssim": float(ssim_total) / count}
 
 
 def is_better(val_l1: float, best: float | None) -> bool:
