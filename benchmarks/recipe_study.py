@@ -52,8 +52,9 @@ def arm_settings(arm: str, recipe: Iterable[str]) -> dict[str, str]:
 
 
 def queue(arms: list[str], seeds: list[int], recipe: list[str]) -> None:
-    for arm in arms:
-        for seed in seeds:
+    """Seed by seed, so that the first seed of every arm is done before any arm's second."""
+    for seed in seeds:
+        for arm in arms:
             settings = {**arm_settings(arm, recipe), "train.seed": str(seed)}
             command = ["dvc", "exp", "run", "--queue", "--name", f"{arm}-s{seed}"]
             for key, value in settings.items():
