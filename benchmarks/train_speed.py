@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py                        # 64/128/256 px x batch 1/4, fp32
     python benchmarks/train_speed.py --precision fp32 bf16 --sizes 256 --batches 1
+    python benchmarks/train_speed.py --sizes 128 --batches 1 --set upsample=resize --set ema_decay=0.995   # a recipe
 
 Figures are medians over the timed steps; `cpu s/img` is the process's CPU time per image: on a shared, busy machine it varies much less
 than the wall-clock figures. Each configuration runs in its own process so that peak memory (RSS on the CPU,
@@ -26,7 +27,9 @@ QUOTED_REFERENCE = (f"quoted reference pytorch-CycleGAN-and-pix2pix, 256 px, bat
                     f"{1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; target 1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f}")
 
 
-def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf: int, device_kind: str) -> dict:
+def measure(
+    size: int, batch: int, precision: str, steps: int, warmup: int, ngf: int, device_kind: str, overrides: dict
+) -> dict:
     import torch
 
     from sketch2face.config import TrainParams
@@ -34,7 +37,7 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
     from sketch2face.training.step import Pix2PixTrainer
 
     device = resolve_device(device_kind)
-    params = TrainParams(ngf=ngf, ndf=ngf, batch_size=batch, precision=precision, device=device_kind)
+    params = TrainParams(ngf=ngf, ndf=ngf, batch_size=batch, precision=precision, device=device_kind, **overrides)
     configure_backends(device, params.threads)
     trainer = Pix2PixTrainer(params, image_size=size, device=device)
     source = torch.rand(batch, params.input_channels, size, size, device=device) * 2 - 1
@@ -71,6 +74,19 @@ def measure(size: int, batch: int, precision: str, steps: int, warmup: int, ngf:
     }
 
 
+def train_overrides(settings: list[str]) -> dict:
+    """`KEY=VALUE` strings as typed train params; values are read as YAML, as `dvc exp run -S` reads them."""
+    from ruamel.yaml import YAML
+
+    overrides = {}
+    for setting in settings:
+        key, separator, value = setting.partition("=")
+        if not separator:
+            raise SystemExit(f"--set takes KEY=VALUE, got {setting!r}")
+        overrides[key] = YAML(typ="safe").load(value)
+    return overrides
+
+
 def run_child(command: list[str]) -> str:
     """The last stdout line of a child run; its stderr becomes the error if it fails."""
     result = subprocess.run(command, capture_output=True, text=True)
@@ -88,11 +104,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other train param, e.g. ema_decay=0.995 or augment_d=[translation,cutout]")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: one configuration
     args = parser.parse_args()
+    overrides = train_overrides(args.set)
 
     if args.one:
-        result = measure(args.sizes[0], args.batches[0], args.precision[0], args.steps, args.warmup, args.ngf, args.device)
+        result = measure(
+            args.sizes[0], args.batches[0], args.precision[0], args.steps, args.warmup, args.ngf, args.device, overrides
+        )
         print(json.dumps(result))
         return
 
@@ -104,6 +125,7 @@ def main() -> None:
                 command = [sys.executable, __file__, "--one", "--sizes", str(size), "--batches", str(batch),
                            "--precision", precision, "--steps", str(args.steps), "--warmup", str(args.warmup),
                            "--ngf", str(args.ngf), "--device", args.device]
+                command += [option for setting in args.set for option in ("--set", setting)]
                 row = json.loads(run_child(command))
                 print(f"{row['device']:8} {row['threads']:>3} {size:>5} {batch:>5} {precision:>5} "
                       f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['cpu_seconds_per_image']:>9.3f} "

@@ -63,6 +63,16 @@ def test_train_speed_prints_a_row_per_configuration():
     assert "quoted reference" not in output, "the 256 px reference is only shown beside a 256 px, batch 1 row"
 
 
+def test_train_speed_times_any_train_setting_and_refuses_a_bad_one():
+    output = run_benchmark("train_speed.py", "--sizes", "32", "--batches", "1", "--steps", "1", "--warmup", "1",
+                           "--ngf", "4", "--device", "cpu", "--set", "upsample=resize", "--set", "augment_d=[cutout]",
+                           "--set", "ema_decay=0.9")
+    assert [line.split()[:5] for line in output.splitlines() if line.startswith("cpu")] == [["cpu", "1", "32", "1", "fp32"]]
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--sizes", "32", "--set", "ema_decay"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": python_path(REPO / "src")})
+    assert bad.returncode != 0 and "--set takes KEY=VALUE, got 'ema_decay'" in bad.stderr
+
+
 def test_before_after_compares_four_steps():
     output = run_benchmark("train_speed_before_after.py", "--size", "32", "--batch", "2", "--ngf", "4",
                            "--steps", "1", "--rounds", "1")
