@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sketch2face.config import Params, parse_params
+from sketch2face.config import AlignmentParams, Params, parse_params
+from sketch2face.data.appearance import measure_appearance
 from sketch2face.data.dataset import PairTensors
 from sketch2face.io import write_csv, write_image
 from sketch2face.training.loop import TrainingListener
@@ -28,7 +29,7 @@ def learnable_pairs(count: int = 4, size: int = 32, seed: int = 0) -> PairTensor
 
 
 def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:
-    """AB images (sketch | photo) and pairs.csv, the layout of the assemble_pairs stage."""
+    """AB images (sketch | photo) and pairs.csv with each photo's measured hints, the layout of the assemble_pairs stage."""
     rows = []
     for split, count in splits.items():
         pairs = learnable_pairs(count, size, seed=len(rows))
@@ -37,7 +38,8 @@ def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:
             sketch = pairs.sketches[index, 0].numpy()
             photo = pairs.photos[index].permute(1, 2, 0).numpy()
             write_image(root / name, np.concatenate([np.repeat(sketch[:, :, None], 3, axis=2), photo], axis=1))
-            rows.append({"id": f"{split}-{index}", "subject": f"{split}-{index}", "split": split, "pair": name})
+            rows.append({"id": f"{split}-{index}", "subject": f"{split}-{index}", "split": split, "pair": name,
+                         **measure_appearance(np.ascontiguousarray(photo), AlignmentParams()).columns()})
     write_csv(root / "pairs.csv", pd.DataFrame(rows))
     return root
 
