@@ -20,12 +20,14 @@ DEMO_SOURCE = {"name": "demo", "kind": "demo", "root": "data/demo"}
 
 
 def learnable_pairs(count: int = 4, size: int = 32, seed: int = 0) -> PairTensors:
-    """Smooth random sketches and their negatives as photos: a mapping a small U-Net can learn."""
+    """Smooth random sketches and their negatives as photos: a mapping a small U-Net can learn; random skin
+    and hair colours (CIELAB) as if measured on them."""
     generator = torch.Generator().manual_seed(seed)
     coarse = torch.rand(count, 1, 4, 4, generator=generator) * 255
     sketches = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear").round().to(torch.uint8)
     photos = (255 - sketches).repeat(1, 3, 1, 1)
-    return PairTensors([str(i) for i in range(count)], sketches, photos)
+    appearance = torch.rand(count, 2, 3, generator=generator) * torch.tensor([80.0, 40.0, 40.0]) + torch.tensor([10.0, -5.0, 0.0])
+    return PairTensors([str(i) for i in range(count)], sketches, photos, appearance)
 
 
 def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:

@@ -62,7 +62,7 @@ def _split_ab(ab: np.ndarray, input_channels: int, output_channels: int) -> tupl
 def measured_appearance(rows: pd.DataFrame) -> torch.Tensor:
     """(N, len(HINT_NAMES), 3) CIELAB from pairs.csv's hint columns; NaN where a column or a value is missing."""
     columns = [column for name in HINT_NAMES for column in HINT_COLUMNS[name]]
-    values = rows.reindex(columns=columns).replace("", np.nan).astype(np.float32).to_numpy()
+    values = rows.reindex(columns=columns).replace("", np.nan).astype(np.float32).to_numpy(copy=True)
     return torch.from_numpy(values).reshape(len(rows), len(HINT_NAMES), 3)
 
 
