@@ -238,3 +238,12 @@ def test_study_queues_name_each_experiment_arm_and_seed_and_the_recipe_study_tra
         "dvc exp run --queue --name hints-film-s1 -S train.hints=[skin,hair] -S train.hint_injection=film -S train.seed=1",
         "dvc exp run --queue --name ema-s2 -S train.hints=[] -S train.ema_decay=0.995 -S train.seed=2",
     ]
+
+
+def test_hint_injection_trains_each_injection_on_the_toy_colour_task():
+    output = run_benchmark("hint_injection.py", "--size", "32", "--steps", "2", "--batch", "4", "--ngf", "4",
+                           "--pairs", "8", "--seeds", "0")
+    rows = [line.split() for line in output.splitlines() if line.split() and line.split()[0] in ("none", "channels", "film")]
+    assert [row[0] for row in rows] == ["none", "channels", "film"]
+    assert rows[0][1] == rows[0][2], "without hints the L1 with hints is the same"
+    assert all(0 < float(value) < 2 for row in rows for value in row[1:3])
