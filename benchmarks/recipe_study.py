@@ -117,7 +117,9 @@ def experiments(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def by_arm(found: dict[str, dict[str, Any]], known: Iterable[str] = ARMS) -> dict[str, list[dict[str, Any]]]:
-    """Experiments named `<arm>-s<seed>` grouped by arm, in the order of `known` (others after); other names are skipped."""
+    """Experiments named `<arm>-s<seed>` grouped by arm, in the order of `known` (others after).
+
+    Other names are skipped."""
     arms: dict[str, list[dict[str, Any]]] = {}
     for name, values in sorted(found.items()):
         arm, _, seed = name.rpartition("-s")
@@ -187,7 +189,9 @@ def hints_table(arms: dict[str, list[dict[str, Any]]], attribute: str | None = N
         "hinted mean abs tone shift": lambda run: mean_absolute_shift(run, attribute, HINTED),
         "tone shift gap": lambda run: run.get(f"gap.{attribute}.{TONE_SHIFT}"),
         "hinted tone shift gap": lambda run: run.get(f"gap.{attribute}.{HINTED}{TONE_SHIFT}"),
-        "psnr - no-hints psnr": lambda run: run["psnr"] - statistics.fmean(baseline) if baseline and "psnr" in run else None,
+        "psnr - no-hints psnr": lambda run: (
+            run["psnr"] - statistics.fmean(baseline) if baseline and "psnr" in run else None
+        ),
     }
     header = ["arm", "seeds", *columns, "train s"]
     lines = [f"tone groups: {attribute} (groups of at least {MIN_GROUP} test images)"]
@@ -196,7 +200,8 @@ def hints_table(arms: dict[str, list[dict[str, Any]]], attribute: str | None = N
         cells = [arm, str(len(runs))]
         for value in columns.values():
             cells.append(_mean([number for run in runs if (number := value(run)) is not None]))
-        cells.append(f"{statistics.fmean(run[TIME_COLUMN] for run in runs):.0f}" if all(TIME_COLUMN in run for run in runs) else "-")
+        seconds = [run[TIME_COLUMN] for run in runs if TIME_COLUMN in run]
+        cells.append(f"{statistics.fmean(seconds):.0f}" if len(seconds) == len(runs) else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -222,7 +227,8 @@ def main() -> None:
 
     if args.command == "queue":
         arms = args.arms or list(STUDIES[args.study])
-        wrong = [arm for arm in arms if arm not in STUDIES[args.study] and not (args.study == "recipe" and arm == "recipe")]
+        allowed = [*STUDIES[args.study], *(["recipe"] if args.study == "recipe" else [])]
+        wrong = [arm for arm in arms if arm not in allowed]
         if wrong:
             parser.error(f"arms {wrong} are not in the {args.study} study")
         queue(arms, args.seeds, args.recipe, args.study)
@@ -235,7 +241,8 @@ def main() -> None:
             args.save.write_text(text)
     found = experiments(json.loads(text))
     if args.study == "hints":
-        print(hints_table({arm: runs for arm, runs in by_arm(found, HINT_ARMS).items() if arm in HINT_ARMS}, args.group))
+        studied = {arm: runs for arm, runs in by_arm(found, HINT_ARMS).items() if arm in HINT_ARMS}
+        print(hints_table(studied, args.group))
         return
     reference = json.loads(args.reference.read_text()) if args.reference else {}
     print(table({arm: runs for arm, runs in by_arm(found).items() if arm not in HINT_ARMS}, reference))

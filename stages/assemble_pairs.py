@@ -15,5 +15,6 @@ args = parser.parse_args()
 
 with reported_errors("assemble_pairs"):
     params = load_params()
-    pairs = assemble_pairs(args.faces_dir, args.out_dir, params.assemble_pairs, params.crop_resize.alignment, args.summary)
+    geometry = params.crop_resize.alignment  # where crop_resize put the eyes: the hints are measured from there
+    pairs = assemble_pairs(args.faces_dir, args.out_dir, params.assemble_pairs, geometry, args.summary)
     print("assemble_pairs:", pairs["split"].value_counts().to_dict())

@@ -294,11 +294,11 @@ def test_skin_and_hair_for_every_sketch_and_per_file_from_a_csv(tmp_path, capsys
     common = ["--model", hinted_generator_file, "--align", "center"]
     assert _predict(demo_sketches.folder, "-o", tmp_path / "plain", *common) == EXIT_OK
     assert _predict(demo_sketches.folder, "-o", tmp_path / "auto", "--skin", "auto", *common) == EXIT_OK
-    assert _predict(demo_sketches.folder, "-o", tmp_path / "given", "--skin", "#8d5524", "--hair", "black", *common) == EXIT_OK
+    colours = ["--skin", "#8d5524", "--hair", "black"]
+    assert _predict(demo_sketches.folder, "-o", tmp_path / "given", *colours, *common) == EXIT_OK
     hints = tmp_path / "hints.csv"
     hints.write_text("file,skin\nface1.png,monk-10\n")
-    assert _predict(demo_sketches.folder, "-o", tmp_path / "csv", "--skin", "#8d5524", "--hair", "black", "--hints", hints,
-                    *common) == EXIT_OK
+    assert _predict(demo_sketches.folder, "-o", tmp_path / "csv", *colours, "--hints", hints, *common) == EXIT_OK
 
     model = inference.load_sketch_to_photo(hinted_generator_file)
     align = inference.SketchAligner.for_model(model, "center")
@@ -311,7 +311,8 @@ def test_skin_and_hair_for_every_sketch_and_per_file_from_a_csv(tmp_path, capsys
         return model(sketch, **colours)[0].permute(1, 2, 0).numpy()
 
     for face in ("face0", "face1", "face2"):
-        assert np.array_equal(photo("plain", face), expected(face)) and np.array_equal(photo("auto", face), expected(face))
+        assert np.array_equal(photo("plain", face), expected(face))
+        assert np.array_equal(photo("auto", face), expected(face))
         assert np.array_equal(photo("given", face), expected(face, skin="#8d5524", hair="black"))
         csv_colours = {"skin": "monk-10", "hair": "black"} if face == "face1" else {"skin": "#8d5524", "hair": "black"}
         assert np.array_equal(photo("csv", face), expected(face, **csv_colours)), "the file's row replaces --skin"
@@ -321,7 +322,7 @@ def test_skin_and_hair_for_every_sketch_and_per_file_from_a_csv(tmp_path, capsys
 @pytest.mark.parametrize(
     "arguments, csv, message",
     [
-        (["--skin", "#zz0000"], None, "--skin: '#zz0000' is not a colour: give a hex sRGB colour (#rrggbb), a Monk Skin"),
+        (["--skin", "#zz0000"], None, "--skin: '#zz0000' is not a colour: give a hex sRGB colour (#rrggbb), a Monk"),
         ([], "file,hair\nnobody.png,black\n", "hints.csv line 2: file 'nobody.png' is not one of the sketches given"),
         ([], "file,hair\nface0.png,purple\n", "hints.csv line 2, hair: 'purple' is not a colour"),
     ],
@@ -347,4 +348,5 @@ def test_colours_for_a_generator_trained_without_hints_are_a_usage_error(tmp_pat
             "hints") in capsys.readouterr().err
     (tmp_path / "hints.csv").write_text("file,skin\nface0.png,monk-04\n")
     assert _predict(*common, "-o", tmp_path / "out", "--hints", tmp_path / "hints.csv") == EXIT_USAGE
-    assert f"{tmp_path / 'hints.csv'} gives skin colours, but this generator was trained without hints" in capsys.readouterr().err
+    problem = f"{tmp_path / 'hints.csv'} gives skin colours, but this generator was trained without hints"
+    assert problem in capsys.readouterr().err

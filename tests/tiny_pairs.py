@@ -26,12 +26,13 @@ def learnable_pairs(count: int = 4, size: int = 32, seed: int = 0) -> PairTensor
     coarse = torch.rand(count, 1, 4, 4, generator=generator) * 255
     sketches = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear").round().to(torch.uint8)
     photos = (255 - sketches).repeat(1, 3, 1, 1)
-    appearance = torch.rand(count, 2, 3, generator=generator) * torch.tensor([80.0, 40.0, 40.0]) + torch.tensor([10.0, -5.0, 0.0])
+    appearance = torch.rand(count, 2, 3, generator=generator) * torch.tensor([80.0, 40.0, 40.0])
+    appearance += torch.tensor([10.0, -5.0, 0.0])  # L 10..90, a -5..35, b 0..40
     return PairTensors([str(i) for i in range(count)], sketches, photos, appearance)
 
 
 def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:
-    """AB images (sketch | photo) and pairs.csv with each photo's measured hints, the layout of the assemble_pairs stage."""
+    """AB images (sketch | photo) and pairs.csv with each photo's measured hints, as the assemble_pairs stage writes."""
     rows = []
     for split, count in splits.items():
         pairs = learnable_pairs(count, size, seed=len(rows))

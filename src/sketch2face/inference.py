@@ -386,7 +386,8 @@ def check_hints_for_model(model: SketchToPhoto, given: Iterable[str], where: str
     """HintsError when colours are given for a hint the generator was not trained with."""
     extra = sorted(set(given) - set(model.config.hints))
     if extra:
-        takes = f"takes only {', '.join(model.config.hints)} hints" if model.config.hints else "was trained without hints"
+        hints = model.config.hints
+        takes = f"takes only {', '.join(hints)} hints" if hints else "was trained without hints"
         raise HintsError(f"{where} gives {' and '.join(extra)} colours, but this generator {takes}")
 
 
@@ -427,7 +428,8 @@ def read_hints_file(path: Path, inputs: Sequence[SketchInput]) -> dict[str, dict
     for index, row in table.iterrows():
         line = int(index) + 2  # the header is line 1
         where = f"{path} line {line}"
-        matches = by_name.get(os.path.normpath(row[HINTS_FILE_COLUMN].strip()) if row[HINTS_FILE_COLUMN].strip() else "")
+        named = row[HINTS_FILE_COLUMN].strip()
+        matches = by_name.get(os.path.normpath(named)) if named else None
         if not matches:
             raise HintsError(f"{where}: file '{row[HINTS_FILE_COLUMN]}' is not one of the sketches given")
         colours = {name: parse_hint(row[name], f"{where}, {name}") for name in HINT_NAMES if row.get(name, "").strip()}

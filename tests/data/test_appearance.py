@@ -24,7 +24,8 @@ def flat_face(geometry: AlignmentParams, size: int, skin=SKIN, hair=HAIR, hairli
     for x, y in (eyes.left, eyes.right):
         photo[(np.hypot(columns - x, rows - y) < 0.12 * distance)] = (30, 20, 20)  # eyes
         photo[(abs(rows - y + 0.25 * distance) < 0.04 * distance) & (abs(columns - x) < 0.2 * distance)] = hair  # brows
-    photo[(abs(rows - eye_y - 1.0 * distance) < 0.06 * distance) & (abs(columns - centre) < 0.3 * distance)] = (180, 40, 50)
+    mouth = (abs(rows - eye_y - 1.0 * distance) < 0.06 * distance) & (abs(columns - centre) < 0.3 * distance)
+    photo[mouth] = (180, 40, 50)
     noisy = photo + np.random.default_rng(seed).normal(0, 6, photo.shape)
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
 

@@ -38,7 +38,7 @@ def test_jitter_and_flip_are_identical_for_sketch_and_photo_and_the_colours_trav
     for sketch, photo, colours in data.batches(4, torch.Generator().manual_seed(0)):
         assert sketch.shape[1:] == (1, 16, 16) and photo.shape[1:] == (3, 16, 16) and colours.shape[1:] == (2, 3)
         assert torch.equal(photo, sketch.expand_as(photo))
-        for window, own in zip(to_pixels(sketch), colours[:, 0, 0].long().tolist()):  # the window of its own sketch
+        for window, own in zip(to_pixels(sketch), colours[:, 0, 0].long().tolist(), strict=True):  # its own sketch's
             assert any(torch.equal(window, candidate) for candidate in _windows(data, own))
         seen += colours[:, 0, 0].long().tolist()
     assert sorted(seen) == list(range(6))
@@ -46,7 +46,8 @@ def test_jitter_and_flip_are_identical_for_sketch_and_photo_and_the_colours_trav
 
 def _windows(data: JitteredPairs, item: int) -> list[torch.Tensor]:
     margin, size = data.load_size - data.size, data.size
-    crops = [data.both[item, :1, top : top + size, left : left + size] for top in range(margin + 1) for left in range(margin + 1)]
+    offsets = [(top, left) for top in range(margin + 1) for left in range(margin + 1)]
+    crops = [data.both[item, :1, top : top + size, left : left + size] for top, left in offsets]
     return crops + [crop.flip(-1) for crop in crops]
 
 

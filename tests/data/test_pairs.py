@@ -99,8 +99,8 @@ def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
                      "sketch": f"sketches/f{index}.png", "gender": "female" if index < 5 else ""})  # f5: gender unknown
     pd.DataFrame(rows).to_csv(faces / "manifest.csv", index=False)
 
-    pairs = assemble_pairs(faces, tmp_path / "pairs", AssemblePairsParams(val_fraction=0.2, test_fraction=0.2), AlignmentParams(),
-                           tmp_path / "pairs.json")
+    params = AssemblePairsParams(val_fraction=0.2, test_fraction=0.2)
+    pairs = assemble_pairs(faces, tmp_path / "pairs", params, AlignmentParams(), tmp_path / "pairs.json")
 
     assert len(pairs) == 6 and set(pairs["split"]) == {"train", "val", "test"}
     assert list(pd.read_csv(tmp_path / "pairs" / PAIRS_FILE, keep_default_na=False)["gender"]) == ["female"] * 5 + [""]

@@ -229,7 +229,8 @@ def hinted(tmp_path_factory):
     log = root / "train_log.tsv"
     pd.DataFrame({"epoch": [1], "loss_G_GAN": [1.0], "loss_D_real": [0.7]}).to_csv(log, sep="\t", index=False)
     outputs = EvalOutputs.in_dirs(root / "metrics", root / "results")
-    params = EvaluateParams(grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8, perceptual_metrics=())
+    params = EvaluateParams(grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8,
+                            perceptual_metrics=())
     tracker = RecordingTracker()
     summary = evaluate(params, root / "g.pt", pairs_dir, log, outputs, tracker)
     return summary, outputs, tracker, pairs_dir, root / "g.pt"
@@ -251,7 +252,8 @@ def test_a_generator_with_hints_is_scored_without_and_with_the_measured_colours(
     per_image = pd.read_csv(outputs.per_image, dtype={"id": str}).set_index("id")
     table = pd.read_csv(pairs_dir / "pairs.csv").set_index("id")
     lightest = per_image["skin_L"].idxmax()
-    assert per_image.loc[lightest, "skin_tone"] == "light" and per_image.loc[per_image["skin_L"].idxmin(), "skin_tone"] == "dark"
+    darkest = per_image["skin_L"].idxmin()
+    assert per_image.loc[lightest, "skin_tone"] == "light" and per_image.loc[darkest, "skin_tone"] == "dark"
     model = load_sketch_to_photo(generator_file)
     for face_id in ("demo/s10-v0", "demo/s13-v1"):
         ab = np.asarray(Image.open(pairs_dir / f"test/{face_id}.png"))
@@ -262,7 +264,8 @@ def test_a_generator_with_hints_is_scored_without_and_with_the_measured_colours(
         written = np.asarray(Image.open(outputs.hinted_dir / f"{face_id}.png"))
         assert np.array_equal(written, expected), "the hinted photo is the model given the measured colours"
         assert not np.array_equal(written, np.asarray(Image.open(outputs.generated_dir / f"{face_id}.png")))
-        assert per_image.loc[face_id, "hinted_psnr"] == pytest.approx(psnr(ab[None, :, SIZE:], written[None])[0], abs=1e-3)
+        scored = psnr(ab[None, :, SIZE:], written[None])[0]
+        assert per_image.loc[face_id, "hinted_psnr"] == pytest.approx(scored, abs=1e-3)
 
 
 def test_grid_rows_show_sketch_no_hint_with_hint_and_real(hinted):
@@ -271,7 +274,8 @@ def test_grid_rows_show_sketch_no_hint_with_hint_and_real(hinted):
     step, factor = report.MIN_TILE + report.GAP, report.MIN_TILE // SIZE
     assert grid.shape[1] == 4 * step - report.GAP
     first = "demo/s10-v0"  # the first test id
-    columns = [grid[: report.MIN_TILE : factor, column * step : column * step + report.MIN_TILE : factor] for column in range(4)]
+    tile = slice(0, report.MIN_TILE, factor)
+    columns = [grid[tile, left : left + report.MIN_TILE : factor] for left in range(0, 4 * step, step)]
     assert np.array_equal(columns[1], np.asarray(Image.open(outputs.generated_dir / f"{first}.png")))
     assert np.array_equal(columns[2], np.asarray(Image.open(outputs.hinted_dir / f"{first}.png")))
     assert np.array_equal(columns[3], np.asarray(Image.open(pairs_dir / f"test/{first}.png"))[:, SIZE:])

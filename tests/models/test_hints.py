@@ -135,5 +135,5 @@ def test_the_test_batch_protocol_gives_each_sketch_its_own_hints():
     torch.manual_seed(1)
     together = model(SKETCHES, skin=colours, hair="black")
     torch.manual_seed(1)
-    alone = torch.cat([model(SKETCHES[index : index + 1], skin=colour, hair="black") for index, colour in enumerate(colours)])
+    alone = torch.cat([model(SKETCHES[i : i + 1], skin=skin, hair="black") for i, skin in enumerate(colours)])
     assert torch.equal(together, alone)

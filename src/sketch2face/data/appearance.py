@@ -47,7 +47,7 @@ class Appearance:
         return {
             column: round(float(value), DECIMALS)
             for name in HINT_NAMES
-            for column, value in zip(HINT_COLUMNS[name], values[name])
+            for column, value in zip(HINT_COLUMNS[name], values[name], strict=True)
         }
 
 

@@ -146,7 +146,8 @@ def assemble_pairs(
         photo = read_image(faces_dir / row["photo"], "rgb")
         write_image(out_dir / row["pair"], side_by_side(sketch, photo))
         appearance.append(measure_appearance(photo, geometry).columns())
-    pairs = pd.concat([manifest.drop(columns=["photo", "sketch"]), pd.DataFrame(appearance, index=manifest.index)], axis=1)
+    measured = pd.DataFrame(appearance, index=manifest.index)
+    pairs = pd.concat([manifest.drop(columns=["photo", "sketch"]), measured], axis=1)
     write_csv(out_dir / PAIRS_FILE, pairs)
     if summary_path is not None:
         write_json(summary_path, pairs_summary(pairs))

@@ -64,12 +64,8 @@ def generate(
     """
     torch.manual_seed(TEST_BATCH_SEED)
     hints = hints or {}
-    return torch.cat(
-        [
-            model(sketches[start : start + batch_size], **{name: lab[start : start + batch_size] for name, lab in hints.items()})
-            for start in range(0, len(sketches), batch_size)
-        ]
-    )
+    batches = [slice(start, start + batch_size) for start in range(0, len(sketches), batch_size)]
+    return torch.cat([model(sketches[rows], **{name: lab[rows] for name, lab in hints.items()}) for rows in batches])
 
 
 def measured_hints(model: SketchToPhoto, test: PairTensors, pairs_dir: Path) -> dict[str, torch.Tensor]:
@@ -206,7 +202,7 @@ def _test_attributes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline(summary: Mapping[str, object], outputs: EvalOutputs) -> str:
-    """A few lines for the console: headline metrics of the model (with hints too, if it takes them) and each baseline."""
+    """A few lines for the console: headline metrics of the model (also with hints) and each baseline."""
     lines = []
     for prefix in CANDIDATES:
         if f"{prefix}psnr" not in summary:
@@ -254,7 +250,7 @@ def evaluate(
         generated[HINTED] = channels_last(generate(model, test.sketches, params.batch_size, hints))
     real, sketches, train_photos = channels_last(test.photos), channels_last(test.sketches), channels_last(train.photos)
     for prefix, folder in ((MODEL, outputs.generated_dir), (HINTED, outputs.hinted_dir)):
-        for face_id, image in zip(test.ids, generated.get(prefix, [])):
+        for face_id, image in zip(test.ids, generated.get(prefix, []), strict=prefix in generated):
             write_image(folder / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)
 
     candidates = {**generated, **baseline_images(sketches, train_photos, config.output_channels)}

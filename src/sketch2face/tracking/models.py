@@ -60,7 +60,8 @@ def generator_signature(model: SketchToPhoto):
     sketches = TensorSpec(pixels, (-1, config.input_channels, config.image_size, config.image_size))
     photos = TensorSpec(pixels, (-1, config.output_channels, config.image_size, config.image_size))
     hints = [ParamSpec(name, DataType.string, [AUTO], (-1,)) for name in config.hints]
-    return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]), params=ParamSchema(hints) if hints else None)
+    params = ParamSchema(hints) if hints else None
+    return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]), params=params)
 
 
 def _log_generator(model: SketchToPhoto, settings: TrackingParams, reopened_run_id: str | None) -> str:
