@@ -100,6 +100,7 @@ def test_users_give_colours_as_text_or_cielab_for_all_sketches_or_one_each():
     given = model(SKETCHES, skin="#8d5524", hair="black")
     assert torch.equal(given, model(SKETCHES, skin=["#8d5524"], hair=["black"] * 3))
     assert torch.equal(given, model(SKETCHES, skin=torch.tensor(brown), hair=np.array([parse_colour("black")] * 3)))
+    assert torch.equal(given, model(SKETCHES, skin=np.array(["#8d5524"] * 3), hair=np.array(["black"], object)))
     assert not torch.equal(given, model(SKETCHES))
     each = model(SKETCHES, skin=["monk-01", "auto", "monk-10"])
     for index, colour in enumerate(["monk-01", "auto", "monk-10"]):

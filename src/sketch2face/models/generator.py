@@ -275,6 +275,8 @@ def _lab_rows(value: HintValue, batch: int) -> torch.Tensor:
         return torch.full((batch, 3), float("nan"))
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "UO":  # colour texts in an array
+        value = value.tolist()
     if not isinstance(value, (np.ndarray, torch.Tensor)) and all(isinstance(item, str) for item in value):
         parsed = [parse_colour(text) for text in value]
         value = [[float("nan")] * 3 if lab is None else list(lab) for lab in parsed]
