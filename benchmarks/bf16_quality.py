@@ -20,7 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sketch2face.config import AssemblePairsParams, CropResizeParams, Params, SourceParams, SynthesizeParams, TrainParams
+from sketch2face.config import (
+    AlignmentParams,
+    AssemblePairsParams,
+    CropResizeParams,
+    Params,
+    SourceParams,
+    SynthesizeParams,
+    TrainParams,
+)
 from sketch2face.data.dataset import load_split
 from sketch2face.data.faces import build_faces
 from sketch2face.data.pairs import assemble_pairs
@@ -38,7 +46,7 @@ MAX_PSNR_GAP_DB = 0.3
 def demo_pairs(root: Path, count: int, crop_resize: CropResizeParams) -> Path:
     write_demo_dataset(SynthesizeParams(count=count), root / "demo")
     build_faces(crop_resize, root / "faces")
-    assemble_pairs(root / "faces", root / "pairs", AssemblePairsParams())
+    assemble_pairs(root / "faces", root / "pairs", AssemblePairsParams(), AlignmentParams())
     return root / "pairs"
 
 

@@ -1,4 +1,5 @@
-"""The recipe study: each option beyond pix2pix alone, and their best combination, against plain pix2pix.
+"""The recipe study: each option beyond pix2pix alone, and their best combination, against plain pix2pix;
+and the hints study: a generator with appearance hints against one without.
 
 Run inside a project whose params.yaml points at the data to study (the README's real-data setting:
 CUHK at 128 px, ngf = ndf = 64, batch 1, about 2000 steps), with everything committed:
@@ -9,10 +10,21 @@ CUHK at 128 px, ngf = ndf = 64, batch 1, about 2000 steps), with everything comm
     python benchmarks/recipe_study.py table                  # the table, from `dvc exp show --json`
     python benchmarks/recipe_study.py table --json results.json --save study.json   # keep the record
 
+    python benchmarks/recipe_study.py queue --study hints --seeds 0 1   # no-hints, hints, hints-film
+    python benchmarks/recipe_study.py table --study hints    # per tone group: tone shift without / with hints
+
 Every arm trains for the same steps (the params file's epochs) and is scored by the evaluate stage
 on the test split; the val columns (from metrics/train.json) are the ones to choose settings by.
-`--reference FILE` adds rows scored elsewhere on the same test faces, e.g. pytorch-CycleGAN-and-
-pix2pix's own train.py/test.py, as {"name": {"psnr": [...], "ssim": [...], ...}} with a list per seed.
+The recipe study's arms train without hints, as pix2pix does. `--reference FILE` adds rows scored
+elsewhere on the same test faces, e.g. pytorch-CycleGAN-and-pix2pix's own train.py/test.py, as
+{"name": {"psnr": [...], "ssim": [...], ...}} with a list per seed.
+
+The hints table groups the test faces by `tone_group` where the data has it (the demo) and else by
+`skin_tone` (thirds by measured skin lightness, any data; `--group` chooses). Per arm: PSNR and SSIM
+without and with the measured hints, the mean over tone groups of |group mean tone shift| and the
+tone-shift gap across groups, each without and with hints, and the PSNR without hints against the
+no-hints arm (the issue's bar: with hints, shift and gap at least halved and PSNR up; without
+hints, within 0.2 dB of the no-hints arm).
 """
 
 from __future__ import annotations
@@ -35,10 +47,23 @@ ARMS: dict[str, dict[str, str]] = {
     "ssim": {"train.lambda_ssim": "10"},
     "test_batch": {"evaluate.inference": "test_batch"},  # plain pix2pix scored with the paper's test protocol
 }
+# The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck.
+HINT_ARMS: dict[str, dict[str, str]] = {
+    "no-hints": {"train.hints": "[]"},
+    "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
+    "hints-film": {"train.hints": "[skin,hair]", "train.hint_injection": "film"},
+}
+STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
+STUDY_BASE = {"recipe": {"train.hints": "[]"}, "hints": {}}  # settings every arm of a study shares
 TEST_COLUMNS = ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1")
 VAL_COLUMNS = ("final_val_psnr", "final_val_ssim")
 TIME_COLUMN = "train_seconds"
 PLAIN = "plain"
+NO_HINTS = "no-hints"
+HINTED = "hinted_"
+TONE_ATTRIBUTES = ("tone_group", "skin_tone")  # the first the experiments have groups the hints table
+TONE_SHIFT = "tone_shift"
+MIN_GROUP = 5  # images; smaller groups are too noisy to count (evaluate.min_group_count's default)
 
 
 def arm_settings(arm: str, recipe: Iterable[str]) -> dict[str, str]:
@@ -51,11 +76,12 @@ def arm_settings(arm: str, recipe: Iterable[str]) -> dict[str, str]:
     return combined
 
 
-def queue(arms: list[str], seeds: list[int], recipe: list[str]) -> None:
+def queue(arms: list[str], seeds: list[int], recipe: list[str], study: str = "recipe") -> None:
     """Seed by seed, so that the first seed of every arm is done before any arm's second."""
     for seed in seeds:
         for arm in arms:
-            settings = {**arm_settings(arm, recipe), "train.seed": str(seed)}
+            chosen = arm_settings(arm, recipe) if study == "recipe" else STUDIES[study][arm]
+            settings = {**STUDY_BASE[study], **chosen, "train.seed": str(seed)}
             command = ["dvc", "exp", "run", "--queue", "--name", f"{arm}-s{seed}"]
             for key, value in settings.items():
                 command += ["-S", f"{key}={value}"]
@@ -90,14 +116,16 @@ def experiments(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def by_arm(found: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Experiments named `<arm>-s<seed>` grouped by arm, in ARMS order (others after); other names are skipped."""
+def by_arm(found: dict[str, dict[str, Any]], known: Iterable[str] = ARMS) -> dict[str, list[dict[str, Any]]]:
+    """Experiments named `<arm>-s<seed>` grouped by arm, in the order of `known` (others after).
+
+    Other names are skipped."""
     arms: dict[str, list[dict[str, Any]]] = {}
     for name, values in sorted(found.items()):
         arm, _, seed = name.rpartition("-s")
         if arm and seed.isdigit():
             arms.setdefault(arm, []).append(values)
-    order = list(ARMS)
+    order = list(known)
     return dict(sorted(arms.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
 
 
@@ -125,22 +153,85 @@ def table(arms: dict[str, list[dict[str, Any]]], reference: dict[str, dict[str, 
     return "\n".join(lines)
 
 
+def tone_groups(run: dict[str, Any], attribute: str) -> list[str]:
+    """The groups of `attribute` with at least MIN_GROUP test images ('missing' is no tone)."""
+    groups = []
+    for key, count in run.items():
+        parts = key.split(".")
+        if len(parts) == 4 and parts[:2] == ["group", attribute] and parts[3] == "count" and parts[2] != "missing":
+            if count >= MIN_GROUP:
+                groups.append(parts[2])
+    return sorted(groups)
+
+
+def mean_absolute_shift(run: dict[str, Any], attribute: str, prefix: str = "") -> float | None:
+    """Mean over tone groups of |the group's mean tone shift|: how far each group's faces are rendered off."""
+    shifts = [run.get(f"group.{attribute}.{group}.{prefix}{TONE_SHIFT}") for group in tone_groups(run, attribute)]
+    shifts = [abs(shift) for shift in shifts if shift is not None]
+    return statistics.fmean(shifts) if shifts else None
+
+
+def tone_attribute(arms: dict[str, list[dict[str, Any]]]) -> str:
+    keys = {key for runs in arms.values() for run in runs for key in run}
+    return next((name for name in TONE_ATTRIBUTES if f"gap.{name}.{TONE_SHIFT}" in keys), TONE_ATTRIBUTES[-1])
+
+
+def hints_table(arms: dict[str, list[dict[str, Any]]], attribute: str | None = None) -> str:
+    """Per arm: quality and tone shift per tone group, without and with the measured hints."""
+    attribute = attribute or tone_attribute(arms)
+    baseline = [run["psnr"] for run in arms.get(NO_HINTS, []) if "psnr" in run]
+    columns = {
+        "psnr": lambda run: run.get("psnr"),
+        "hinted psnr": lambda run: run.get(f"{HINTED}psnr"),
+        "ssim": lambda run: run.get("ssim"),
+        "hinted ssim": lambda run: run.get(f"{HINTED}ssim"),
+        "mean abs tone shift": lambda run: mean_absolute_shift(run, attribute),
+        "hinted mean abs tone shift": lambda run: mean_absolute_shift(run, attribute, HINTED),
+        "tone shift gap": lambda run: run.get(f"gap.{attribute}.{TONE_SHIFT}"),
+        "hinted tone shift gap": lambda run: run.get(f"gap.{attribute}.{HINTED}{TONE_SHIFT}"),
+        "psnr - no-hints psnr": lambda run: (
+            run["psnr"] - statistics.fmean(baseline) if baseline and "psnr" in run else None
+        ),
+    }
+    header = ["arm", "seeds", *columns, "train s"]
+    lines = [f"tone groups: {attribute} (groups of at least {MIN_GROUP} test images)"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for arm, runs in arms.items():
+        cells = [arm, str(len(runs))]
+        for value in columns.values():
+            cells.append(_mean([number for run in runs if (number := value(run)) is not None]))
+        seconds = [run[TIME_COLUMN] for run in runs if TIME_COLUMN in run]
+        cells.append(f"{statistics.fmean(seconds):.0f}" if len(seconds) == len(runs) else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     queued = commands.add_parser("queue", help="queue arms x seeds as DVC experiments")
-    queued.add_argument("--arms", nargs="+", default=list(ARMS), choices=[*ARMS, "recipe"])
+    queued.add_argument("--study", choices=list(STUDIES), default="recipe")
+    queued.add_argument("--arms", nargs="+", choices=[*ARMS, "recipe", *HINT_ARMS],
+                        help="default: every arm of the study")
     queued.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     queued.add_argument("--recipe", nargs="+", default=[], choices=[arm for arm in ARMS if arm != PLAIN],
                         help="the single-option arms the `recipe` arm combines")
     shown = commands.add_parser("table", help="print the table of finished experiments")
+    shown.add_argument("--study", choices=list(STUDIES), default="recipe")
+    shown.add_argument("--group", choices=TONE_ATTRIBUTES, help="hints study: the tone grouping (default: tone_group "
+                       "where the data has it, else skin_tone)")
     shown.add_argument("--json", type=Path, help="a saved `dvc exp show --json` instead of asking DVC")
     shown.add_argument("--save", type=Path, help="also save `dvc exp show --json` here")
     shown.add_argument("--reference", type=Path, help="rows scored elsewhere on the same test faces (JSON)")
     args = parser.parse_args()
 
     if args.command == "queue":
-        queue(args.arms, args.seeds, args.recipe)
+        arms = args.arms or list(STUDIES[args.study])
+        allowed = [*STUDIES[args.study], *(["recipe"] if args.study == "recipe" else [])]
+        wrong = [arm for arm in arms if arm not in allowed]
+        if wrong:
+            parser.error(f"arms {wrong} are not in the {args.study} study")
+        queue(arms, args.seeds, args.recipe, args.study)
         return
     if args.json:
         text = args.json.read_text()
@@ -148,8 +239,13 @@ def main() -> None:
         text = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
         if args.save:
             args.save.write_text(text)
+    found = experiments(json.loads(text))
+    if args.study == "hints":
+        studied = {arm: runs for arm, runs in by_arm(found, HINT_ARMS).items() if arm in HINT_ARMS}
+        print(hints_table(studied, args.group))
+        return
     reference = json.loads(args.reference.read_text()) if args.reference else {}
-    print(table(by_arm(experiments(json.loads(text))), reference))
+    print(table({arm: runs for arm, runs in by_arm(found).items() if arm not in HINT_ARMS}, reference))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""DVC stage `assemble_pairs`: subject-disjoint split and pix2pix AB images."""
+"""DVC stage `assemble_pairs`: subject-disjoint split, pix2pix AB images and each photo's appearance hints."""
 
 import argparse
 from pathlib import Path
@@ -14,5 +14,7 @@ parser.add_argument("summary", type=Path, help="counts per split, source and att
 args = parser.parse_args()
 
 with reported_errors("assemble_pairs"):
-    pairs = assemble_pairs(args.faces_dir, args.out_dir, load_params().assemble_pairs, args.summary)
+    params = load_params()
+    geometry = params.crop_resize.alignment  # where crop_resize put the eyes: the hints are measured from there
+    pairs = assemble_pairs(args.faces_dir, args.out_dir, params.assemble_pairs, geometry, args.summary)
     print("assemble_pairs:", pairs["split"].value_counts().to_dict())

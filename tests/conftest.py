@@ -138,6 +138,16 @@ def tiny_generator_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def hinted_generator_file(tmp_path_factory) -> Path:
+    """Like `tiny_generator_file`, but trained (so to speak) with skin and hair hints as input planes."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("hinted_model") / "generator.pt"
+    config = GeneratorConfig(TINY_SIZE, input_channels=1, ngf=4, hints=("skin", "hair"))
+    save_generator(UnetGenerator(config), path, TINY_PREPROCESSING)
+    return path
+
+
 @dataclass(frozen=True)
 class DemoSketches:
     """Uncropped demo sketches on disk with the eye centres they were drawn with."""

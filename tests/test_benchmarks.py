@@ -195,3 +195,69 @@ def test_recipe_study_table_gives_means_spreads_and_the_time_against_plain_pix2p
     assert ema.startswith("| ema | 2 |") and "| 22.250 ±0.250 |" in ema and ema.endswith("| 110 | 1.00 |")
     assert reference.startswith("| pix2pix (reference) | 2 | - | - | 19.250 ±0.250 |")
     assert recipe_study.arm_settings("recipe", ["ema", "resize"]) == {"train.ema_decay": "0.995", "train.upsample": "resize"}
+
+
+def test_hints_study_table_gives_tone_shift_per_group_without_and_with_hints():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import recipe_study
+
+    def run(psnr: float, shifts: dict[str, float], hinted: dict[str, float] | None = None) -> dict:
+        values = {"psnr": psnr, "ssim": 0.5, "train_seconds": 100.0}
+        for prefix, by_group in (("", shifts), ("hinted_", hinted or {})):
+            for group, shift in by_group.items():
+                values[f"group.tone_group.{group}.count"] = 10
+                values[f"group.tone_group.{group}.{prefix}tone_shift"] = shift
+            if by_group:
+                values[f"gap.tone_group.{prefix}tone_shift"] = max(by_group.values()) - min(by_group.values())
+        if hinted:
+            values.update({"hinted_psnr": psnr + 2, "hinted_ssim": 0.6})
+        values["group.tone_group.VI.count"] = 2  # too few to count
+        values["group.tone_group.VI.tone_shift"] = 50.0
+        return values
+
+    found = {
+        "no-hints-s0": run(20.0, {"I": -6.0, "V": 10.0}),
+        "no-hints-s1": run(21.0, {"I": -8.0, "V": 12.0}),
+        "hints-s0": run(20.8, {"I": -6.0, "V": 10.0}, {"I": -1.0, "V": 3.0}),
+        "plain-s0": run(1.0, {"I": 0.0}),  # a recipe arm is not part of this study
+    }
+    arms = {arm: runs for arm, runs in recipe_study.by_arm(found, recipe_study.HINT_ARMS).items()
+            if arm in recipe_study.HINT_ARMS}
+    lines = recipe_study.hints_table(arms).splitlines()
+    assert lines[0] == "tone groups: tone_group (groups of at least 5 test images)"
+    assert lines[1].startswith("| arm | seeds | psnr | hinted psnr | ssim | hinted ssim | mean abs tone shift |")
+    no_hints, hints = lines[3:]
+    # no-hints: |shift| means 8 and 10 -> 9 +-1; gaps 16 and 20; no hinted columns
+    assert no_hints == ("| no-hints | 2 | 20.500 ±0.500 | - | 0.500 ±0.000 | - | 9.000 ±1.000 | - | 18.000 ±2.000 "
+                        "| - | 0.000 ±0.500 | 100 |")
+    assert hints == "| hints | 1 | 20.800 | 22.800 | 0.500 | 0.600 | 8.000 | 2.000 | 16.000 | 4.000 | 0.300 | 100 |"
+    assert recipe_study.hints_table({"hints": [run(20.0, {}, {})]}).startswith("tone groups: skin_tone")
+
+
+def test_study_queues_name_each_experiment_arm_and_seed_and_the_recipe_study_trains_without_hints(monkeypatch):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import recipe_study
+
+    commands = []
+    monkeypatch.setattr(recipe_study.subprocess, "run", lambda command, check: commands.append(command))
+    recipe_study.queue(["no-hints", "hints-film"], [0, 1], [], "hints")
+    recipe_study.queue(["ema"], [2], [], "recipe")
+    assert [" ".join(command) for command in commands] == [
+        "dvc exp run --queue --name no-hints-s0 -S train.hints=[] -S train.seed=0",
+        "dvc exp run --queue --name hints-film-s0 -S train.hints=[skin,hair] -S train.hint_injection=film "
+        "-S train.seed=0",
+        "dvc exp run --queue --name no-hints-s1 -S train.hints=[] -S train.seed=1",
+        "dvc exp run --queue --name hints-film-s1 -S train.hints=[skin,hair] -S train.hint_injection=film "
+        "-S train.seed=1",
+        "dvc exp run --queue --name ema-s2 -S train.hints=[] -S train.ema_decay=0.995 -S train.seed=2",
+    ]
+
+
+def test_hint_injection_trains_each_injection_on_the_toy_colour_task():
+    output = run_benchmark("hint_injection.py", "--size", "32", "--steps", "2", "--batch", "4", "--ngf", "4",
+                           "--pairs", "8", "--seeds", "0")
+    rows = [line.split() for line in output.splitlines()]
+    rows = [row for row in rows if row and row[0] in ("none", "channels", "film")]
+    assert [row[0] for row in rows] == ["none", "channels", "film"]
+    assert rows[0][1] == rows[0][2], "without hints the L1 with hints is the same"
+    assert all(0 < float(value) < 2 for row in rows for value in row[1:3])

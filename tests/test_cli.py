@@ -285,3 +285,68 @@ def test_serve_refuses_impossible_limits(capsys, option, value, message):
         main(["serve", option, value])
     assert exit_info.value.code == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+# ---- appearance hints ---------------------------------------------------------------------------
+
+
+def test_skin_and_hair_for_every_sketch_and_per_file_from_a_csv(tmp_path, capsys, demo_sketches, hinted_generator_file):
+    common = ["--model", hinted_generator_file, "--align", "center"]
+    assert _predict(demo_sketches.folder, "-o", tmp_path / "plain", *common) == EXIT_OK
+    assert _predict(demo_sketches.folder, "-o", tmp_path / "auto", "--skin", "auto", *common) == EXIT_OK
+    colours = ["--skin", "#8d5524", "--hair", "black"]
+    assert _predict(demo_sketches.folder, "-o", tmp_path / "given", *colours, *common) == EXIT_OK
+    hints = tmp_path / "hints.csv"
+    hints.write_text("file,skin\nface1.png,monk-10\n")
+    assert _predict(demo_sketches.folder, "-o", tmp_path / "csv", *colours, "--hints", hints, *common) == EXIT_OK
+
+    model = inference.load_sketch_to_photo(hinted_generator_file)
+    align = inference.SketchAligner.for_model(model, "center")
+
+    def photo(folder: str, face: str) -> np.ndarray:
+        return np.asarray(Image.open(tmp_path / folder / f"{face}.png"))
+
+    def expected(face: str, **colours) -> np.ndarray:
+        sketch = torch.from_numpy(align(demo_sketches.folder / f"{face}.png")[0])[None, None]
+        return model(sketch, **colours)[0].permute(1, 2, 0).numpy()
+
+    for face in ("face0", "face1", "face2"):
+        assert np.array_equal(photo("plain", face), expected(face))
+        assert np.array_equal(photo("auto", face), expected(face))
+        assert np.array_equal(photo("given", face), expected(face, skin="#8d5524", hair="black"))
+        csv_colours = {"skin": "monk-10", "hair": "black"} if face == "face1" else {"skin": "#8d5524", "hair": "black"}
+        assert np.array_equal(photo("csv", face), expected(face, **csv_colours)), "the file's row replaces --skin"
+    assert not np.array_equal(photo("plain", "face0"), photo("given", "face0"))
+
+
+@pytest.mark.parametrize(
+    "arguments, csv, message",
+    [
+        (["--skin", "#zz0000"], None, "--skin: '#zz0000' is not a colour: give a hex sRGB colour (#rrggbb), a Monk"),
+        ([], "file,hair\nnobody.png,black\n", "hints.csv line 2: file 'nobody.png' is not one of the sketches given"),
+        ([], "file,hair\nface0.png,purple\n", "hints.csv line 2, hair: 'purple' is not a colour"),
+    ],
+)
+def test_a_bad_colour_or_hints_file_is_a_usage_error_that_names_it(
+    tmp_path, capsys, demo_sketches, hinted_generator_file, arguments, csv, message
+):
+    if csv is not None:
+        (tmp_path / "hints.csv").write_text(csv)
+        arguments = [*arguments, "--hints", tmp_path / "hints.csv"]
+    code = _predict(demo_sketches.folder, "-o", tmp_path / "out", "--model", hinted_generator_file, "--align", "center",
+                    *arguments)
+    assert code == EXIT_USAGE and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing is generated before the hints are checked"
+
+
+def test_colours_for_a_generator_trained_without_hints_are_a_usage_error(tmp_path, capsys, demo_sketches,
+                                                                         tiny_generator_file):
+    common = [demo_sketches.folder, "--model", tiny_generator_file, "--align", "center"]
+    assert _predict(*common, "-o", tmp_path / "auto", "--skin", "auto") == EXIT_OK  # auto is no hint
+    assert _predict(*common, "-o", tmp_path / "out", "--hair", "black") == EXIT_USAGE
+    assert ("sketch2face predict: error: the command line gives hair colours, but this generator was trained without "
+            "hints") in capsys.readouterr().err
+    (tmp_path / "hints.csv").write_text("file,skin\nface0.png,monk-04\n")
+    assert _predict(*common, "-o", tmp_path / "out", "--hints", tmp_path / "hints.csv") == EXIT_USAGE
+    problem = f"{tmp_path / 'hints.csv'} gives skin colours, but this generator was trained without hints"
+    assert problem in capsys.readouterr().err

@@ -21,7 +21,9 @@ import pytest
 import torch
 from PIL import Image
 
-from sketch2face.config import AssemblePairsParams, CropResizeParams, SourceParams, SynthesizeParams, parse_params
+from sketch2face.config import (
+    AlignmentParams, AssemblePairsParams, CropResizeParams, SourceParams, SynthesizeParams, parse_params,
+)
 from sketch2face.data import faces
 from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces
 from sketch2face.data.pairs import assemble_pairs
@@ -55,7 +57,8 @@ def tiny_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     write_demo_dataset(SynthesizeParams(count=12, image_size=SIZE), root / "demo")
     build_faces(CropResizeParams(image_size=SIZE, sources=(_demo_source(root),)), root / "faces")
-    assemble_pairs(root / "faces", root / "pairs", AssemblePairsParams(val_fraction=0.15, test_fraction=0.25))
+    splits = AssemblePairsParams(val_fraction=0.15, test_fraction=0.25)
+    assemble_pairs(root / "faces", root / "pairs", splits, AlignmentParams())
     return root
 
 

@@ -49,6 +49,7 @@ class EvalOutputs:
     """What the evaluate stage writes (metrics/ and results/)."""
 
     generated_dir: Path
+    hinted_dir: Path  # photos generated with the hints measured on the real photos
     metrics: Path
     per_image: Path
     histograms_dir: Path
@@ -61,6 +62,7 @@ class EvalOutputs:
     def in_dirs(cls, metrics_dir: Path, results_dir: Path) -> EvalOutputs:
         return cls(
             generated_dir=results_dir / "generated",
+            hinted_dir=results_dir / "generated_hinted",
             metrics=metrics_dir / EVAL_SUMMARY_FILE,
             per_image=metrics_dir / EVAL_PER_IMAGE_FILE,
             histograms_dir=metrics_dir / "histograms",

@@ -24,7 +24,7 @@ from sketch2face.app.settings import (
     DEFAULT_QUEUE_SIZE,
     ServeSettings,
 )
-from sketch2face.config import NoFacePolicy
+from sketch2face.config import HINT_NAMES, NoFacePolicy
 from sketch2face.data.images import DEFAULT_MAX_PIXELS
 from sketch2face.data.walk import printable
 from sketch2face.inference import (
@@ -34,13 +34,19 @@ from sketch2face.inference import (
     DetectorUnavailable,
     Failure,
     GeneratorFileError,
+    HintsError,
     PredictReport,
     SketchAligner,
+    SketchHints,
+    SketchInput,
+    check_hints_for_model,
     collect_sketches,
     detector_available,
     face_detector,
     load_sketch_to_photo,
+    parse_hint,
     predict_sketches,
+    read_hints_file,
 )
 from sketch2face.errors import error_line
 from sketch2face.io import OutputError
@@ -80,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=get_args(NoFacePolicy),
         default="reject",
         help="with --align detect, what to do with a sketch where no face is found (default reject)",
+    )
+    colours = "#rrggbb, monk-01..monk-10 (Monk Skin Tone scale), a hair colour name or auto (docs/hints.md)"
+    predict.add_argument("--skin", metavar="COLOUR", help=f"skin colour of every sketch's face: {colours}")
+    predict.add_argument("--hair", metavar="COLOUR", help=f"hair colour of every sketch's face: {colours}")
+    predict.add_argument(
+        "--hints",
+        type=Path,
+        metavar="CSV",
+        help="per-sketch colours: a CSV with columns file (as given, or relative to a folder given) and skin "
+        "and/or hair; its colours replace --skin/--hair for the files it names",
     )
 
     serve = commands.add_parser(
@@ -180,12 +196,28 @@ def summarise(report: PredictReport, out_dir: Path) -> str:
     return printable("\n".join(lines))
 
 
+def _hints(
+    args: argparse.Namespace, model: SketchToPhoto, inputs: list[SketchInput]
+) -> Callable[[SketchInput], SketchHints]:
+    """Each input's hints: its row of --hints, over --skin/--hair; a usage error for a bad colour or file row."""
+    try:
+        common = {name: parse_hint(text, f"--{name}") for name in HINT_NAMES if (text := getattr(args, name))}
+        check_hints_for_model(model, [name for name, lab in common.items() if lab is not None], "the command line")
+        per_file = read_hints_file(args.hints, inputs) if args.hints else {}
+        given = {name for colours in per_file.values() for name, lab in colours.items() if lab is not None}
+        check_hints_for_model(model, given, str(args.hints))
+    except HintsError as exc:
+        raise UsageError(str(exc)) from None
+    return lambda item: {**common, **per_file.get(str(item.path), {})}
+
+
 def predict(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise UsageError(f"{args.output} is a file; -o takes the folder the photos go to")
     model = _load_model(args)
     align = _aligner(args, model)
     inputs, failures = collect_sketches(args.inputs, args.output)
+    hints = _hints(args, model, inputs)
     for failure in failures:
         _report_failure(failure)
 
@@ -198,6 +230,7 @@ def predict(args: argparse.Namespace) -> int:
         with_side_by_side=args.side_by_side,
         on_failure=_report_failure,
         progress=len(inputs) > 1,
+        hints=hints,
     )
     report.failures[:0] = failures
     print(summarise(report, args.output))

@@ -3,7 +3,9 @@
 A sketch (a cropped face or a whole scan) is read, aligned to the canonical geometry stored in
 the generator file (eye centres from a detector, or a centre crop), run through the generator in
 batches and written as `<out>/<name>.png`, optionally with `<name>_side_by_side.png`
-(sketch | photo). Every input is either written or listed with the reason it was not.
+(sketch | photo). Every input is either written or listed with the reason it was not. A
+generator trained with appearance hints takes each sketch's skin and hair colour when a user
+gives them (for all sketches, or per file in a CSV); otherwise it guesses them.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
-from sketch2face.config import AlignmentParams, DeviceKind, NoFacePolicy
+from sketch2face.colour import Lab, parse_colour
+from sketch2face.config import HINT_NAMES, AlignmentParams, DeviceKind, NoFacePolicy
 from sketch2face.data.align import align_to_eyes, alignment_geometry, canonical_eyes, center_crop_resize
 from sketch2face.data.images import (
     ColourMode,
@@ -51,6 +55,8 @@ UNPICKLER_DETAIL = "WeightsUnpickler error:"  # in torch's message, before the r
 BY_DETECTED_EYES, BY_CENTRE_CROP, AS_GIVEN = "detected eyes", "center crop", "as given"
 BY_FACE_BOX = "eyes placed in the face box"  # a face was found but not its eyes
 BY_GIVEN_EYES = "given eyes"  # placed by a person (the web app)
+SketchHints = Mapping[str, Lab | None]  # a sketch's hints by name; None: no hint (the generator guesses)
+HINTS_FILE_COLUMN = "file"
 
 
 class UnusableSketch(ValueError):
@@ -226,6 +232,11 @@ class SketchAligner:
 class SketchInput:
     path: Path
     name: str  # output path relative to the output folder, without suffix
+    relative: str | None = None  # the path within the folder it was found in (None: a file given as such)
+
+    def names(self) -> set[str]:
+        """How a hints file may name this input: its path as given, or relative to its folder."""
+        return {os.path.normpath(text) for text in (str(self.path), self.relative) if text}
 
 
 @dataclass(frozen=True)
@@ -275,16 +286,17 @@ def collect_sketches(arguments: Sequence[Path], out_dir: Path) -> tuple[list[Ske
         elif found[0] == "folder":
             walk = walk_folder(argument)
             unreadable = walk.skipped
-            candidates = [(path, path.relative_to(argument).with_suffix("").as_posix()) for path in walk.files]
+            candidates = [(path, path.relative_to(argument)) for path in walk.files]
         else:
             unreadable = []
-            candidates = [(argument, argument.stem)]
+            candidates = [(argument, None)]
         failures.extend(Failure(str(entry.path), entry.reason) for entry in unreadable if first_time(entry.path))
-        for path, name in candidates:
+        for path, relative in candidates:
             if not first_time(path.resolve()):
                 continue
             if is_image_file(path):
-                inputs.append(SketchInput(path, name))
+                name = path.stem if relative is None else relative.with_suffix("").as_posix()
+                inputs.append(SketchInput(path, name, None if relative is None else relative.as_posix()))
             else:
                 failures.append(Failure(str(path), f"not an image file (suffix {path.suffix or 'none'!r})"))
 
@@ -348,10 +360,86 @@ def _channels_last(images: torch.Tensor) -> np.ndarray:
     return array[..., 0] if array.shape[-1] == 1 else array
 
 
-def generate_photos(model: SketchToPhoto, aligned: list[np.ndarray]) -> np.ndarray:
-    """Aligned uint8 sketches (H, W) or (H, W, C) -> uint8 photos (N, H, W[, C]), in one forward pass."""
+def generate_photos(
+    model: SketchToPhoto, aligned: list[np.ndarray], hints: Sequence[SketchHints] | None = None
+) -> np.ndarray:
+    """Aligned uint8 sketches (H, W) or (H, W, C) -> uint8 photos (N, H, W[, C]), in one forward pass.
+
+    `hints`: each sketch's colours (name -> CIELAB, or None for no hint); none given: no hints.
+    """
     device = next(model.parameters()).device
-    return _channels_last(model(_channels_first(aligned).to(device)))
+    by_name = {}
+    for name in {name for sketch_hints in hints or [] for name in sketch_hints}:
+        rows = [sketch_hints.get(name) for sketch_hints in hints]
+        by_name[name] = np.array([[np.nan] * 3 if lab is None else lab for lab in rows], np.float32)
+    return _channels_last(model(_channels_first(aligned).to(device), **by_name))
+
+
+# ---- appearance hints given by the user ---------------------------------------------------------
+
+
+class HintsError(ValueError):
+    """Hints a user gave that cannot be used: a bad colour, a hints file row naming no input, ..."""
+
+
+def check_hints_for_model(model: SketchToPhoto, given: Iterable[str], where: str) -> None:
+    """HintsError when colours are given for a hint the generator was not trained with."""
+    extra = sorted(set(given) - set(model.config.hints))
+    if extra:
+        hints = model.config.hints
+        takes = f"takes only {', '.join(hints)} hints" if hints else "was trained without hints"
+        raise HintsError(f"{where} gives {' and '.join(extra)} colours, but this generator {takes}")
+
+
+def parse_hint(text: str, where: str) -> Lab | None:
+    """A colour a user gave; HintsError names `where` it was given and what is allowed."""
+    try:
+        return parse_colour(text)
+    except ValueError as exc:
+        raise HintsError(f"{where}: {exc}") from None
+
+
+def read_hints_file(path: Path, inputs: Sequence[SketchInput]) -> dict[str, dict[str, Lab | None]]:
+    """Per-input hints from a CSV with columns `file` and any of the hint names (`skin`, `hair`).
+
+    A `file` names an input as given or relative to a folder given; every row must name one
+    (a row for a file that is not among the inputs is an error naming the row), and no input may
+    be named twice. An empty cell gives no hint for that file from the CSV. Returns, by input
+    path, the colours each row gives.
+    """
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise HintsError(f"{path}: cannot read it as CSV ({detail})") from None
+    table.columns = [column.strip().lower() for column in table.columns]
+    unknown = [column for column in table.columns if column != HINTS_FILE_COLUMN and column not in HINT_NAMES]
+    problems = [f"no '{HINTS_FILE_COLUMN}' column"] if HINTS_FILE_COLUMN not in table.columns else []
+    problems += [f"unknown columns {unknown}"] if unknown else []
+    if problems:
+        allowed = f"the columns are {HINTS_FILE_COLUMN} and any of {', '.join(HINT_NAMES)}"
+        raise HintsError(f"{path}: {' and '.join(problems)}; {allowed}")
+    by_name: dict[str, list[SketchInput]] = {}
+    for item in inputs:
+        for name in item.names():
+            by_name.setdefault(name, []).append(item)
+    hints: dict[str, dict[str, Lab | None]] = {}
+    named_on: dict[str, int] = {}
+    for index, row in table.iterrows():
+        line = int(index) + 2  # the header is line 1
+        where = f"{path} line {line}"
+        named = row[HINTS_FILE_COLUMN].strip()
+        matches = by_name.get(os.path.normpath(named)) if named else None
+        if not matches:
+            raise HintsError(f"{where}: file '{row[HINTS_FILE_COLUMN]}' is not one of the sketches given")
+        colours = {name: parse_hint(row[name], f"{where}, {name}") for name in HINT_NAMES if row.get(name, "").strip()}
+        for item in matches:
+            key = str(item.path)
+            if key in named_on:
+                raise HintsError(f"{where}: {item.path} already has hints on line {named_on[key]}")
+            named_on[key] = line
+            hints[key] = colours
+    return hints
 
 
 def _aligned_batches(
@@ -382,8 +470,12 @@ def predict_sketches(
     with_side_by_side: bool = False,
     on_failure: Callable[[Failure], None] = lambda failure: None,
     progress: bool = False,
+    hints: Callable[[SketchInput], SketchHints] | None = None,
 ) -> PredictReport:
-    """Aligns, generates and writes every input; the report lists what was written and what failed."""
+    """Aligns, generates and writes every input; the report lists what was written and what failed.
+
+    `hints` gives each input's appearance hints (for a generator trained with them).
+    """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     report = PredictReport()
@@ -395,7 +487,8 @@ def predict_sketches(
             bar.update()
 
         for batch in _aligned_batches(inputs, align, batch_size, failed):
-            photos = generate_photos(model, [aligned for _, aligned, _ in batch])
+            batch_hints = None if hints is None else [hints(item) for item, _, _ in batch]
+            photos = generate_photos(model, [aligned for _, aligned, _ in batch], batch_hints)
             for (item, aligned, method), photo in zip(batch, photos):
                 write_image(photo_path(out_dir, item), photo)
                 if with_side_by_side:

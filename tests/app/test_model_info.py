@@ -48,8 +48,8 @@ def test_a_generator_file_is_evaluated_by_its_training_run(project):
 
     info = _describe(project / "models" / "generator.pt")
 
-    assert (info.name, info.image_size, info.input_channels, info.architecture, info.device) == (
-        "generator.pt", 32, 1, "unet", "cpu"
+    assert (info.name, info.image_size, info.input_channels, info.architecture, info.device, info.hints) == (
+        "generator.pt", 32, 1, "unet", "cpu", []
     )
     assert info.trained_at == "2025-01-02T03:04:05+00:00"
     assert info.evaluation.model_dump() == {
@@ -135,3 +135,7 @@ def test_a_logged_model_whose_origin_cannot_be_read_is_still_described(tiny_gene
     info = describe_logged_model("models:/nothing@here", load_sketch_to_photo(tiny_generator_file), CPU, notes.append)
     assert info.trained_at is None and info.evaluation is None
     assert len(notes) == 1 and notes[0].startswith("where and when models:/nothing@here was logged could not be read")
+
+
+def test_the_hints_a_generator_takes_are_part_of_its_description(hinted_generator_file):
+    assert _describe(hinted_generator_file).hints == ["skin", "hair"]

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 import pytest
 from fastapi.testclient import TestClient
 
@@ -135,7 +136,7 @@ def test_openapi_documents_the_api(client):
     assert "image/png" in predict["responses"]["200"]["content"]
     form = predict["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][form]["properties"]) == {
-        "image", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y"
+        "image", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y", "skin", "hair"
     }
 
 
@@ -304,3 +305,30 @@ def test_an_internal_failure_is_a_500_without_a_traceback(model, demo_sketches):
         assert client.get("/healthz").status_code == 200
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error (RuntimeError); the server log has the details"}
+
+
+# ---- appearance hints ------------------------------------------------------------------------------
+
+
+def test_a_generator_with_hints_takes_skin_and_hair_fields(demo_sketches, hinted_generator_file, tmp_path):
+    model = load_sketch_to_photo(hinted_generator_file)
+    with TestClient(tiny_app(model, demo_sketches.locate_eyes)) as client:
+        given = client.post("/api/predict", **_upload(_face(demo_sketches), skin="monk-08", hair="black"))
+        guessed = client.post("/api/predict", **_upload(_face(demo_sketches)))
+        bad = client.post("/api/predict", **_upload(_face(demo_sketches), skin="beige"))
+    assert given.status_code == guessed.status_code == 200
+    align = SketchAligner.for_model(model, "detect", locate_eyes=demo_sketches.locate_eyes)
+    sketch = align(demo_sketches.folder / "face0.png")[0]
+    expected = model(torch.from_numpy(sketch)[None, None], skin="monk-08", hair="black")[0].permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(pixels(given.content), expected)
+    assert not np.array_equal(pixels(given.content), pixels(guessed.content))
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("skin: 'beige' is not a colour: give a hex sRGB")
+
+
+def test_colours_for_a_generator_without_hints_are_refused_and_auto_is_no_hint(client, demo_sketches):
+    refused = client.post("/api/predict", **_upload(_face(demo_sketches), hair="#402010"))
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "the request gives hair colours, but this generator was trained without hints"
+    auto = client.post("/api/predict", **_upload(_face(demo_sketches), skin="auto"))
+    plain = client.post("/api/predict", **_upload(_face(demo_sketches)))
+    assert auto.status_code == 200 and auto.content == plain.content

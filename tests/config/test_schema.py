@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sketch2face.config import ParamsError, TrainParams, load_params, parse_params
+from sketch2face.config import HINT_NAMES, ParamsError, TrainParams, load_params, parse_params
 from sketch2face.config.reader import read_yaml
 from sketch2face.models.generator import GeneratorConfig
 
@@ -31,7 +31,8 @@ def test_the_committed_params_file_spells_out_exactly_the_schema_defaults():
     written = read_yaml(REPO / "params.yaml")
     for section, values in defaults.model_dump(exclude={"crop_resize": {"sources"}}).items():
         assert set(written[section]) - {"sources"} == set(values), f"params.yaml's {section} must list every key of the schema"
-    assert GeneratorConfig(image_size=64) == GeneratorConfig.from_params(defaults.train, 64)
+    # a generator file's config defaults to what files meant before a field existed: no hints then
+    assert GeneratorConfig(image_size=64, hints=HINT_NAMES) == GeneratorConfig.from_params(defaults.train, 64)
 
 
 def test_image_size_must_suit_the_unet():
@@ -103,7 +104,7 @@ def test_recipe_options_default_to_the_paper_and_are_checked():
     train = parse_params(MINIMAL).train
     assert (train.upsample, train.ema_decay, train.discriminator_scales, train.spectral_norm) == ("transposed", 0.0, 1, False)
     assert (train.lambda_feature_matching, train.lambda_ssim, train.augment_d) == (0.0, 0.0, ())
-    with pytest.raises(ParamsError, match=r"train.augment_d: each augmentation may be named once"):
+    with pytest.raises(ParamsError, match=r"train.augment_d: each may be named once"):
         parse_params({**MINIMAL, "train": {"augment_d": ["cutout", "cutout"]}})
     with pytest.raises(ParamsError, match=r"train.ema_decay: out of range"):
         parse_params({**MINIMAL, "train": {"ema_decay": 1.0}})
@@ -114,3 +115,20 @@ def test_the_coarsest_discriminator_scale_must_still_fit_a_patchgan():
     raw = {"crop_resize": {**MINIMAL["crop_resize"], "image_size": 64}, "train": {"discriminator_scales": 3}}
     with pytest.raises(ParamsError, match=r"train.n_layers_d=3 at 3 scales \(the coarsest 1/4\): it needs at least 96"):
         parse_params(raw)
+
+
+def test_hints_default_to_skin_and_hair_and_are_checked():
+    train = parse_params(MINIMAL).train
+    assert (train.hints, train.hint_dropout, train.hint_injection) == (("skin", "hair"), 0.5, "channels")
+    assert parse_params({**MINIMAL, "train": {"hints": []}}).train.hints == ()
+    assert parse_params({**MINIMAL, "train": {"hints": ["hair"], "hint_injection": "film"}}).train.hints == ("hair",)
+    for train, problem in [
+        ({"hints": ["skin", "skin"]}, r"train.hints: each may be named once"),
+        ({"hints": ["eyes"]}, r"train.hints.0: must be one of 'skin' or 'hair' \(got 'eyes'\)"),
+        ({"hint_dropout": 1.0}, r"train.hint_dropout: out of range"),
+        ({"hints": [], "hint_dropout": 0.3}, r"train: hint_dropout only matters with hints, but hints is \[\]"),
+        ({"hints": [], "hint_injection": "film"}, r"hint_injection only matters with hints"),
+        ({"direction": "photo_to_sketch", "input_channels": 3, "output_channels": 1}, r"hints describe the photo"),
+    ]:
+        with pytest.raises(ParamsError, match=problem):
+            parse_params({**MINIMAL, "train": train})

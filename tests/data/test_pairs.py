@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sketch2face.config import AssemblePairsParams, SourceParams
+from sketch2face.colour import srgb_to_lab
+from sketch2face.config import AlignmentParams, AssemblePairsParams, SourceParams
 from sketch2face.data.pairs import assemble_pairs, split_subjects
 from sketch2face.data.records import PAIRS_FILE
 from sketch2face.data.sources import aligned
@@ -98,7 +99,8 @@ def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
                      "sketch": f"sketches/f{index}.png", "gender": "female" if index < 5 else ""})  # f5: gender unknown
     pd.DataFrame(rows).to_csv(faces / "manifest.csv", index=False)
 
-    pairs = assemble_pairs(faces, tmp_path / "pairs", AssemblePairsParams(val_fraction=0.2, test_fraction=0.2), tmp_path / "pairs.json")
+    params = AssemblePairsParams(val_fraction=0.2, test_fraction=0.2)
+    pairs = assemble_pairs(faces, tmp_path / "pairs", params, AlignmentParams(), tmp_path / "pairs.json")
 
     assert len(pairs) == 6 and set(pairs["split"]) == {"train", "val", "test"}
     assert list(pd.read_csv(tmp_path / "pairs" / PAIRS_FILE, keep_default_na=False)["gender"]) == ["female"] * 5 + [""]
@@ -109,5 +111,10 @@ def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
     assert summary["split.train"] + summary["split.val"] + summary["split.test"] == 6
     assert summary["split.train"] == 4 and summary["split.train.gender.female"] == 3  # the blank gender is in train
     assert not [key for key in summary if key.endswith(".gender.")]
+    written = pd.read_csv(tmp_path / "pairs" / PAIRS_FILE)
+    expected = np.round(srgb_to_lab(np.array([200, 10, 10])), 1)  # a flat photo: skin and hair are its colour
+    np.testing.assert_allclose(written[["skin_L", "skin_a", "skin_b"]].to_numpy(), [expected] * 6, atol=0.051)
+    np.testing.assert_allclose(written[["hair_L", "hair_a", "hair_b"]].to_numpy(), [expected] * 6, atol=0.051)
+    assert not [key for key in summary if "skin_" in key or "hair_" in key]  # descriptive, not a group attribute
     read_back = aligned.scan(SourceParams(name="mine", kind="aligned", root=tmp_path / "pairs"))
     assert len(read_back.records) == 6 and read_back.rejections == []  # pairs.csv is its table, not a stray file

@@ -10,14 +10,17 @@ import torch.hub
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from sketch2face.config import EvaluateParams
+from sketch2face.config import AlignmentParams, EvaluateParams
+from sketch2face.data.appearance import measure_appearance
 from sketch2face.data.pairs import side_by_side
 from sketch2face.data.records import SourceError
 from sketch2face.evaluation import report
 from sketch2face.artifacts import EvalOutputs, TrainOutputs
+from sketch2face.data.images import luma
 from sketch2face.evaluation.evaluator import (
-    MEAN_PHOTO, SKETCH, baseline_images, evaluate, generate, scored_generator,
+    MEAN_PHOTO, SKETCH, baseline_images, evaluate, generate, headline, scored_generator,
 )
+from sketch2face.inference import load_sketch_to_photo
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator, save_generator
 from sketch2face.tracking import Tracker
@@ -39,7 +42,8 @@ class RecordingTracker(Tracker):
         self.artifacts.append(Path(path))
 
 
-def _pairs_dir(root: Path) -> Path:
+def _pairs_dir(root: Path, hints: bool = False) -> Path:
+    """Pairs of 8 test faces; `hints`: with the colours assemble_pairs measures on each photo."""
     rows = []
     # the test faces are listed out of id order: the fixed grid must sort them
     for split, subjects in (("train", range(5)), ("test", range(13, 9, -1))):
@@ -57,7 +61,8 @@ def _pairs_dir(root: Path) -> Path:
                 subject_id = f"demo/s{subject:02d}"
                 rows.append(
                     {"id": face_id, "source": "demo", "subject": subject_id, "gender": gender,
-                     "raw_photo": "x.png", "split": split, "pair": pair}
+                     "raw_photo": "x.png", "split": split, "pair": pair,
+                     **(measure_appearance(photo, AlignmentParams()).columns() if hints else {})}
                 )
     pd.DataFrame(rows).to_csv(root / "pairs.csv", index=False)
     return root
@@ -211,3 +216,76 @@ def test_generation_is_deterministic_and_independent_of_the_batch(inference):
     photos = generate(model, sketches, batch_size=3)
     assert photos.shape == (4, 3, 2 * SIZE, 2 * SIZE) and photos.dtype == torch.uint8
     assert torch.equal(photos, generate(model, sketches, batch_size=1))
+
+
+@pytest.fixture(scope="module")
+def hinted(tmp_path_factory):
+    """A generator with both hints scored on pairs with measured colours."""
+    root = tmp_path_factory.mktemp("hinted")
+    pairs_dir = _pairs_dir(root / "pairs", hints=True)
+    torch.manual_seed(0)
+    config = GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4, hints=("skin", "hair"))
+    save_generator(UnetGenerator(config), root / "g.pt", {})
+    log = root / "train_log.tsv"
+    pd.DataFrame({"epoch": [1], "loss_G_GAN": [1.0], "loss_D_real": [0.7]}).to_csv(log, sep="\t", index=False)
+    outputs = EvalOutputs.in_dirs(root / "metrics", root / "results")
+    params = EvaluateParams(grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8,
+                            perceptual_metrics=())
+    tracker = RecordingTracker()
+    summary = evaluate(params, root / "g.pt", pairs_dir, log, outputs, tracker)
+    return summary, outputs, tracker, pairs_dir, root / "g.pt"
+
+
+def test_a_generator_with_hints_is_scored_without_and_with_the_measured_colours(hinted):
+    summary, outputs, tracker, pairs_dir, generator_file = hinted
+    for metric in ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1", "tone_shift"):
+        assert isinstance(summary[f"hinted_{metric}"], float) and isinstance(summary[metric], float), metric
+    assert summary["psnr_gain_from_hints"] == pytest.approx(summary["hinted_psnr"] - summary["psnr"], abs=1e-3)
+    assert summary["grouped_attributes"] == "gender, skin_tone, source"
+    for group in ("light", "medium", "dark"):
+        assert summary[f"group.skin_tone.{group}.count"] in (2, 3)  # 8 test faces in thirds
+        assert {f"group.skin_tone.{group}.tone_shift", f"group.skin_tone.{group}.hinted_tone_shift"} <= set(summary)
+    assert {"gap.skin_tone.tone_shift", "gap.skin_tone.hinted_tone_shift", "gap.gender.hinted_psnr"} <= set(summary)
+    assert {"hinted_psnr", "gap.skin_tone.hinted_tone_shift"} <= set(tracker.metrics)
+    assert "evaluate hinted: {'psnr'" in headline(summary, outputs)
+
+    per_image = pd.read_csv(outputs.per_image, dtype={"id": str}).set_index("id")
+    table = pd.read_csv(pairs_dir / "pairs.csv").set_index("id")
+    lightest = per_image["skin_L"].idxmax()
+    darkest = per_image["skin_L"].idxmin()
+    assert per_image.loc[lightest, "skin_tone"] == "light" and per_image.loc[darkest, "skin_tone"] == "dark"
+    model = load_sketch_to_photo(generator_file)
+    for face_id in ("demo/s10-v0", "demo/s13-v1"):
+        ab = np.asarray(Image.open(pairs_dir / f"test/{face_id}.png"))
+        sketch = torch.from_numpy(luma(ab[:, :SIZE])[..., 0].copy())[None, None]
+        colours = {name: torch.tensor(table.loc[face_id, [f"{name}_L", f"{name}_a", f"{name}_b"]].to_numpy(float))
+                   for name in ("skin", "hair")}
+        expected = model(sketch, **colours)[0].permute(1, 2, 0).numpy()
+        written = np.asarray(Image.open(outputs.hinted_dir / f"{face_id}.png"))
+        assert np.array_equal(written, expected), "the hinted photo is the model given the measured colours"
+        assert not np.array_equal(written, np.asarray(Image.open(outputs.generated_dir / f"{face_id}.png")))
+        scored = psnr(ab[None, :, SIZE:], written[None])[0]
+        assert per_image.loc[face_id, "hinted_psnr"] == pytest.approx(scored, abs=1e-3)
+
+
+def test_grid_rows_show_sketch_no_hint_with_hint_and_real(hinted):
+    _, outputs, _, pairs_dir, _ = hinted
+    grid = np.asarray(Image.open(outputs.grid))
+    step, factor = report.MIN_TILE + report.GAP, report.MIN_TILE // SIZE
+    assert grid.shape[1] == 4 * step - report.GAP
+    first = "demo/s10-v0"  # the first test id
+    tile = slice(0, report.MIN_TILE, factor)
+    columns = [grid[tile, left : left + report.MIN_TILE : factor] for left in range(0, 4 * step, step)]
+    assert np.array_equal(columns[1], np.asarray(Image.open(outputs.generated_dir / f"{first}.png")))
+    assert np.array_equal(columns[2], np.asarray(Image.open(outputs.hinted_dir / f"{first}.png")))
+    assert np.array_equal(columns[3], np.asarray(Image.open(pairs_dir / f"test/{first}.png"))[:, SIZE:])
+
+
+def test_a_generator_with_hints_needs_the_test_photos_measured_colours(tmp_path):
+    pairs_dir = _pairs_dir(tmp_path / "pairs")  # a pairs.csv from before hints were measured
+    config = GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4, hints=("hair",))
+    save_generator(UnetGenerator(config), tmp_path / "g.pt", {})
+    outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
+    with pytest.raises(SourceError, match=r"pairs.csv: the generator takes hair hints, but 8 test pairs have no "
+                                          r"measured hair colour; rerun assemble_pairs"):
+        evaluate(EvaluateParams(), tmp_path / "g.pt", pairs_dir, tmp_path / "log.tsv", outputs, RecordingTracker())

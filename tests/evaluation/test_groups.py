@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from sketch2face.data.records import SourceError
-from sketch2face.evaluation.groups import group_metrics, grouped_attributes, key_part
+from sketch2face.evaluation.groups import group_metrics, grouped_attributes, key_part, skin_tone_thirds, with_skin_tone
 
 PER_IMAGE = pd.DataFrame(
     {
@@ -36,3 +36,14 @@ def test_values_become_safe_key_segments():
     clash = PER_IMAGE.assign(gender=["a b", "a_b", "x", "x", "x", "x"])
     with pytest.raises(SourceError, match="pairs.csv column .gender.: distinct values collide"):
         group_metrics(clash, ["gender"], ["psnr"], min_count=1)
+
+
+def test_skin_tone_puts_the_faces_in_thirds_by_measured_lightness():
+    table = pd.DataFrame({"id": list("abcdefg"), "skin_L": ["50.1", "70", "", "60", "40", "80", "30"]})
+    tones = with_skin_tone(table).set_index("id")["skin_tone"].to_dict()
+    assert tones == {"f": "light", "b": "light", "d": "medium", "a": "medium", "e": "dark", "g": "dark", "c": ""}
+    assert list(skin_tone_thirds(pd.Series([55.0] * 6))) == ["light"] * 2 + ["medium"] * 2 + ["dark"] * 2  # ties split
+    without = pd.DataFrame({"id": ["a"], "gender": ["male"]})
+    assert with_skin_tone(without) is without, "a pairs table without measured colours has no skin_tone"
+    summary = group_metrics(with_skin_tone(table).assign(psnr=range(7)), ["skin_tone"], ["psnr"], min_count=2)
+    assert summary["group.skin_tone.missing.count"] == 1 and summary["gap.skin_tone.psnr"] == 3.5  # dark 5, medium 1.5

@@ -65,8 +65,10 @@ def test_perceptual_metrics_run_only_with_local_weights_and_rgb_photos(monkeypat
     monkeypatch.setattr(perceptual, "missing_weights", lambda metric: [] if metric == "lpips" else ["inception.pth"])
     monkeypatch.setattr(piq, "LPIPS", _MeanAbsoluteDifference)
     images = np.zeros((2, 4, 4, 3), dtype=np.uint8)
-    per_image, overall, skipped = perceptual_scores(images, images, ("lpips", "fid"))
-    assert list(per_image) == ["lpips"] and overall == {}
+    per_image, overall, skipped = perceptual_scores(images, {"": images, "hinted_": 255 - images}, ("lpips", "fid"))
+    assert list(per_image) == ["lpips", "hinted_lpips"] and overall == {}
+    assert list(per_image["lpips"]) == pytest.approx([0, 0])
+    assert list(per_image["hinted_lpips"]) == pytest.approx([1, 1])
     assert skipped == "fid: no local weights (inception.pth; never downloaded)"
-    _, _, skipped = perceptual_scores(images[..., :1], images[..., :1], ("lpips",))
+    _, _, skipped = perceptual_scores(images[..., :1], {"": images[..., :1]}, ("lpips",))
     assert skipped == "lpips: needs RGB photos"

@@ -66,3 +66,43 @@ def test_model_logging_can_be_turned_off_and_survives_an_unreachable_store(monke
         with Tracker().start() as unreachable:
             assert log_generator(unreachable, model, TrackingParams()) is None
     assert any("continuing without tracking" in str(w.message) for w in caught)
+
+
+@pytest.fixture(scope="module")
+def hinted_model_uri(hinted_generator_file, tmp_path_factory):
+    from sketch2face.models.generator import SketchToPhoto, load_generator_file
+
+    store = f"sqlite:///{tmp_path_factory.mktemp('mlflow-hints') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        with Tracker().start() as tracker:
+            uri = log_generator(tracker, SketchToPhoto(*load_generator_file(hinted_generator_file)), TrackingParams())
+    assert uri, "logging the generator failed"
+    return store, uri
+
+
+def test_a_generator_without_hints_has_no_params_in_its_signature(logged_generator):
+    assert mlflow.models.get_model_info(logged_generator.model_uri).signature.params is None
+
+
+def test_hints_are_optional_params_of_the_pyfunc_one_colour_for_all_or_one_per_sketch(hinted_model_uri,
+                                                                                     hinted_generator_file, monkeypatch):
+    store, uri = hinted_model_uri
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    mlflow.set_tracking_uri(store)
+    params = mlflow.models.get_model_info(uri).signature.params
+    assert [(spec.name, spec.dtype.name, spec.default, spec.shape) for spec in params.params] == [
+        ("skin", "string", ["auto"], (-1,)), ("hair", "string", ["auto"], (-1,))
+    ]
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    model = load_sketch_to_photo(hinted_generator_file)
+    sketches = _sketches(3)
+    torch_sketches = torch.from_numpy(sketches)
+    np.testing.assert_array_equal(pyfunc.predict(sketches), model(torch_sketches).numpy())
+    given = pyfunc.predict(sketches, params={"skin": ["#8d5524"], "hair": ["black", "auto", "monk-03"]})
+    expected = model(torch_sketches, skin="#8d5524", hair=["black", "auto", "monk-03"]).numpy()
+    np.testing.assert_array_equal(given, expected)
+    assert not np.array_equal(given, pyfunc.predict(sketches))
+    assert torch.equal(mlflow.pytorch.load_model(uri)(torch_sketches, skin="monk-07"), model(torch_sketches, skin="monk-07"))
+    with pytest.raises(Exception, match="hint skin: 'beige' is not a colour"):
+        pyfunc.predict(sketches, params={"skin": ["beige"]})

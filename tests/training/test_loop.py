@@ -119,12 +119,13 @@ def test_unusable_checkpoint_is_named_and_training_starts_fresh(tmp_path, capsys
 
 RECIPE = dict(
     upsample="resize", ema_decay=0.9, discriminator_scales=2, n_layers_d=2, lambda_feature_matching=2.0, spectral_norm=True,
-    augment_d=("translation", "cutout", "colour"), lambda_ssim=1.0,
+    augment_d=("translation", "cutout", "colour"), lambda_ssim=1.0, hint_injection="film", hint_dropout=0.4,
 )
 
 
 def test_every_recipe_option_on_still_resumes_bit_identically(tmp_path):
-    """The weight average, both scales' spectral norms and the augmentation draws all come back from a checkpoint."""
+    """The weight average, both scales' spectral norms, the augmentation draws and which hints were left out
+    all come back from a checkpoint (the plain resume tests above train with hints as channels)."""
     reference = _fit(tmp_path / "reference", dropout=True, **RECIPE)
 
     def interrupt(step: int, logs: dict) -> None:

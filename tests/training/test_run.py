@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from sketch2face.artifacts import TrainOutputs
-from sketch2face.config import parse_params
+from sketch2face.config import AlignmentParams, parse_params
 from sketch2face.data.align import alignment_geometry
+from sketch2face.data.appearance import measure_appearance
 from sketch2face.data.dataset import load_oriented_split
 from sketch2face.data.images import read_image
 from sketch2face.data.pairs import side_by_side
@@ -38,13 +39,16 @@ def _outputs(root) -> TrainOutputs:
     return TrainOutputs.in_dirs(root / "models", root / "metrics")
 
 
-def _tiny_pairs(folder, count=2, size=32):
+def _tiny_pairs(folder, count=2, size=32, hints=True):
+    """A train split only; `hints`: with the colours assemble_pairs measures (else a pairs.csv from before them)."""
     rng = np.random.default_rng(0)
     rows = []
     for index in range(count):
         sketch = rng.integers(0, 256, (size, size), dtype=np.uint8)
-        write_image(folder / "train" / f"{index}.png", side_by_side(sketch, np.stack([255 - sketch] * 3, axis=2)))
-        rows.append({"id": str(index), "subject": str(index), "split": "train", "pair": f"train/{index}.png"})
+        photo = np.stack([255 - sketch] * 3, axis=2)
+        write_image(folder / "train" / f"{index}.png", side_by_side(sketch, photo))
+        rows.append({"id": str(index), "subject": str(index), "split": "train", "pair": f"train/{index}.png",
+                     **(measure_appearance(photo, AlignmentParams()).columns() if hints else {})})
     write_csv(folder / PAIRS_FILE, pd.DataFrame(rows))
 
 
@@ -189,3 +193,14 @@ def test_an_empty_train_split_is_a_user_error_naming_the_pairs_table(tmp_path):
     pairs_dir = write_pairs_dir(tmp_path / "pairs", {"val": 2, "test": 1})
     with pytest.raises(SourceError, match=f"{pairs_dir / PAIRS_FILE}: the train split is empty"):
         train(pipeline_params(**TINY), pairs_dir, _outputs(tmp_path), offline_tracker())
+
+
+def test_hints_need_the_measured_colours_and_a_table_without_them_is_a_user_error(tmp_path):
+    _tiny_pairs(tmp_path / "pairs", hints=False)
+    settings = {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 1, "epochs_decay": 0}
+    with pytest.raises(SourceError, match=r"pairs.csv: train.hints \['skin', 'hair'\] needs the colours measured on "
+                                          r"every photo, but 2 pairs lack them \(e.g. 0: no skin colour\); rerun "
+                                          r"assemble_pairs \(`dvc repro`\), or set train.hints: \[\]"):
+        train(pipeline_params(**settings), tmp_path / "pairs", _outputs(tmp_path), offline_tracker())
+    summary = train(pipeline_params(**settings, hints=[]), tmp_path / "pairs", _outputs(tmp_path), offline_tracker())
+    assert summary["train_pairs"] == 2 and load_generator(_outputs(tmp_path).generator).config.hints == ()

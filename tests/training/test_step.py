@@ -1,6 +1,7 @@
 import copy
 import math
 
+import pytest
 import torch
 
 from sketch2face.config import TrainParams
@@ -73,3 +74,32 @@ def test_bf16_step_on_the_cpu_trains_in_bf16_with_finite_losses():
     for name, network in networks.items():
         unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters()))
         assert unchanged == 0, f"{unchanged} {name} parameters were not updated"
+
+
+def test_hint_dropout_leaves_out_each_hint_of_each_sample_at_its_rate_from_torchs_generator():
+    trainer = Pix2PixTrainer(TrainParams(**TINY, hint_dropout=0.3), image_size=32)
+    appearance = torch.tensor([[[50.0, 10.0, 20.0], [20.0, 2.0, 3.0]]]).expand(2000, 2, 3)
+    torch.manual_seed(0)
+    hints = trainer.training_hints(appearance, 2000)
+    absent = hints.isnan().all(dim=-1)
+    assert hints.isnan().any(dim=-1).equal(absent), "a hint is left out whole"
+    assert absent.float().mean(dim=0).tolist() == pytest.approx([0.3, 0.3], abs=0.04)
+    combinations = {tuple(row) for row in absent.tolist()}
+    assert combinations == {(False, False), (False, True), (True, False), (True, True)}, "each hint on its own"
+    assert torch.equal(hints[~absent], appearance[~absent]) and not appearance.isnan().any(), "kept values unchanged"
+    torch.manual_seed(0)
+    assert torch.equal(trainer.training_hints(appearance, 2000).isnan(), hints.isnan()), "torch's generator decides"
+    never = Pix2PixTrainer(TrainParams(**TINY, hint_dropout=0.0), image_size=32)
+    assert torch.equal(never.training_hints(appearance, 2000), appearance)
+    assert never.training_hints(None, 3).isnan().all(), "a batch without measured colours has no hints"
+    assert Pix2PixTrainer(TrainParams(**TINY, hints=()), image_size=32).training_hints(appearance, 2000) is None
+
+
+def test_the_discriminator_judges_sketch_and_photo_only_whatever_the_hints():
+    with_hints = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+    without = Pix2PixTrainer(TrainParams(**TINY, hints=()), image_size=32)
+    assert with_hints.discriminator.state_dict().keys() == without.discriminator.state_dict().keys()
+    first = [p.shape for p in with_hints.discriminator.parameters()]
+    assert first == [p.shape for p in without.discriminator.parameters()]
+    logs = with_hints.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3) * 50)
+    assert all(math.isfinite(value) for value in logs.values())

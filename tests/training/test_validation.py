@@ -27,15 +27,17 @@ def test_the_first_val_l1_is_always_the_best_so_far():
     assert is_better(0.9, None)
 
 
-def test_val_psnr_is_finite_and_l1_matches_by_hand():
+def test_val_psnr_is_finite_and_l1_matches_by_hand_with_the_measured_hints():
     trainer = Pix2PixTrainer(TrainParams(ngf=4, ndf=4, batch_size=2, seed=3), image_size=32)
     pairs = learnable_pairs(3)
     scores = validate(trainer.generator, pairs, 2, torch.device("cpu"), "fp32")
     assert trainer.generator.training, "validation must hand the generator back in training mode"
     trainer.generator.eval()
     with torch.no_grad():
-        fake = trainer.generator(pairs.sketches.float() / 127.5 - 1)
+        fake = trainer.generator(pairs.sketches.float() / 127.5 - 1, pairs.appearance)  # skin, hair: its hint order
+        guessed = trainer.generator(pairs.sketches.float() / 127.5 - 1)
     assert scores["val_l1"] == pytest.approx((fake - (pairs.photos.float() / 127.5 - 1)).abs().mean().item(), rel=1e-5)
+    assert not torch.allclose(fake, guessed)
     assert math.isfinite(scores["val_psnr"])
     photos = [images.permute(0, 2, 3, 1).numpy() for images in (pairs.photos, to_pixels(fake))]
     assert scores["val_ssim"] == pytest.approx(ssim(*photos).mean(), abs=1e-6), "the evaluation's SSIM"

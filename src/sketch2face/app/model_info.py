@@ -43,6 +43,7 @@ class ModelInfo(BaseModel):
     device: str
     trained_at: str | None  # ISO 8601, UTC
     evaluation: Evaluation | None
+    hints: list[str] = []  # the appearance hints POST /api/predict takes (skin, hair); none: trained without
 
 
 def _basics(name: str, model: SketchToPhoto, device: torch.device) -> dict:
@@ -53,6 +54,7 @@ def _basics(name: str, model: SketchToPhoto, device: torch.device) -> dict:
         "input_channels": config.input_channels,
         "architecture": config.architecture,
         "device": str(device),
+        "hints": list(config.hints),
     }
 
 

@@ -38,7 +38,15 @@ from sketch2face.app.model_info import ModelInfo
 from sketch2face.app.settings import ServeSettings
 from sketch2face.data.images import IMAGE_SUFFIXES, ImageReadError, read_image_bytes
 from sketch2face.data.records import EyeCentres
-from sketch2face.inference import SketchAligner, UnusableSketch, generate_photos
+from sketch2face.inference import (
+    HintsError,
+    SketchAligner,
+    SketchHints,
+    UnusableSketch,
+    check_hints_for_model,
+    generate_photos,
+    parse_hint,
+)
 from sketch2face.models.generator import SketchToPhoto
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries, part headers and the eye fields around the image
@@ -61,6 +69,11 @@ EyeCoordinate = Annotated[
     float | None,
     Form(description="in pixels of the uploaded image as displayed (EXIF orientation applied); the left eye is "
          "the one with the smaller x; give all four coordinates or none"),
+]
+HintColour = Annotated[
+    str | None,
+    Form(description="appearance hint for a generator trained with hints: #rrggbb, monk-01 .. monk-10 (Monk Skin "
+         "Tone scale), a hair colour name (black, dark_brown, brown, blonde, red, grey, white) or auto"),
 ]
 ALIGNMENT_HEADER, EYES_HEADER = "X-Alignment", "X-Eyes"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -217,6 +230,16 @@ def _given_eyes(values: dict[str, float | None]) -> EyeCentres | None:
     return EyeCentres((values["left_eye_x"], values["left_eye_y"]), (values["right_eye_x"], values["right_eye_y"]))
 
 
+def _given_hints(model: SketchToPhoto, texts: dict[str, str | None]) -> SketchHints:
+    """The colours of the form's hint fields; 422 naming a bad colour or a hint the generator was not trained with."""
+    try:
+        hints = {name: parse_hint(text, name) for name, text in texts.items() if text}
+        check_hints_for_model(model, [name for name, lab in hints.items() if lab is not None], "the request")
+    except HintsError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return hints
+
+
 def create_app(
     model: SketchToPhoto, info: ModelInfo, aligner: SketchAligner, settings: ServeSettings = ServeSettings()
 ) -> FastAPI:
@@ -257,10 +280,12 @@ def create_app(
         eyes, method = aligner.find_eyes(sketch, label)
         return AlignResult(width=sketch.shape[1], height=sketch.shape[0], alignment=_alignment(method, eyes))
 
-    def make_photo(data: bytes, label: str, eyes: EyeCentres | None) -> tuple[PredictResult, bytes]:
+    def make_photo(
+        data: bytes, label: str, eyes: EyeCentres | None, hints: SketchHints
+    ) -> tuple[PredictResult, bytes]:
         sketch = decoded(data, label)
         aligned, method, used = aligner.align(sketch, label, eyes)
-        photo = png_bytes(generate_photos(model, [aligned])[0])
+        photo = png_bytes(generate_photos(model, [aligned], [hints])[0])
         result = PredictResult(
             width=sketch.shape[1],
             height=sketch.shape[0],
@@ -288,12 +313,16 @@ def create_app(
         left_eye_y: EyeCoordinate = None,
         right_eye_x: EyeCoordinate = None,
         right_eye_y: EyeCoordinate = None,
+        skin: HintColour = None,
+        hair: HintColour = None,
         response_format: Annotated[Literal["png", "json"], Query(alias="format")] = "png",
     ) -> Response:
-        """The photo, aligned on the given eyes or, without them, as `/api/align` finds them."""
+        """The photo, aligned on the given eyes or, without them, as `/api/align` finds them; a generator trained
+        with hints takes the skin and hair colours given (none given: it guesses them)."""
         eyes = _given_eyes(dict(zip(EYE_FIELDS, (left_eye_x, left_eye_y, right_eye_x, right_eye_y))))
+        hints = _given_hints(model, {"skin": skin, "hair": hair})
         data = await _image_bytes(image, settings.max_upload_bytes)
-        result, photo = await work(make_photo, data, _label(image), eyes)
+        result, photo = await work(make_photo, data, _label(image), eyes, hints)
         if response_format == "json":
             return JSONResponse(result.model_dump())
         left, right = result.alignment.left_eye, result.alignment.right_eye

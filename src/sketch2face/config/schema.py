@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -156,6 +156,9 @@ DeviceKind = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["fp32", "bf16"]
 Upsample = Literal["transposed", "resize"]
 Augmentation = Literal["translation", "cutout", "colour"]
+HintName = Literal["skin", "hair"]
+HINT_NAMES: tuple[str, ...] = get_args(HintName)
+HintInjection = Literal["channels", "film"]
 
 
 class TrainParams(_Section):
@@ -200,13 +203,35 @@ class TrainParams(_Section):
         (), strict=False, description="differentiable augmentation of every pair D sees: translation, cutout, colour"
     )
     lambda_ssim: float = Field(0.0, ge=0.0, description="weight of 1 - SSIM of the generated photo")
+    # Appearance hints: skin and hair colour measured on each training photo, given by the user at prediction.
+    hints: tuple[HintName, ...] = Field(
+        HINT_NAMES, strict=False, description="appearance hints the generator takes: skin, hair; [] for none"
+    )
+    hint_dropout: float = Field(
+        0.5, ge=0.0, lt=1.0, description="probability that a training sample's hint is left out, each hint on its own"
+    )
+    hint_injection: HintInjection = Field(
+        "channels", description="channels: constant extra input planes; film: scale and shift of the bottleneck"
+    )
 
-    @field_validator("augment_d")
+    @field_validator("augment_d", "hints")
     @classmethod
-    def _each_augmentation_once(cls, augmentations: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(augmentations)) != len(augmentations):
-            raise ValueError(f"each augmentation may be named once, got {list(augmentations)}")
-        return augmentations
+    def _each_named_once(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(names)) != len(names):
+            raise ValueError(f"each may be named once, got {list(names)}")
+        return names
+
+    @model_validator(mode="after")
+    def _hint_settings_need_hints(self) -> TrainParams:
+        """A hint setting changed from its default without any hint is most likely a forgotten `hints`."""
+        if not self.hints:
+            changed = [key for key in ("hint_dropout", "hint_injection") if getattr(self, key) != self.default(key)]
+            if changed:
+                verb = "matters" if len(changed) == 1 else "matter"
+                raise ValueError(f"{' and '.join(changed)} only {verb} with hints, but hints is []")
+        elif self.direction != "sketch_to_photo":
+            raise ValueError("hints describe the photo, which photo_to_sketch takes as its input: use hints: []")
+        return self
 
     @model_validator(mode="after")
     def _trains_at_least_one_epoch(self) -> TrainParams:
@@ -245,6 +270,7 @@ SsimWindow = Literal["gaussian", "uniform"]
 GroupAttribute = Literal[
     "source", "subset", "gender", "race", "official_split", "folder_split",
     "tone_group", "hair_colour", "hair_style", "face_shape", "facial_hair",
+    "skin_tone",  # derived at evaluation: the test photos' thirds by measured skin lightness (any dataset)
 ]
 
 
@@ -269,7 +295,7 @@ class EvaluateParams(_Section):
     batch_size: int = Field(16, ge=1, description="test images generated and scored at a time")
     workers: int = Field(0, ge=0, description="threads scoring chunks of test images; 0: one per CPU")
     group_attributes: tuple[GroupAttribute, ...] = Field(
-        ("gender", "race", "tone_group", "subset", "source"),
+        ("gender", "race", "tone_group", "skin_tone", "subset", "source"),
         strict=False,
         description="pairs.csv columns whose groups get their own metrics; those a dataset lacks are skipped",
     )

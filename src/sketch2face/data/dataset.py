@@ -1,7 +1,9 @@
 """The pair set held in memory as uint8 tensors, with pix2pix's jitter and flip applied jointly.
 
 Decoding happens once: every step only crops, flips and scales tensors already in memory, and
-the same crop and flip are applied to a sketch and its photo so that they stay aligned.
+the same crop and flip are applied to a sketch and its photo so that they stay aligned. Each
+pair's appearance (skin and hair colour measured on its photo) travels with it; cropping and
+flipping do not change colours.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from sketch2face.config import Direction
+from sketch2face.config import HINT_NAMES, Direction
+from sketch2face.data.appearance import HINT_COLUMNS
 from sketch2face.data.images import luma, read_image
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.models.generator import to_model_range
@@ -22,11 +25,20 @@ from sketch2face.models.generator import to_model_range
 
 @dataclass(frozen=True)
 class PairTensors:
-    """One split: sketches (N, Cin, S, S) and photos (N, Cout, S, S), uint8, plus their ids."""
+    """One split: sketches (N, Cin, S, S) and photos (N, Cout, S, S), uint8, plus their ids.
+
+    `appearance` (N, len(HINT_NAMES), 3): each photo's measured colours in CIELAB, NaN where
+    pairs.csv has none (a table written before hints were measured).
+    """
 
     ids: list[str]
     sketches: torch.Tensor
     photos: torch.Tensor
+    appearance: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.appearance is None:
+            object.__setattr__(self, "appearance", torch.full((len(self.ids), len(HINT_NAMES), 3), float("nan")))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -47,11 +59,18 @@ def _split_ab(ab: np.ndarray, input_channels: int, output_channels: int) -> tupl
     return halves[0], halves[1]
 
 
+def measured_appearance(rows: pd.DataFrame) -> torch.Tensor:
+    """(N, len(HINT_NAMES), 3) CIELAB from pairs.csv's hint columns; NaN where a column or a value is missing."""
+    columns = [column for name in HINT_NAMES for column in HINT_COLUMNS[name]]
+    values = rows.reindex(columns=columns).replace("", np.nan).astype(np.float32).to_numpy(copy=True)
+    return torch.from_numpy(values).reshape(len(rows), len(HINT_NAMES), 3)
+
+
 def _decode(pairs_dir: Path, rows: pd.DataFrame, sketch_channels: int, photo_channels: int) -> PairTensors:
     """Decodes the AB images of `rows` (of pairs.csv) into memory."""
     halves = [_split_ab(read_image(pairs_dir / pair, "rgb"), sketch_channels, photo_channels) for pair in rows["pair"]]
     sketches, photos = (torch.from_numpy(np.stack(side)) for side in zip(*halves))
-    return PairTensors(list(rows["id"]), sketches, photos)
+    return PairTensors(list(rows["id"]), sketches, photos, measured_appearance(rows))
 
 
 def _split_rows(pairs_dir: Path, split: str) -> pd.DataFrame:
@@ -81,7 +100,7 @@ def load_oriented_split(
     if direction == "sketch_to_photo":
         return _decode(pairs_dir, rows, input_channels, output_channels)
     pairs = _decode(pairs_dir, rows, output_channels, input_channels)
-    return PairTensors(pairs.ids, sketches=pairs.photos, photos=pairs.sketches)
+    return PairTensors(pairs.ids, sketches=pairs.photos, photos=pairs.sketches, appearance=pairs.appearance)
 
 
 class JitteredPairs:
@@ -101,12 +120,14 @@ class JitteredPairs:
             both = F.interpolate(both.float(), size=self.load_size, mode="bicubic", align_corners=False)
             both = both.round_().clamp_(0, 255).to(torch.uint8)
         self.both = both
+        self.appearance = pairs.appearance
 
     def __len__(self) -> int:
         return self.both.shape[0]
 
     def batches(self, batch_size: int, generator: torch.Generator):
-        """One epoch of (sketch, photo) float batches in [-1, 1], in a seeded random order."""
+        """One epoch of (sketch, photo, appearance) batches in a seeded random order: float images in [-1, 1]
+        and each photo's CIELAB colours (B, len(HINT_NAMES), 3)."""
         order = torch.randperm(len(self), generator=generator)
         margin = self.load_size - self.size
         for start in range(0, len(order), batch_size):
@@ -118,4 +139,4 @@ class JitteredPairs:
                 crop = self.both[item, :, top : top + self.size, left : left + self.size]
                 crops.append(crop.flip(-1) if self.flip and flip else crop)
             batch = to_model_range(torch.stack(crops))
-            yield batch[:, : self.input_channels], batch[:, self.input_channels :]
+            yield batch[:, : self.input_channels], batch[:, self.input_channels :], self.appearance[index]

@@ -2,6 +2,8 @@
 
 An AB image is the sketch (A, left half) beside the photo (B, right half), the aligned format
 of pytorch-CycleGAN-and-pix2pix, so the pairs can be used by other pix2pix code as they are.
+pairs.csv also holds each photo's appearance hints (skin and hair colour in CIELAB, measured on
+the aligned photo), so DVC versions them with the pairs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sketch2face.config import AssemblePairsParams
+from sketch2face.config import AlignmentParams, AssemblePairsParams
+from sketch2face.data.appearance import measure_appearance
 from sketch2face.data.images import as_rgb, read_image
 from sketch2face.data.records import FOLDER_SPLIT, MANIFEST_FILE, OFFICIAL_SPLIT, PAIRS_FILE
 from sketch2face.io import write_csv, write_image, write_json
@@ -122,17 +125,29 @@ def pairs_summary(pairs: pd.DataFrame) -> dict[str, int]:
 
 
 def assemble_pairs(
-    faces_dir: Path, out_dir: Path, params: AssemblePairsParams, summary_path: Path | None = None
+    faces_dir: Path,
+    out_dir: Path,
+    params: AssemblePairsParams,
+    geometry: AlignmentParams,
+    summary_path: Path | None = None,
 ) -> pd.DataFrame:
-    """Writes `<out>/<split>/<id>.png` AB images and `<out>/pairs.csv`; returns the pairs table."""
+    """Writes `<out>/<split>/<id>.png` AB images and `<out>/pairs.csv`; returns the pairs table.
+
+    `geometry` is where crop_resize put the eyes (`crop_resize.alignment`): the appearance hints
+    are measured relative to them. An `aligned` source's faces were only resized, not aligned;
+    they are measured as if their eyes sat there too.
+    """
     manifest = pd.read_csv(faces_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
     manifest["split"] = split_subjects(manifest, params)
     manifest["pair"] = [f"{split}/{face_id}.png" for split, face_id in zip(manifest["split"], manifest["id"])]
+    appearance = []
     for _, row in manifest.iterrows():
         sketch = read_image(faces_dir / row["sketch"], "gray")
         photo = read_image(faces_dir / row["photo"], "rgb")
         write_image(out_dir / row["pair"], side_by_side(sketch, photo))
-    pairs = manifest.drop(columns=["photo", "sketch"])
+        appearance.append(measure_appearance(photo, geometry).columns())
+    measured = pd.DataFrame(appearance, index=manifest.index)
+    pairs = pd.concat([manifest.drop(columns=["photo", "sketch"]), measured], axis=1)
     write_csv(out_dir / PAIRS_FILE, pairs)
     if summary_path is not None:
         write_json(summary_path, pairs_summary(pairs))

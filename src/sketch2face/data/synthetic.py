@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sketch2face.colour import HAIR_COLOURS, hex_to_srgb
 from sketch2face.data.records import EyeCentres
 
 TONE_GROUPS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI")
@@ -35,15 +36,8 @@ _SKIN_RGB: dict[str, tuple[float, float, float]] = {
     "VI": (78, 50, 36),
 }
 
-_HAIR_RGB: dict[str, tuple[float, float, float]] = {
-    "black": (26, 22, 20),
-    "dark_brown": (58, 38, 26),
-    "brown": (108, 72, 42),
-    "blonde": (202, 166, 106),
-    "red": (150, 66, 30),
-    "grey": (150, 148, 143),
-    "white": (222, 220, 212),
-}
+# The named hair colours a user may give as a hint are the ones the demo faces are painted with.
+_HAIR_RGB: dict[str, tuple[int, int, int]] = {name: hex_to_srgb(value) for name, value in HAIR_COLOURS.items()}
 # Hair colour probabilities for the lightest and the darkest tone group; interpolated between.
 _HAIR_P_LIGHT = {"black": .10, "dark_brown": .22, "brown": .22, "blonde": .22, "red": .12, "grey": .08, "white": .04}
 _HAIR_P_DARK = {"black": .58, "dark_brown": .26, "brown": .06, "blonde": .0, "red": .0, "grey": .07, "white": .03}

@@ -1,7 +1,10 @@
 """The evaluate stage: generate every test photo, score it and two baselines, per image and per group.
 
 Every number comes with a scale: the same metrics for a constant predictor (the mean training
-photo) and for the sketch itself taken as the photo (its grey replicated to RGB).
+photo) and for the sketch itself taken as the photo (its grey replicated to RGB). A generator
+with appearance hints is scored twice: without hints (the unprefixed keys, comparable with any
+other generator) and with the colours measured on each real test photo, what a precise witness
+would say (keys prefixed `hinted_`).
 """
 
 from __future__ import annotations
@@ -10,19 +13,19 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from sketch2face.artifacts import EvalOutputs, TrainOutputs
-from sketch2face.config import EvaluateParams, Params, SsimWindow
+from sketch2face.config import HINT_NAMES, EvaluateParams, Params, SsimWindow
 from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.evaluation import perceptual, report
 from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
-from sketch2face.evaluation.groups import group_metrics, grouped_attributes
+from sketch2face.evaluation.groups import group_metrics, grouped_attributes, with_skin_tone
 from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
 from sketch2face.data.images import as_rgb, luma
 from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
@@ -32,9 +35,11 @@ from sketch2face.models.generator import INFERENCE_KEY, SketchToPhoto, load_gene
 from sketch2face.tracking import Tracker, read_run_reference
 
 MODEL = ""  # the model's columns carry no prefix: `psnr`, `ssim`, ...
+HINTED = "hinted_"  # the model given the hints measured on the real photo
 MEAN_PHOTO = "baseline_mean_photo_"
 SKETCH = "baseline_sketch_"
-CANDIDATES = (MODEL, MEAN_PHOTO, SKETCH)
+CANDIDATES = (MODEL, HINTED, MEAN_PHOTO, SKETCH)  # HINTED only for a generator with hints
+HINT_GAIN = "psnr_gain_from_hints"
 IMAGE_METRICS = ("psnr", "ssim", "ssim_grey", "fsim")
 IDENTITY = "identity_rank1"
 HEADLINE_METRICS = (*IMAGE_METRICS, IDENTITY)
@@ -50,10 +55,29 @@ def channels_last(images: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())
 
 
-def generate(model: SketchToPhoto, sketches: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """uint8 sketches -> uint8 photos, run as `model.inference` says; the test-batch protocol's dropout is seeded."""
+def generate(
+    model: SketchToPhoto, sketches: torch.Tensor, batch_size: int, hints: Mapping[str, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """uint8 sketches -> uint8 photos, run as `model.inference` says; the test-batch protocol's dropout is seeded.
+
+    `hints`: CIELAB (N, 3) per hint name, for a generator that takes them.
+    """
     torch.manual_seed(TEST_BATCH_SEED)
-    return torch.cat([model(sketches[start : start + batch_size]) for start in range(0, len(sketches), batch_size)])
+    hints = hints or {}
+    batches = [slice(start, start + batch_size) for start in range(0, len(sketches), batch_size)]
+    return torch.cat([model(sketches[rows], **{name: lab[rows] for name, lab in hints.items()}) for rows in batches])
+
+
+def measured_hints(model: SketchToPhoto, test: PairTensors, pairs_dir: Path) -> dict[str, torch.Tensor]:
+    """The colours measured on each real test photo, for every hint the model takes."""
+    hints = {name: test.appearance[:, HINT_NAMES.index(name)] for name in model.config.hints}
+    for name, lab in hints.items():
+        if lab.isnan().any():
+            raise SourceError(
+                f"{pairs_dir / PAIRS_FILE}: the generator takes {name} hints, but {int(lab.isnan().any(dim=1).sum())} "
+                f"test pairs have no measured {name} colour; rerun assemble_pairs (`dvc repro`)"
+            )
+    return hints
 
 
 def baseline_images(sketches: np.ndarray, train_photos: np.ndarray, photo_channels: int) -> dict[str, np.ndarray]:
@@ -130,18 +154,23 @@ def score_test_set(
     return pd.concat([quality, identity_rates(recogniser, real, candidates, subjects)], axis=1)
 
 
-def perceptual_scores(real: np.ndarray, generated: np.ndarray, wanted: tuple[str, ...]) -> tuple[dict, dict, str]:
-    """LPIPS per image and FID overall, for those whose weights are local; and why the others are not."""
+def perceptual_scores(
+    real: np.ndarray, generated: Mapping[str, np.ndarray], wanted: tuple[str, ...]
+) -> tuple[dict, dict, str]:
+    """LPIPS per image and FID overall of each candidate (prefix -> images), for those whose weights are local;
+    and why the others are not computed."""
     per_image, overall, skipped = {}, {}, []
     for metric in wanted:
         missing = perceptual.missing_weights(metric)
         if missing or real.shape[-1] != 3:
             reason = f"no local weights ({', '.join(missing)}; never downloaded)" if missing else "needs RGB photos"
             skipped.append(f"{metric}: {reason}")
-        elif metric == "lpips":
-            per_image["lpips"] = perceptual.lpips(real, generated)
-        else:
-            overall["fid"] = round(perceptual.fid(real, generated), DECIMALS)
+            continue
+        for prefix, images in generated.items():
+            if metric == "lpips":
+                per_image[f"{prefix}lpips"] = perceptual.lpips(real, images)
+            else:
+                overall[f"{prefix}fid"] = round(perceptual.fid(real, images), DECIMALS)
     return per_image, overall, "; ".join(skipped)
 
 
@@ -154,6 +183,8 @@ def summarise(
     summary.update({column: round(float(means[column]), DECIMALS) for column in metric_columns})
     summary["psnr_gain_over_mean_photo"] = round(float(means["psnr"] - means[f"{MEAN_PHOTO}psnr"]), DECIMALS)
     summary["psnr_gain_over_sketch"] = round(float(means["psnr"] - means[f"{SKETCH}psnr"]), DECIMALS)
+    if f"{HINTED}psnr" in means:
+        summary[HINT_GAIN] = round(float(means[f"{HINTED}psnr"] - means["psnr"]), DECIMALS)
     summary["identity_chance_rank1"] = round(chance_rate(list(per_image["subject"])), DECIMALS)
     model_metrics = [column for column in metric_columns if not column.startswith("baseline_")]
     summary.update(group_metrics(per_image, attributes, model_metrics, params.min_group_count))
@@ -171,9 +202,11 @@ def _test_attributes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline(summary: Mapping[str, object], outputs: EvalOutputs) -> str:
-    """A few lines for the console: headline metrics of the model and each baseline."""
+    """A few lines for the console: headline metrics of the model (also with hints) and each baseline."""
     lines = []
     for prefix in CANDIDATES:
+        if f"{prefix}psnr" not in summary:
+            continue
         metrics = {metric: summary[f"{prefix}{metric}"] for metric in HEADLINE_METRICS}
         lines.append(f"evaluate {prefix.rstrip('_') or 'model'}: {metrics}")
     lines.append(f"evaluate: groups and gaps in {outputs.metrics}; skipped: {summary['skipped_metrics'] or 'none'}")
@@ -211,27 +244,31 @@ def evaluate(
         raise SourceError(f"{pairs_dir / PAIRS_FILE}: evaluation needs non-empty train and test splits")
     table = read_pairs_table(pairs_dir)
 
-    generated = channels_last(generate(model, test.sketches, params.batch_size))
+    generated = {MODEL: channels_last(generate(model, test.sketches, params.batch_size))}
+    if config.hints:
+        hints = measured_hints(model, test, pairs_dir)
+        generated[HINTED] = channels_last(generate(model, test.sketches, params.batch_size, hints))
     real, sketches, train_photos = channels_last(test.photos), channels_last(test.sketches), channels_last(train.photos)
-    for face_id, image in zip(test.ids, generated):
-        write_image(outputs.generated_dir / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)
+    for prefix, folder in ((MODEL, outputs.generated_dir), (HINTED, outputs.hinted_dir)):
+        for face_id, image in zip(test.ids, generated.get(prefix, []), strict=prefix in generated):
+            write_image(folder / f"{face_id}.png", image[..., 0] if image.shape[-1] == 1 else image)
 
-    candidates = {MODEL: generated, **baseline_images(sketches, train_photos, config.output_channels)}
+    candidates = {**generated, **baseline_images(sketches, train_photos, config.output_channels)}
     recogniser = Recogniser.fit(train_photos, params.identity_feature_size)
-    attributes = _test_attributes(table)
+    attributes = with_skin_tone(_test_attributes(table))
     scores = score_test_set(real, candidates, list(attributes["subject"]), recogniser, params)
     lpips_per_image, overall, skipped = perceptual_scores(real, generated, params.perceptual_metrics)
     per_image = pd.concat([attributes, scores, pd.DataFrame(lpips_per_image)], axis=1)
     write_csv(outputs.per_image, per_image.round(DECIMALS))
 
-    metric_columns = [f"{prefix}{metric}" for prefix in CANDIDATES for metric in SCORED_METRICS]
+    metric_columns = [f"{prefix}{metric}" for prefix in candidates for metric in SCORED_METRICS]
     metric_columns += list(lpips_per_image)
     summary = summarise(per_image, metric_columns, params, grouped_attributes(per_image, params.group_attributes))
     summary.update(overall)
     summary["skipped_metrics"] = skipped
     write_json(outputs.metrics, summary)
 
-    _draw(params, test, real, sketches, generated, per_image, train_log, outputs)
+    _draw(params, test.ids, [sketches, *generated.values(), real], per_image, train_log, outputs)
     tracker.log_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
     for artifact in (outputs.metrics, outputs.per_image, *outputs.pictures()):
         tracker.log_artifact(artifact, "evaluation")
@@ -242,21 +279,23 @@ def evaluate(
 
 def _draw(
     params: EvaluateParams,
-    test: PairTensors,
-    real: np.ndarray,
-    sketches: np.ndarray,
-    generated: np.ndarray,
+    ids: list[str],
+    columns: Sequence[np.ndarray],
     per_image: pd.DataFrame,
     train_log: Path,
     outputs: EvalOutputs,
 ) -> None:
-    """Grids (fixed ids, best / median / worst by PSNR), histograms and loss curves."""
-    triples = [(sketches[i], generated[i], real[i]) for i in range(len(test))]
-    fixed = sorted(range(len(test)), key=lambda i: test.ids[i])[: params.grid_size]
-    report.comparison_grid([triples[i] for i in fixed], outputs.grid)
+    """Grids (fixed ids, best / median / worst by PSNR), histograms and loss curves.
+
+    A grid row per face shows `columns`: sketch | generated (without hints | with hints) | real.
+    """
+    rows = [[images[i] for images in columns] for i in range(len(ids))]
+    fixed = sorted(range(len(ids)), key=lambda i: ids[i])[: params.grid_size]
+    report.comparison_grid([rows[i] for i in fixed], outputs.grid)
     for rank, indices in report.extremes(per_image["psnr"].to_numpy(), params.grid_size).items():
-        report.comparison_grid([triples[i] for i in indices], outputs.extremes[rank])
+        report.comparison_grid([rows[i] for i in indices], outputs.extremes[rank])
     report.histogram_tables(per_image, IMAGE_METRICS, outputs.histograms_dir)
-    labels = {"model": MODEL, "mean photo": MEAN_PHOTO, "sketch": SKETCH}
-    report.histogram_figure(per_image, IMAGE_METRICS, labels, outputs.histograms)
+    labels = {"model": MODEL, "with hints": HINTED, "mean photo": MEAN_PHOTO, "sketch": SKETCH}
+    present = {label: prefix for label, prefix in labels.items() if f"{prefix}psnr" in per_image}
+    report.histogram_figure(per_image, IMAGE_METRICS, present, outputs.histograms)
     report.loss_curves(pd.read_csv(train_log, sep="\t"), outputs.loss_curves)

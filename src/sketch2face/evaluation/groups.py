@@ -4,6 +4,9 @@ The result is flat (`group.<attribute>.<value>.<metric>`, `group.<attribute>.<va
 `gap.<attribute>.<metric>`) so that `dvc metrics diff` and MLflow show one line per number.
 A gap is the largest minus the smallest group mean among groups with at least `min_count`
 images; smaller groups are still listed with their count, but are too noisy to rank.
+
+`skin_tone` is a grouping every dataset has, labels or not: the test faces in thirds by the
+skin lightness (L*) measured on their real photos, `light`, `medium` and `dark`.
 """
 
 from __future__ import annotations
@@ -13,16 +16,40 @@ from typing import Sequence
 
 import pandas as pd
 
+from sketch2face.data.appearance import HINT_COLUMNS
 from sketch2face.data.records import PAIRS_FILE, SourceError
 
 MISSING_VALUE = "missing"  # the group of faces whose attribute is empty
 DECIMALS = 4
+SKIN_TONE = "skin_tone"
+SKIN_TONES = ("light", "medium", "dark")
+SKIN_LIGHTNESS = HINT_COLUMNS["skin"][0]
 
 
 def key_part(value: str) -> str:
     """An attribute value as a metrics-key segment: [A-Za-z0-9_-] only, never empty."""
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", str(value).strip()).strip("_")
     return cleaned or MISSING_VALUE
+
+
+def skin_tone_thirds(lightness: pd.Series) -> pd.Series:
+    """Each face's third of the set by skin lightness, lightest first ('' where not measured).
+
+    Thirds of the faces themselves, not fixed L* bounds: they always make three comparable
+    groups, also where everyone is of one population and only lighting varies, and they stay
+    the same for every model scored on the same test set.
+    """
+    measured = pd.to_numeric(lightness, errors="coerce")  # pairs.csv is read as text; "" is not measured
+    rank = measured.rank(method="first", ascending=False)  # 1: the lightest
+    third = (rank - 1) * len(SKIN_TONES) // max(1, measured.notna().sum())
+    return third.map(lambda index: "" if pd.isna(index) else SKIN_TONES[int(index)])
+
+
+def with_skin_tone(attributes: pd.DataFrame) -> pd.DataFrame:
+    """The test faces' attributes plus `skin_tone`, when pairs.csv holds the measured skin colour."""
+    if SKIN_LIGHTNESS not in attributes.columns:
+        return attributes
+    return attributes.assign(**{SKIN_TONE: skin_tone_thirds(attributes[SKIN_LIGHTNESS])})
 
 
 def grouped_attributes(table: pd.DataFrame, wanted: Sequence[str]) -> list[str]:

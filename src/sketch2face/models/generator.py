@@ -16,13 +16,25 @@ import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from sketch2face.config import Direction, GeneratorKind, InferenceMode, NormKind, TrainParams, Upsample
+from sketch2face.colour import parse_colour
+from sketch2face.config import (
+    HINT_NAMES,
+    Direction,
+    GeneratorKind,
+    HintInjection,
+    InferenceMode,
+    NormKind,
+    TrainParams,
+    Upsample,
+)
 from sketch2face.io import write_torch
+from sketch2face.models.hints import HintFilm, as_planes, encode_hints, hint_channels
 from sketch2face.models.layers import conv_bias, init_weights, norm_layer, upsampling
 
 MAX_WIDTH_MULTIPLIER = 8
@@ -46,6 +58,14 @@ class GeneratorConfig:
     resnet_blocks: int = 9
     direction: Direction = SKETCH_TO_PHOTO  # which half of an AB pair the input is
     upsample: Upsample = "transposed"
+    hints: tuple[str, ...] = ()  # appearance hints it takes, in the order of its hint vector
+    hint_injection: HintInjection = "channels"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hints", tuple(self.hints))  # a list once it went through JSON (MLflow metadata)
+        unknown = [name for name in self.hints if name not in HINT_NAMES]
+        if unknown:
+            raise ValueError(f"unknown hints {unknown}; a generator may take {list(HINT_NAMES)}")
 
     @classmethod
     def from_params(cls, params: TrainParams, image_size: int) -> GeneratorConfig:
@@ -60,7 +80,14 @@ class GeneratorConfig:
             resnet_blocks=params.resnet_blocks,
             direction=params.direction,
             upsample=params.upsample,
+            hints=params.hints,
+            hint_injection=params.hint_injection,
         )
+
+    @property
+    def hint_input_channels(self) -> int:
+        """Extra input planes: the hint vector, when it enters as channels."""
+        return hint_channels(self.hints) if self.hint_injection == "channels" else 0
 
     @property
     def depth(self) -> int:
@@ -69,6 +96,27 @@ class GeneratorConfig:
         if 2**depth != self.image_size or depth < 2:
             raise ValueError(f"U-Net image_size must be a power of two >= 4, got {self.image_size}")
         return depth
+
+
+def _hinted_input(
+    config: GeneratorConfig, sketch: torch.Tensor, hints: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The first layer's input (the sketch, plus hint planes with `channels`) and the hint vector (None without hints).
+
+    `hints` is (N, len(config.hints), 3) CIELAB with NaN rows for absent hints; None: all absent.
+    """
+    if not config.hints:
+        if hints is not None:
+            raise ValueError("this generator was trained without hints")
+        return sketch, None
+    vector = encode_hints(hints, len(config.hints), len(sketch), sketch.device)
+    if config.hint_injection == "channels":
+        return torch.cat([sketch, as_planes(vector, sketch)], dim=1), vector
+    return sketch, vector
+
+
+def _film(config: GeneratorConfig, channels: int) -> HintFilm | None:
+    return HintFilm(hint_channels(config.hints), channels) if config.hints and config.hint_injection == "film" else None
 
 
 class UnetGenerator(nn.Module):
@@ -80,7 +128,7 @@ class UnetGenerator(nn.Module):
 
         self.encoder = nn.ModuleList()
         for level in range(depth):
-            in_channels = config.input_channels if level == 0 else widths[level - 1]
+            in_channels = config.input_channels + config.hint_input_channels if level == 0 else widths[level - 1]
             layers: list[nn.Module] = [] if level == 0 else [nn.LeakyReLU(0.2)]
             layers.append(nn.Conv2d(in_channels, widths[level], 4, stride=2, padding=1, bias=bias))
             if 0 < level < depth - 1:
@@ -102,14 +150,17 @@ class UnetGenerator(nn.Module):
                 if config.dropout and FIRST_DROPOUT_DEPTH <= level < depth - 1:
                     layers.append(nn.Dropout(DROPOUT))
             self.decoder.append(nn.Sequential(*layers))
+        self.film = _film(config, widths[-1])  # at the 1 x 1 bottleneck
         init_weights(self)
 
-    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+    def forward(self, sketch: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         skips = []
-        features = sketch
+        features, hint_vector = _hinted_input(self.config, sketch, hints)
         for block in self.encoder:
             features = block(features)
             skips.append(features)
+        if self.film is not None:
+            skips[-1] = self.film(skips[-1], hint_vector)
         features = self.decoder[-1](skips[-1])
         for level in range(len(self.decoder) - 2, -1, -1):
             features = self.decoder[level](torch.cat([skips[level], features], dim=1))
@@ -146,13 +197,15 @@ class ResnetGenerator(nn.Module):
         norm, bias, width = config.norm, conv_bias(config.norm), config.ngf
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
-            nn.Conv2d(config.input_channels, width, 7, bias=bias),
+            nn.Conv2d(config.input_channels + config.hint_input_channels, width, 7, bias=bias),
             norm_layer(norm, width),
             nn.ReLU(),
         ]
         for _ in range(RESNET_DOWNSAMPLINGS):
             layers += [nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * width), nn.ReLU()]
             width *= 2
+        self.bottleneck = len(layers)  # where FiLM modulates: after the downsamplings
+        self.film = _film(config, width)
         layers += [ResidualBlock(width, norm, config.dropout) for _ in range(config.resnet_blocks)]
         for _ in range(RESNET_DOWNSAMPLINGS):
             layers += [
@@ -165,8 +218,12 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
         init_weights(self)
 
-    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
-        return self.model(sketch)
+    def forward(self, sketch: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        features, hint_vector = _hinted_input(self.config, sketch, hints)
+        if self.film is None:
+            return self.model(features)
+        features = self.film(self.model[: self.bottleneck](features), hint_vector)
+        return self.model[self.bottleneck :](features)
 
 
 Generator = UnetGenerator | ResnetGenerator
@@ -207,12 +264,36 @@ def batch_statistics(network: nn.Module) -> Iterator[nn.Module]:
         network.train(was_training)
 
 
+HintValue = str | Sequence[str] | Sequence[float] | np.ndarray | torch.Tensor | None
+"""One hint for a batch: a colour text for every sketch (`#8d5524`, `monk-07`, `black`, `auto`), one text per
+sketch, or CIELAB values, (3,) for every sketch or (N, 3) with NaN rows for sketches without the hint."""
+
+
+def _lab_rows(value: HintValue, batch: int) -> torch.Tensor:
+    """One hint as (N, 3) CIELAB rows, NaN where absent; ValueError for a bad colour or a wrong count."""
+    if value is None:
+        return torch.full((batch, 3), float("nan"))
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "UO":  # colour texts in an array
+        value = value.tolist()
+    if not isinstance(value, (np.ndarray, torch.Tensor)) and all(isinstance(item, str) for item in value):
+        parsed = [parse_colour(text) for text in value]
+        value = [[float("nan")] * 3 if lab is None else list(lab) for lab in parsed]
+    rows = torch.as_tensor(np.asarray(value, dtype=np.float32)).reshape(-1, 3)
+    if len(rows) not in (1, batch):
+        raise ValueError(f"{len(rows)} values for {batch} sketches: give one for all or one per sketch")
+    return rows.expand(batch, 3)
+
+
 class SketchToPhoto(nn.Module):
     """The generator as users call it: uint8 sketches in, uint8 photos out, never training.
 
     Takes (N, C, S, S) or, for greyscale generators, (N, S, S) uint8 sketches aligned with
-    `preprocessing`, and returns (N, output_channels, S, S) uint8 photos. How it runs is stored
-    with it (`preprocessing["inference"]`): `running_stats` (dropout off, batch-norm running
+    `preprocessing`, and returns (N, output_channels, S, S) uint8 photos. A generator trained
+    with appearance hints also takes them by name (`skin=`, `hair=`, see `HintValue`); a hint not
+    given, or `auto`, is left to the generator's guess. How it runs is stored with it
+    (`preprocessing["inference"]`): `running_stats` (dropout off, batch-norm running
     statistics: deterministic, a photo independent of its batch) or `test_batch` (pix2pix's test
     protocol: each sketch alone, dropout on, its own batch-norm statistics). It holds only torch
     and plain data so that a pickled copy (the MLflow model) loads without the data pipeline.
@@ -232,8 +313,29 @@ class SketchToPhoto(nn.Module):
     def config(self) -> GeneratorConfig:
         return self.generator.config
 
+    def hint_tensor(self, hints: Mapping[str, HintValue], batch: int) -> torch.Tensor | None:
+        """(N, H, 3) CIELAB in the generator's hint order, NaN rows absent; None for a generator without hints.
+
+        ValueError names a hint the generator does not take (unless it is absent or `auto`) or a bad value.
+        """
+        rows = {}
+        for name, value in hints.items():
+            if name not in HINT_NAMES:
+                raise ValueError(f"unknown hint '{name}'; hints are {', '.join(HINT_NAMES)}")
+            try:
+                rows[name] = _lab_rows(value, batch)
+            except ValueError as exc:
+                raise ValueError(f"hint {name}: {exc}") from None
+            if name not in self.config.hints and not rows[name].isnan().all():
+                takes = f"takes only {', '.join(self.config.hints)}" if self.config.hints else "takes no hints"
+                raise ValueError(f"hint {name} given, but this generator {takes}")
+        if not self.config.hints:
+            return None
+        absent = torch.full((batch, 3), float("nan"))
+        return torch.stack([rows.get(name, absent) for name in self.config.hints], dim=1)
+
     @torch.no_grad()
-    def forward(self, sketches: torch.Tensor) -> torch.Tensor:
+    def forward(self, sketches: torch.Tensor, **hints: HintValue) -> torch.Tensor:
         if sketches.dtype != torch.uint8:
             raise TypeError(f"sketches must be uint8 pixels, got {sketches.dtype}")
         if sketches.ndim == 3 and self.config.input_channels == 1:
@@ -241,10 +343,18 @@ class SketchToPhoto(nn.Module):
         expected = (self.config.input_channels, self.config.image_size, self.config.image_size)
         if sketches.ndim != 4 or tuple(sketches.shape[1:]) != expected:
             raise ValueError(f"sketches must have shape (N, {', '.join(map(str, expected))}), got {tuple(sketches.shape)}")
+        lab = self.hint_tensor(hints, len(sketches))
+        if lab is not None:
+            lab = lab.to(sketches.device)
         if self.inference == RUNNING_STATS:
-            return to_pixels(self.generator(to_model_range(sketches)))
+            return to_pixels(self.generator(to_model_range(sketches), lab))
         with batch_statistics(self.generator) as generator:
-            return torch.cat([to_pixels(generator(to_model_range(sketch[None]))) for sketch in sketches])
+            return torch.cat(
+                [
+                    to_pixels(generator(to_model_range(sketch[None]), None if lab is None else lab[index : index + 1]))
+                    for index, sketch in enumerate(sketches)
+                ]
+            )
 
 
 def save_generator(generator: Generator, path: Path, preprocessing: Mapping[str, Any]) -> None:

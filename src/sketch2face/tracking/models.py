@@ -4,6 +4,12 @@ The model takes uint8 sketches (N, C, S, S) and returns uint8 photos (N, 3, S, S
 is pickled (`serialization_format="pickle"`) because MLflow 3's default "pt2" format traces the
 graph with `torch.export` and fixes the batch size of the input example. The sketch2face package
 travels with it (`code_paths`), so it loads where sketch2face is not installed.
+
+A generator trained with appearance hints takes them as optional inference params of its
+signature (`params={"skin": ["#8d5524"], "hair": ["black", "auto"]}`: one colour for every
+sketch or one per sketch, default `auto`). Params, because a model input tensor cannot be
+optional in an MLflow signature, and the PyTorch flavour hands params to the module's forward as
+keyword arguments: the logged model stays a plain PyTorch model for `mlflow.pytorch.load_model`.
 """
 
 from __future__ import annotations
@@ -39,16 +45,23 @@ def log_generator(tracker: Tracker, model: SketchToPhoto, settings: TrackingPara
 
 
 def generator_signature(model: SketchToPhoto):
-    """uint8 sketches (-1, C, S, S) -> uint8 photos (-1, C_out, S, S): -1 lets any batch size through."""
+    """uint8 sketches (-1, C, S, S) -> uint8 photos (-1, C_out, S, S): -1 lets any batch size through.
+
+    Each hint the generator takes is an optional param: a list of colour texts, default `["auto"]`.
+    """
     import numpy as np
     from mlflow.models import ModelSignature
-    from mlflow.types import Schema, TensorSpec
+    from mlflow.types import DataType, ParamSchema, ParamSpec, Schema, TensorSpec
+
+    from sketch2face.colour import AUTO
 
     config = model.config
     pixels = np.dtype(np.uint8)
     sketches = TensorSpec(pixels, (-1, config.input_channels, config.image_size, config.image_size))
     photos = TensorSpec(pixels, (-1, config.output_channels, config.image_size, config.image_size))
-    return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]))
+    hints = [ParamSpec(name, DataType.string, [AUTO], (-1,)) for name in config.hints]
+    params = ParamSchema(hints) if hints else None
+    return ModelSignature(inputs=Schema([sketches]), outputs=Schema([photos]), params=params)
 
 
 def _log_generator(model: SketchToPhoto, settings: TrackingParams, reopened_run_id: str | None) -> str:

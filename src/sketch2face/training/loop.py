@@ -183,8 +183,8 @@ def fit(
     with StopRequest() as stop, progress:
         for epoch in range(loop.epoch, params.epochs):
             progress.set_description(f"epoch {epoch + 1}/{params.epochs}")
-            for source, target in islice(trainer.epoch_batches(data, epoch), loop.step_in_epoch, None):
-                logs = trainer.train_step(source, target)
+            for source, target, appearance in islice(trainer.epoch_batches(data, epoch), loop.step_in_epoch, None):
+                logs = trainer.train_step(source, target, appearance)
                 loop.step_in_epoch += 1
                 loop.global_step += 1
                 loop.images += len(source)

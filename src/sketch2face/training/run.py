@@ -17,10 +17,11 @@ import torch
 from sketch2face.artifacts import TrainOutputs
 from sketch2face.config import Params, TrainParams
 from sketch2face.data.align import training_preprocessing
-from sketch2face.data.dataset import JitteredPairs, load_oriented_split
+from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import folder_digest, write_csv, write_json
 from sketch2face.models.generator import INFERENCE_KEY, SKETCH_TO_PHOTO, SketchToPhoto, build_generator, save_generator
+from sketch2face.models.hints import select_hints
 from sketch2face.tracking import DATA_VERSION_TAG, Tracker, log_generator, write_run_reference
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import fingerprint
@@ -128,10 +129,14 @@ def train(
     val = load_oriented_split(pairs_dir, VAL_SPLIT, *orientation)
     if val is None and group.is_main:
         print(f"{pairs_dir}: the val split is empty: no validation, generator_best.pt is the last generator")
+    for split in (pairs, val):
+        if split is not None:
+            check_measured_hints(split, settings, pairs_dir)
     data = JitteredPairs(pairs, settings.jitter, settings.flip)
     image_size = pairs.sketches.shape[-1]
     trainer = Pix2PixTrainer(settings, image_size, device, group)
-    run_fingerprint = fingerprint(settings, image_size, group.world_size, [pairs.sketches, pairs.photos])
+    trained_on = [pairs.sketches, pairs.photos, *([pairs.appearance] if settings.hints else [])]
+    run_fingerprint = fingerprint(settings, image_size, group.world_size, trained_on)
 
     listener = TrackedTraining(tracker, outputs, pairs_dir, params.model_dump(mode="json"), group)
     loop = fit(trainer, data, val, outputs.checkpoint, run_fingerprint, listener)
@@ -143,6 +148,21 @@ def train(
         write_json(outputs.summary, summary)
         tracker.log_new_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
     return summary
+
+
+def check_measured_hints(pairs: PairTensors, settings: TrainParams, pairs_dir: Path) -> None:
+    """Hints are trained from pairs.csv's measured colours: a table without them is a user error, not silent NaN."""
+    if not settings.hints:
+        return
+    chosen = select_hints(pairs.appearance, settings.hints)
+    missing = chosen.isnan().any(dim=-1)
+    if missing.any():
+        row, hint = (int(index) for index in missing.nonzero()[0])
+        raise SourceError(
+            f"{pairs_dir / PAIRS_FILE}: train.hints {list(settings.hints)} needs the colours measured on every photo, "
+            f"but {int(missing.any(dim=1).sum())} pairs lack them (e.g. {pairs.ids[row]}: no {settings.hints[hint]} "
+            "colour); rerun assemble_pairs (`dvc repro`), or set train.hints: []"
+        )
 
 
 def summarise(

@@ -2,8 +2,10 @@
 
 Everything a resumed run needs from here is in `state_dict`; the loop around it (epochs,
 checkpoints, stop requests) lives in `training.loop`. Beyond the paper, each switched on by its
-own `train` param: augmentation of what D sees, feature matching, an SSIM term, and a weight
-average of the generator, which is then the one validated and published.
+own `train` param: augmentation of what D sees, feature matching, an SSIM term, a weight
+average of the generator, which is then the one validated and published, and appearance hints
+(each left out of a sample at random, so the generator also learns to do without). D judges
+sketch and photo only: a hint is no evidence of realism.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sketch2face.models.cpu import use_cpu_kernels
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
 from sketch2face.models.discriminator import Judgement
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator
+from sketch2face.models.hints import select_hints
 from sketch2face.training import distributed
 from sketch2face.training.augment import AugmentDraw, augment, draw
 from sketch2face.training.checkpoint import match_parameter_layouts
@@ -95,10 +98,31 @@ class Pix2PixTrainer:
         """This batch's augmentation draw for D (none unless `augment_d` names some)."""
         return draw(self.params.augment_d, len(source), source.shape[-1], source.device)
 
-    def train_step(self, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-        """One D update then one G update on the same generated batch (as the reference does)."""
+    def training_hints(self, appearance: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """The generator's hints for one batch, each left out (NaN) with probability `hint_dropout`.
+
+        Drawn from torch's global generator, which checkpoints keep, and only for steps that run,
+        so a resumed run leaves out the same hints.
+        """
+        hints = self.generator.config.hints
+        if not hints:
+            return None
+        if appearance is None:
+            return torch.full((batch, len(hints), 3), float("nan"), device=self.device)
+        chosen = select_hints(appearance, hints).clone()
+        chosen[torch.rand(batch, len(hints)) < self.params.hint_dropout] = float("nan")
+        return chosen.to(self.device, non_blocking=True)
+
+    def train_step(
+        self, source: torch.Tensor, target: torch.Tensor, appearance: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """One D update then one G update on the same generated batch (as the reference does).
+
+        `appearance`: each photo's measured colours (B, len(HINT_NAMES), 3), for a generator with hints.
+        """
+        hints = self.training_hints(appearance, len(source))
         with autocast(self.device, self.params.precision):
-            fake = self.generator_ddp(source)
+            fake = self.generator_ddp(source, hints)
 
         self.optimizer_d.zero_grad(set_to_none=True)
         with autocast(self.device, self.params.precision):
@@ -128,14 +152,17 @@ class Pix2PixTrainer:
         logs = {**logs_g, **logs_d}
         return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist()))
 
-    def epoch_batches(self, data: JitteredPairs, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """This process's (source, target) batches of one epoch, on the training device."""
+    def epoch_batches(
+        self, data: JitteredPairs, epoch: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """This process's (source, target, appearance) batches of one epoch, the images on the training device."""
         batches = data.batches(self.params.batch_size, epoch_generator(self.params.seed, epoch))
         layout = self.memory_formats.generator
-        for source, target in distributed.shard(batches, self.batches_per_epoch(data), self.group):
+        for source, target, appearance in distributed.shard(batches, self.batches_per_epoch(data), self.group):
             yield (
                 source.to(self.device, memory_format=layout, non_blocking=True),
                 target.to(self.device, memory_format=layout, non_blocking=True),
+                appearance,
             )
 
     def batches_per_epoch(self, data: JitteredPairs) -> int:

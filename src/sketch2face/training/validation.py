@@ -1,4 +1,8 @@
-"""Per-epoch validation on the val split: L1 (the training loss's scale), PSNR and SSIM (the evaluation's)."""
+"""Per-epoch validation on the val split: L1 (the training loss's scale), PSNR and SSIM (the evaluation's).
+
+A generator with appearance hints is given the colours measured on the val photos, as the
+evaluation's hinted scores are.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sketch2face.config import Precision
 from sketch2face.data.dataset import PairTensors
 from sketch2face.evaluation.metrics import DATA_RANGE, MIN_MSE, ssim
 from sketch2face.models.generator import to_model_range, to_pixels
+from sketch2face.models.hints import select_hints
 from sketch2face.training.device import autocast
 
 VAL_METRICS = ("val_l1", "val_psnr", "val_ssim")
@@ -23,12 +28,15 @@ def validate(
     """Means over images, in inference mode (dropout off, running norm statistics) like evaluate."""
     was_training = generator.training
     generator.eval()
+    hint_names = generator.config.hints
+    hints = select_hints(pairs.appearance, hint_names) if hint_names else None
     l1_total = psnr_total = ssim_total = 0.0
     for start in range(0, len(pairs), batch_size):
         source = to_model_range(pairs.sketches[start : start + batch_size]).to(device)
         target = pairs.photos[start : start + batch_size].to(device)
+        batch_hints = None if hints is None else hints[start : start + batch_size].to(device)
         with autocast(device, precision):
-            fake = generator(source).float()
+            fake = generator(source, batch_hints).float()
         l1_total += (fake - to_model_range(target)).abs().mean(dim=(1, 2, 3)).sum().item()
         mse = (to_pixels(fake).float() - target.float()).pow(2).mean(dim=(1, 2, 3)).clamp_min(MIN_MSE)
         psnr_total += (10.0 * torch.log10(DATA_RANGE**2 / mse)).sum().item()
