@@ -1,12 +1,12 @@
 # `make pipeline`: install into .venv (created when missing) and run the whole DVC pipeline.
-# `make test`:     install into .venv and run the test suite (what CI runs).
+# `make test`:     install into .venv, lint (ruff) and run the test suite (what CI runs).
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install pipeline test
+.PHONY: install pipeline lint test
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -19,5 +19,9 @@ install: $(STAMP)
 pipeline: $(STAMP)
 	dvc repro
 
-test: $(STAMP)
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+
+test: lint
 	python -m pytest

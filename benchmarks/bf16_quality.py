@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sketch2face.artifacts import TrainOutputs
 from sketch2face.config import (
     AlignmentParams,
     AssemblePairsParams,
@@ -37,7 +38,6 @@ from sketch2face.evaluation.evaluator import generate
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.inference import DEVICE_CHOICES
 from sketch2face.models.generator import SketchToPhoto, load_generator_file
-from sketch2face.artifacts import TrainOutputs
 from sketch2face.training.run import offline_tracker, train
 
 MAX_PSNR_GAP_DB = 0.3
@@ -71,30 +71,47 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        crop_resize = CropResizeParams(image_size=args.size, sources=(SourceParams(name="demo", kind="demo", root=root / "demo"),))
+        crop_resize = CropResizeParams(
+            image_size=args.size, sources=(SourceParams(name="demo", kind="demo", root=root / "demo"),)
+        )
         pairs_dir = demo_pairs(root, args.count, crop_resize)
         scores: dict[str, list[float]] = {"fp32": [], "bf16": []}
         for seed in args.seeds:
             for precision in ("fp32", "bf16"):
                 train_params = TrainParams(
-                    ngf=args.ngf, ndf=args.ngf, batch_size=args.batch_size, device=args.device, precision=precision,
-                    epochs_constant=args.epochs - args.epochs // 2, epochs_decay=args.epochs // 2, seed=seed,
+                    ngf=args.ngf,
+                    ndf=args.ngf,
+                    batch_size=args.batch_size,
+                    device=args.device,
+                    precision=precision,
+                    epochs_constant=args.epochs - args.epochs // 2,
+                    epochs_decay=args.epochs // 2,
+                    seed=seed,
                 )
                 params = Params(crop_resize=crop_resize, train=train_params)
-                outputs = TrainOutputs.in_dirs(root / f"{precision}-{seed}" / "models", root / f"{precision}-{seed}" / "metrics")
+                outputs = TrainOutputs.in_dirs(
+                    root / f"{precision}-{seed}" / "models", root / f"{precision}-{seed}" / "metrics"
+                )
                 started = time.perf_counter()
                 summary = train(params, pairs_dir, outputs, offline_tracker())
                 scores[precision].append(test_psnr(outputs.generator, pairs_dir))
-                print(f"seed {seed} {precision}: test PSNR {scores[precision][-1]:.2f} dB, last val PSNR "
-                      f"{summary.get('final_val_psnr', float('nan')):.2f}, {summary['images_per_second']:.2f} images/s, "
-                      f"{time.perf_counter() - started:.0f} s", flush=True)
-    gaps = [fp32 - bf16 for fp32, bf16 in zip(scores["fp32"], scores["bf16"])]
+                print(
+                    f"seed {seed} {precision}: test PSNR {scores[precision][-1]:.2f} dB, last val PSNR "
+                    f"{summary.get('final_val_psnr', float('nan')):.2f}, {summary['images_per_second']:.2f} images/s, "
+                    f"{time.perf_counter() - started:.0f} s",
+                    flush=True,
+                )
+    gaps = [fp32 - bf16 for fp32, bf16 in zip(scores["fp32"], scores["bf16"], strict=True)]
     gap = float(np.mean(gaps))
     verdict = "passes" if gap <= MAX_PSNR_GAP_DB else "FAILS"  # only a loss counts against bf16
-    print(f"fp32 - bf16 per seed: {' '.join(f'{value:+.2f}' for value in gaps)} dB; "
-          f"fp32 across seeds: {min(scores['fp32']):.2f}..{max(scores['fp32']):.2f} dB")
-    print(f"mean fp32 - bf16 = {gap:+.2f} dB (negative: bf16 ahead): {verdict} "
-          f"'bf16 at most {MAX_PSNR_GAP_DB} dB below fp32'")
+    print(
+        f"fp32 - bf16 per seed: {' '.join(f'{value:+.2f}' for value in gaps)} dB; "
+        f"fp32 across seeds: {min(scores['fp32']):.2f}..{max(scores['fp32']):.2f} dB"
+    )
+    print(
+        f"mean fp32 - bf16 = {gap:+.2f} dB (negative: bf16 ahead): {verdict} "
+        f"'bf16 at most {MAX_PSNR_GAP_DB} dB below fp32'"
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,10 @@ def main() -> None:
     subjects = [f"s{i // 2}" for i in range(args.images)]
     train = smooth_images(rng, args.train_photos, args.size, 3)
     params = EvaluateParams()
-    print(f"torch threads {torch.get_num_threads()}, OpenCV threads {cv2.getNumThreads()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, CPUs {os.cpu_count()}")
+    print(
+        f"torch threads {torch.get_num_threads()}, OpenCV threads {cv2.getNumThreads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, CPUs {os.cpu_count()}"
+    )
 
     start = time.perf_counter()
     recogniser = Recogniser.fit(train, params.identity_feature_size)
@@ -72,9 +74,11 @@ def main() -> None:
     start, cpu_start = time.perf_counter(), time.process_time()
     score_test_set(real, candidates, subjects, recogniser, params)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    print(f"metrics, {args.images} images of {args.size} px, model + 2 baselines: {total:.1f} s wall "
-          f"({1000 * total / args.images:.1f} ms/image), {cpu:.1f} s CPU over all threads; "
-          f"recogniser fit on {args.train_photos} photos: {fit_seconds:.1f} s")
+    print(
+        f"metrics, {args.images} images of {args.size} px, model + 2 baselines: {total:.1f} s wall "
+        f"({1000 * total / args.images:.1f} ms/image), {cpu:.1f} s CPU over all threads; "
+        f"recogniser fit on {args.train_photos} photos: {fit_seconds:.1f} s"
+    )
 
     subset = min(args.images, 100)
     start = time.perf_counter()
@@ -84,8 +88,10 @@ def main() -> None:
     start = time.perf_counter()
     identity_rates(recogniser, real, candidates, subjects)
     identity_seconds = time.perf_counter() - start
-    print(f"  of which: identity (3 candidates) {identity_seconds:.1f} s; "
-          f"image metrics for the model alone ~{model_only:.1f} s (timed on {subset}, scaled)")
+    print(
+        f"  of which: identity (3 candidates) {identity_seconds:.1f} s; "
+        f"image metrics for the model alone ~{model_only:.1f} s (timed on {subset}, scaled)"
+    )
 
     generator = UnetGenerator(GeneratorConfig(image_size=args.size, input_channels=1, output_channels=3, ngf=args.ngf))
     generator = SketchToPhoto(use_cpu_kernels(generator), {})
@@ -94,8 +100,10 @@ def main() -> None:
     start = time.perf_counter()
     generate(generator, batch, params.batch_size)
     forward = (time.perf_counter() - start) / len(batch)
-    print(f"generator forward, {args.size} px, ngf {args.ngf}: {1000 * forward:.0f} ms/image on {len(batch)} images "
-          f"-> ~{forward * args.images:.0f} s for {args.images} (extrapolated)")
+    print(
+        f"generator forward, {args.size} px, ngf {args.ngf}: {1000 * forward:.0f} ms/image on {len(batch)} images "
+        f"-> ~{forward * args.images:.0f} s for {args.images} (extrapolated)"
+    )
 
 
 if __name__ == "__main__":

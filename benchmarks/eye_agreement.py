@@ -19,15 +19,17 @@ import numpy as np
 import pandas as pd
 
 from sketch2face.config import load_params
-from sketch2face.data.detect import detect_both_eyes
 from sketch2face.data.align import canonical_eyes
+from sketch2face.data.detect import detect_both_eyes
 from sketch2face.data.faces import MANIFEST_FILE
 from sketch2face.data.images import read_image
 from sketch2face.data.records import EyeCentres
 
 
 def distance(first: EyeCentres, second: EyeCentres) -> float:
-    return float(np.mean([np.hypot(*np.subtract(a, b)) for a, b in ((first.left, second.left), (first.right, second.right))]))
+    return float(
+        np.mean([np.hypot(*np.subtract(a, b)) for a, b in ((first.left, second.left), (first.right, second.right))])
+    )
 
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,11 +45,21 @@ for _, row in manifest.iterrows():
     photo = detect_both_eyes(read_image(args.faces_dir / row["photo"], "rgb"))
     sketch = detect_both_eyes(read_image(args.faces_dir / row["sketch"], "gray"))
     if photo and sketch:
-        rows.append({"source": row["source"], "photo_vs_sketch": distance(photo, sketch),
-                     "photo_vs_canonical": distance(photo, target), "sketch_vs_canonical": distance(sketch, target)})
+        rows.append(
+            {
+                "source": row["source"],
+                "photo_vs_sketch": distance(photo, sketch),
+                "photo_vs_canonical": distance(photo, target),
+                "sketch_vs_canonical": distance(sketch, target),
+            }
+        )
 table = pd.DataFrame(rows)
-print(f"S={size}, eye distance {target.right[0] - target.left[0]:.1f} px; pairs measured: {len(table)} of {len(manifest)}")
+print(
+    f"S={size}, eye distance {target.right[0] - target.left[0]:.1f} px; pairs measured: {len(table)} of {len(manifest)}"
+)
 if table.empty:
-    raise SystemExit(f"no pair with both eyes detectable in photo and sketch at S={size}: nothing to compare (try S >= 128)")
+    raise SystemExit(
+        f"no pair with both eyes detectable in photo and sketch at S={size}: nothing to compare (try S >= 128)"
+    )
 print(table.groupby("source").agg(["mean", "median"]).round(2).to_string())
 print(f"mean photo-vs-sketch eye disagreement: {table['photo_vs_sketch'].mean():.2f} px")

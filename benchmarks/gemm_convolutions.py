@@ -48,11 +48,20 @@ def unet_levels(size: int, ngf: int, batch: int) -> list[tuple[str, nn.Module, t
     for level, block in enumerate(generator.encoder):
         conv = next(module for module in block if isinstance(module, cpu.GemmConv2d))
         side = size >> level
-        found.append((f"encoder {level} conv", conv, torch.randn(batch, conv.in_channels, side, side), batch * (side // 2) ** 2))
+        found.append(
+            (f"encoder {level} conv", conv, torch.randn(batch, conv.in_channels, side, side), batch * (side // 2) ** 2)
+        )
     for level, block in enumerate(generator.decoder):
         transposed = next(module for module in block if isinstance(module, cpu.GemmConvTranspose2d))
         side = size >> (level + 1)
-        found.append((f"decoder {level} deconv", transposed, torch.randn(batch, transposed.in_channels, side, side), batch * side**2))
+        found.append(
+            (
+                f"decoder {level} deconv",
+                transposed,
+                torch.randn(batch, transposed.in_channels, side, side),
+                batch * side**2,
+            )
+        )
     return found
 
 
@@ -67,16 +76,21 @@ def main() -> None:
 
     keep_freed_memory_mapped()  # as training runs: no page faults on the large weight gradients
     threshold = cpu.GEMM_MAX_POSITIONS
-    print(f"{args.size} px, ngf {args.ngf}, batch {args.batch}, {torch.get_num_threads()} threads; "
-          f"GEMM_MAX_POSITIONS = {threshold}")
+    print(
+        f"{args.size} px, ngf {args.ngf}, batch {args.batch}, {torch.get_num_threads()} threads; "
+        f"GEMM_MAX_POSITIONS = {threshold}"
+    )
     print(f"{'layer':20} {'in -> out':>12} {'positions':>9} {'prec':>5} {'oneDNN ms':>9} {'GEMM ms':>8}  faster")
     for name, layer, features, positions in unet_levels(args.size, args.ngf, args.batch):
         for precision in args.precision:
             onednn = seconds(layer, features, precision, gemm=False, repeats=args.repeats)
             gemm = seconds(layer, features, precision, gemm=True, repeats=args.repeats)
             channels = f"{layer.in_channels}->{layer.out_channels}"
-            print(f"{name:20} {channels:>12} {positions:>9} {precision:>5} {onednn * 1e3:>9.2f} {gemm * 1e3:>8.2f}  "
-                  f"{'GEMM' if gemm < onednn else 'oneDNN'}", flush=True)
+            print(
+                f"{name:20} {channels:>12} {positions:>9} {precision:>5} {onednn * 1e3:>9.2f} {gemm * 1e3:>8.2f}  "
+                f"{'GEMM' if gemm < onednn else 'oneDNN'}",
+                flush=True,
+            )
     cpu.GEMM_MAX_POSITIONS = threshold
 
 

@@ -53,8 +53,9 @@ def held_out_l1(trainer: Pix2PixTrainer, pairs: PairTensors, with_hints: bool) -
 
 
 def train_one(injection: str, args: argparse.Namespace, seed: int, train: PairTensors) -> Pix2PixTrainer:
-    params = TrainParams(ngf=args.ngf, ndf=args.ngf, batch_size=args.batch, seed=seed, jitter=1.0, flip=False,
-                         **INJECTIONS[injection])
+    params = TrainParams(
+        ngf=args.ngf, ndf=args.ngf, batch_size=args.batch, seed=seed, jitter=1.0, flip=False, **INJECTIONS[injection]
+    )
     trainer = Pix2PixTrainer(params, image_size=args.size)
     data = JitteredPairs(train, params.jitter, params.flip)
     torch.manual_seed(seed)  # the same dropout and hint-dropout draws for every injection
@@ -79,8 +80,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
 
-    print(f"toy colour task, {args.size} px, {args.pairs} pairs, {args.steps} steps of {args.batch}, ngf {args.ngf}; "
-          "held-out L1 (lower is better)")
+    print(
+        f"toy colour task, {args.size} px, {args.pairs} pairs, {args.steps} steps of {args.batch}, ngf {args.ngf}; "
+        "held-out L1 (lower is better)"
+    )
     print(f"{'injection':<10} {'L1 without hints':>18} {'L1 with hints':>15}")
     for injection in INJECTIONS:
         without, given = [], []

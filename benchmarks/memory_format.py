@@ -81,8 +81,10 @@ def main() -> None:
         medians = median_step_seconds(params, args.size, device, args.steps, args.warmup)
         baseline = medians["both NCHW"]
         for name, median in medians.items():
-            print(f"{precision:5} {name:10} {median:.4f} s/step  {args.batch / median:6.2f} images/s  "
-                  f"x{baseline / median:.3f} vs both NCHW")
+            print(
+                f"{precision:5} {name:10} {median:.4f} s/step  {args.batch / median:6.2f} images/s  "
+                f"x{baseline / median:.3f} vs both NCHW"
+            )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ else:
 
 with tempfile.TemporaryDirectory() as scratch:
     sketches = Path(scratch) / "sketches"
-    for index, face in enumerate(generate_demo_faces(args.count, size=max(128, model.config.image_size), seed=0, views_per_subject=1)):
+    for index, face in enumerate(
+        generate_demo_faces(args.count, size=max(128, model.config.image_size), seed=0, views_per_subject=1)
+    ):
         write_image(sketches / f"{index:04d}.png", np.pad(face.sketch, ((40, 20), (0, 0)), constant_values=250))
     inputs, _ = collect_sketches([sketches], Path(scratch) / "out")
     align = SketchAligner.for_model(model, "center")
@@ -49,7 +51,9 @@ with tempfile.TemporaryDirectory() as scratch:
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    report = predict_sketches(inputs, model, align, Path(scratch) / "out", batch_size=args.batch_size, with_side_by_side=True)
+    report = predict_sketches(
+        inputs, model, align, Path(scratch) / "out", batch_size=args.batch_size, with_side_by_side=True
+    )
     seconds = time.perf_counter() - started
 
 print(

@@ -33,8 +33,9 @@ import argparse
 import json
 import statistics
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 # Each arm's settings over the study's params file; `plain` is pix2pix as the paper has it.
 ARMS: dict[str, dict[str, str]] = {
@@ -126,7 +127,9 @@ def by_arm(found: dict[str, dict[str, Any]], known: Iterable[str] = ARMS) -> dic
         if arm and seed.isdigit():
             arms.setdefault(arm, []).append(values)
     order = list(known)
-    return dict(sorted(arms.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
+    return dict(
+        sorted(arms.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]))
+    )
 
 
 def _mean(values: list[float]) -> str:
@@ -158,9 +161,9 @@ def tone_groups(run: dict[str, Any], attribute: str) -> list[str]:
     groups = []
     for key, count in run.items():
         parts = key.split(".")
-        if len(parts) == 4 and parts[:2] == ["group", attribute] and parts[3] == "count" and parts[2] != "missing":
-            if count >= MIN_GROUP:
-                groups.append(parts[2])
+        is_count = len(parts) == 4 and parts[:2] == ["group", attribute] and parts[3] == "count"
+        if is_count and parts[2] != "missing" and count >= MIN_GROUP:
+            groups.append(parts[2])
     return sorted(groups)
 
 
@@ -198,8 +201,7 @@ def hints_table(arms: dict[str, list[dict[str, Any]]], attribute: str | None = N
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm, runs in arms.items():
         cells = [arm, str(len(runs))]
-        for value in columns.values():
-            cells.append(_mean([number for run in runs if (number := value(run)) is not None]))
+        cells += [_mean([number for run in runs if (number := value(run)) is not None]) for value in columns.values()]
         seconds = [run[TIME_COLUMN] for run in runs if TIME_COLUMN in run]
         cells.append(f"{statistics.fmean(seconds):.0f}" if len(seconds) == len(runs) else "-")
         lines.append("| " + " | ".join(cells) + " |")
@@ -211,15 +213,24 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     queued = commands.add_parser("queue", help="queue arms x seeds as DVC experiments")
     queued.add_argument("--study", choices=list(STUDIES), default="recipe")
-    queued.add_argument("--arms", nargs="+", choices=[*ARMS, "recipe", *HINT_ARMS],
-                        help="default: every arm of the study")
+    queued.add_argument(
+        "--arms", nargs="+", choices=[*ARMS, "recipe", *HINT_ARMS], help="default: every arm of the study"
+    )
     queued.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    queued.add_argument("--recipe", nargs="+", default=[], choices=[arm for arm in ARMS if arm != PLAIN],
-                        help="the single-option arms the `recipe` arm combines")
+    queued.add_argument(
+        "--recipe",
+        nargs="+",
+        default=[],
+        choices=[arm for arm in ARMS if arm != PLAIN],
+        help="the single-option arms the `recipe` arm combines",
+    )
     shown = commands.add_parser("table", help="print the table of finished experiments")
     shown.add_argument("--study", choices=list(STUDIES), default="recipe")
-    shown.add_argument("--group", choices=TONE_ATTRIBUTES, help="hints study: the tone grouping (default: tone_group "
-                       "where the data has it, else skin_tone)")
+    shown.add_argument(
+        "--group",
+        choices=TONE_ATTRIBUTES,
+        help="hints study: the tone grouping (default: tone_group where the data has it, else skin_tone)",
+    )
     shown.add_argument("--json", type=Path, help="a saved `dvc exp show --json` instead of asking DVC")
     shown.add_argument("--save", type=Path, help="also save `dvc exp show --json` here")
     shown.add_argument("--reference", type=Path, help="rows scored elsewhere on the same test faces (JSON)")

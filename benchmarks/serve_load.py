@@ -53,8 +53,20 @@ if args.clients < 1 or args.seconds <= 0:
 
 
 def start_server(model: Path) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "sketch2face.cli", "serve", "--model", str(model), "--port", "0",
-               "--device", args.device, "--queue-size", str(args.queue_size)]
+    command = [
+        sys.executable,
+        "-m",
+        "sketch2face.cli",
+        "serve",
+        "--model",
+        str(model),
+        "--port",
+        "0",
+        "--device",
+        args.device,
+        "--queue-size",
+        str(args.queue_size),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     timer = threading.Timer(STARTUP_SECONDS, server.kill)  # a server that never announces itself is stopped
     timer.start()
@@ -116,8 +128,10 @@ with tempfile.TemporaryDirectory() as scratch:
         outcomes: Counter = Counter()
         deadline = time.monotonic() + args.seconds
         started = time.perf_counter()
-        workers = [threading.Thread(target=client, args=(url, sketch, fields, deadline, latencies, outcomes))
-                   for _ in range(args.clients)]
+        workers = [
+            threading.Thread(target=client, args=(url, sketch, fields, deadline, latencies, outcomes))
+            for _ in range(args.clients)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -136,9 +150,11 @@ ok = outcomes.pop(200, 0)
 busy = outcomes.pop(503, 0)
 others = ", ".join(f"{kind}: {count}" for kind, count in sorted(outcomes.items(), key=str)) or "none"
 served = f"generator {args.model}" if args.model else f"untrained {args.size} px generator (ngf {args.ngf})"
-print(f"serve_load: {args.clients} clients for {elapsed:.1f} s; {served} on {args.device}, queue {args.queue_size}, "
-      f"{'eyes given' if args.given_eyes else 'eyes detected'}, "
-      f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}")
+print(
+    f"serve_load: {args.clients} clients for {elapsed:.1f} s; {served} on {args.device}, queue {args.queue_size}, "
+    f"{'eyes given' if args.given_eyes else 'eyes detected'}, "
+    f"OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}"
+)
 print(f"requests {total}: ok {ok}, 503 queue full {busy}, other errors {sum(outcomes.values())} ({others})")
 print(f"throughput {total / elapsed:.2f} requests/s, {ok / elapsed:.2f} photos/s")
 if latencies:

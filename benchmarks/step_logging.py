@@ -18,8 +18,7 @@ import os
 import tempfile
 import time
 
-from sketch2face.tracking import runs
-from sketch2face.tracking import Tracker
+from sketch2face.tracking import Tracker, runs
 
 LOSSES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
 
@@ -28,7 +27,7 @@ def milliseconds_per_step(queued: bool, steps: int, write_every: int) -> float:
     started = time.perf_counter()
     with Tracker().start() as tracker:
         for step in range(1, steps + 1):
-            losses = {name: 1.0 / step for name in LOSSES}
+            losses = dict.fromkeys(LOSSES, 1.0 / step)
             if queued:
                 tracker.queue_step_metrics(losses, step)
                 if step % write_every == 0:
@@ -49,8 +48,11 @@ def main() -> None:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
         Tracker().start().end()  # creates the store's tables outside the timings
         for name, queued in (("write per step", False), ("queued", True)):
-            print(f"{name:15} {milliseconds_per_step(queued, args.steps, args.write_every):7.3f} ms/step "
-                  f"({args.steps} steps, run start and end included)", flush=True)
+            print(
+                f"{name:15} {milliseconds_per_step(queued, args.steps, args.write_every):7.3f} ms/step "
+                f"({args.steps} steps, run start and end included)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

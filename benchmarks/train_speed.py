@@ -23,8 +23,10 @@ import time
 from sketch2face.inference import DEVICE_CHOICES
 
 REFERENCE_SECONDS_PER_IMAGE = 0.52  # pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, as quoted for this 2-core CPU
-QUOTED_REFERENCE = (f"quoted reference pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, the 2-core development CPU: "
-                    f"{1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; target 1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f}")
+QUOTED_REFERENCE = (
+    f"quoted reference pytorch-CycleGAN-and-pix2pix, 256 px, batch 1, the 2-core development CPU: "
+    f"{1 / REFERENCE_SECONDS_PER_IMAGE:.2f} images/s; target 1.5x = {1.5 / REFERENCE_SECONDS_PER_IMAGE:.2f}"
+)
 
 
 def measure(
@@ -104,8 +106,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--ngf", type=int, default=64, help="ngf = ndf")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any other train param, e.g. ema_decay=0.995 or augment_d=[translation,cutout]")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other train param, e.g. ema_decay=0.995 or augment_d=[translation,cutout]",
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child mode: one configuration
     args = parser.parse_args()
     overrides = train_overrides(args.set)
@@ -117,20 +124,40 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    print(f"{'device':8} {'thr':>3} {'size':>5} {'batch':>5} {'prec':>5} {'img/s':>8} {'s/step':>8} {'cpu s/img':>9} {'peak MiB':>9}")
+    print(
+        f"{'device':8} {'thr':>3} {'size':>5} {'batch':>5} {'prec':>5} {'img/s':>8} {'s/step':>8} {'cpu s/img':>9} {'peak MiB':>9}"
+    )
     reference_case = False  # the quoted reference was measured at 256 px, batch 1, ngf 64 on the CPU
     for precision in args.precision:
         for size in args.sizes:
             for batch in args.batches:
-                command = [sys.executable, __file__, "--one", "--sizes", str(size), "--batches", str(batch),
-                           "--precision", precision, "--steps", str(args.steps), "--warmup", str(args.warmup),
-                           "--ngf", str(args.ngf), "--device", args.device]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    "--sizes",
+                    str(size),
+                    "--batches",
+                    str(batch),
+                    "--precision",
+                    precision,
+                    "--steps",
+                    str(args.steps),
+                    "--warmup",
+                    str(args.warmup),
+                    "--ngf",
+                    str(args.ngf),
+                    "--device",
+                    args.device,
+                ]
                 command += [option for setting in args.set for option in ("--set", setting)]
                 row = json.loads(run_child(command))
-                print(f"{row['device']:8} {row['threads']:>3} {size:>5} {batch:>5} {precision:>5} "
-                      f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['cpu_seconds_per_image']:>9.3f} "
-                      f"{row['peak_memory_mib']:>9.1f}",
-                      flush=True)
+                print(
+                    f"{row['device']:8} {row['threads']:>3} {size:>5} {batch:>5} {precision:>5} "
+                    f"{row['images_per_second']:>8.3f} {row['seconds_per_step']:>8.3f} {row['cpu_seconds_per_image']:>9.3f} "
+                    f"{row['peak_memory_mib']:>9.1f}",
+                    flush=True,
+                )
                 reference_case |= (size, batch, args.ngf, row["device"]) == (256, 1, 64, "cpu")
     if reference_case:
         print(QUOTED_REFERENCE)

@@ -38,8 +38,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sketch2face.inference import DEVICE_CHOICES
 from train_speed import QUOTED_REFERENCE, run_child
+
+from sketch2face.inference import DEVICE_CHOICES
 
 REFERENCE_PROJECT = "pytorch-CycleGAN-and-pix2pix"
 VARIANTS = ("before", "reference", "after fp32", "after bf16")
@@ -62,8 +63,12 @@ def seconds_per_step(
         step, layout = reference_project_step(checkout, params, size, device), torch.contiguous_format
     else:
         step, layout = sketch2face_step(variant, params, size, device)
-    source = (torch.rand(batch, params.input_channels, size, size, device=device) * 2 - 1).contiguous(memory_format=layout)
-    target = (torch.rand(batch, params.output_channels, size, size, device=device) * 2 - 1).contiguous(memory_format=layout)
+    source = (torch.rand(batch, params.input_channels, size, size, device=device) * 2 - 1).contiguous(
+        memory_format=layout
+    )
+    target = (torch.rand(batch, params.output_channels, size, size, device=device) * 2 - 1).contiguous(
+        memory_format=layout
+    )
     for _ in range(3):  # warm-up: oneDNN primitive caches or cuDNN autotuning, allocator
         step(source, target)
     seconds = []
@@ -99,7 +104,9 @@ def sketch2face_step(variant: str, params, size: int, device) -> tuple[Callable,
         trainer.discriminator.to(memory_format=torch.contiguous_format)
         betas = (params.beta1, ADAM_BETA2)
         trainer.optimizer_g = torch.optim.Adam(trainer.generator.parameters(), lr=params.lr, betas=betas, foreach=False)
-        trainer.optimizer_d = torch.optim.Adam(trainer.discriminator.parameters(), lr=params.lr, betas=betas, foreach=False)
+        trainer.optimizer_d = torch.optim.Adam(
+            trainer.discriminator.parameters(), lr=params.lr, betas=betas, foreach=False
+        )
         reference = variant == "reference"
         torch.backends.cudnn.benchmark = reference  # as the reference's BaseModel sets it; no effect on the CPU
         step = lambda source, target: plain_step(trainer, source, target, reference)  # noqa: E731
@@ -117,11 +124,27 @@ def reference_project_step(checkout: Path, params, size: int, device) -> Callabl
     from models.pix2pix_model import Pix2PixModel
 
     options = argparse.Namespace(
-        isTrain=True, gpu_ids=[device.index or 0] if device.type == "cuda" else [], name="speed",
-        checkpoints_dir=tempfile.gettempdir(), preprocess="resize_and_crop",  # nothing is saved there
-        input_nc=params.input_channels, output_nc=params.output_channels, ngf=params.ngf, ndf=params.ndf,
-        netG=f"unet_{size}", netD="basic", n_layers_D=3, norm="batch", no_dropout=False, init_type="normal",
-        init_gain=0.02, pool_size=0, gan_mode="vanilla", lr=params.lr, beta1=params.beta1, lambda_L1=params.lambda_l1,
+        isTrain=True,
+        gpu_ids=[device.index or 0] if device.type == "cuda" else [],
+        name="speed",
+        checkpoints_dir=tempfile.gettempdir(),
+        preprocess="resize_and_crop",  # nothing is saved there
+        input_nc=params.input_channels,
+        output_nc=params.output_channels,
+        ngf=params.ngf,
+        ndf=params.ndf,
+        netG=f"unet_{size}",
+        netD="basic",
+        n_layers_D=3,
+        norm="batch",
+        no_dropout=False,
+        init_type="normal",
+        init_gain=0.02,
+        pool_size=0,
+        gan_mode="vanilla",
+        lr=params.lr,
+        beta1=params.beta1,
+        lambda_L1=params.lambda_l1,
         direction="AtoB",
     )
     model = Pix2PixModel(options)
@@ -157,14 +180,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process")
     parser.add_argument("--rounds", type=int, default=5, help="processes per variant, taking turns")
     parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES)
-    parser.add_argument("--reference-checkout", type=Path, metavar="PATH",
-                        help=f"a clone of {REFERENCE_PROJECT}: time its own step too")
+    parser.add_argument(
+        "--reference-checkout", type=Path, metavar="PATH", help=f"a clone of {REFERENCE_PROJECT}: time its own step too"
+    )
     parser.add_argument("--variant", choices=(*VARIANTS, REFERENCE_PROJECT), help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     checkout = args.reference_checkout and args.reference_checkout.expanduser().resolve()
 
     if args.variant:
-        print(json.dumps(seconds_per_step(args.variant, args.size, args.batch, args.ngf, args.steps, args.device, checkout)))
+        print(
+            json.dumps(
+                seconds_per_step(args.variant, args.size, args.batch, args.ngf, args.steps, args.device, checkout)
+            )
+        )
         return
 
     variants = VARIANTS
@@ -172,24 +200,46 @@ def main() -> None:
         if not (checkout / "models" / "pix2pix_model.py").is_file():
             parser.error(f"--reference-checkout {checkout}: no models/pix2pix_model.py there")
         if args.size not in REFERENCE_PROJECT_SIZES:
-            parser.error(f"--reference-checkout needs --size {' or '.join(map(str, REFERENCE_PROJECT_SIZES))}, "
-                         f"the reference's U-Nets (got {args.size})")
+            parser.error(
+                f"--reference-checkout needs --size {' or '.join(map(str, REFERENCE_PROJECT_SIZES))}, "
+                f"the reference's U-Nets (got {args.size})"
+            )
         variants = (REFERENCE_PROJECT, *VARIANTS)
     rounds: dict[str, list[float]] = {variant: [] for variant in variants}
     for _ in range(args.rounds):
         for variant in variants:
-            command = [sys.executable, __file__, "--variant", variant, "--size", str(args.size), "--batch", str(args.batch),
-                       "--ngf", str(args.ngf), "--steps", str(args.steps), "--device", args.device]
+            command = [
+                sys.executable,
+                __file__,
+                "--variant",
+                variant,
+                "--size",
+                str(args.size),
+                "--batch",
+                str(args.batch),
+                "--ngf",
+                str(args.ngf),
+                "--steps",
+                str(args.steps),
+                "--device",
+                args.device,
+            ]
             if checkout:
                 command += ["--reference-checkout", str(checkout)]
             rounds[variant].append(json.loads(run_child(command)))
-    print(f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {args.device}, {args.rounds} rounds x {args.steps} steps")
-    baselines = {name: statistics.median(rounds[name]) for name in ("before", "reference", REFERENCE_PROJECT) if name in rounds}
+    print(
+        f"{args.size} px, batch {args.batch}, ngf {args.ngf}, {args.device}, {args.rounds} rounds x {args.steps} steps"
+    )
+    baselines = {
+        name: statistics.median(rounds[name]) for name in ("before", "reference", REFERENCE_PROJECT) if name in rounds
+    }
     for variant, values in rounds.items():
         median = statistics.median(values)
         ratios = "  ".join(f"x{baseline / median:.2f} vs {name}" for name, baseline in baselines.items())
-        print(f"{variant:28} {median:.3f} s/step  {args.batch / median:5.2f} images/s  {ratios}   "
-              f"rounds: {' '.join(f'{value:.3f}' for value in values)}")
+        print(
+            f"{variant:28} {median:.3f} s/step  {args.batch / median:5.2f} images/s  {ratios}   "
+            f"rounds: {' '.join(f'{value:.3f}' for value in values)}"
+        )
     if (args.size, args.batch, args.ngf, args.device) == (256, 1, 64, "cpu"):
         print(QUOTED_REFERENCE)
 

@@ -20,9 +20,11 @@ def main() -> None:
     with reported_errors("crop_resize"):
         params = load_params().crop_resize
         for folder in folders_outside(params.sources, DATA_DEPS):
-            print(f"crop_resize: warning: {folder} is outside {' and '.join(map(str, DATA_DEPS))}, which DVC "
-                  "tracks: `dvc repro` will not notice when it changes (move it under data/raw, `dvc add` it)",
-                  file=sys.stderr)
+            print(
+                f"crop_resize: warning: {folder} is outside {' and '.join(map(str, DATA_DEPS))}, which DVC "
+                "tracks: `dvc repro` will not notice when it changes (move it under data/raw, `dvc add` it)",
+                file=sys.stderr,
+            )
         report = build_faces(params, args.out_dir, args.summary)
         print(f"crop_resize: {report.used} pairs used, {report.rejected} inputs rejected -> {args.out_dir}")
 

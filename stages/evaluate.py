@@ -17,5 +17,7 @@ args = parser.parse_args()
 
 with reported_errors("evaluate"):
     outputs = EvalOutputs.in_dirs(args.metrics_dir, args.results_dir)
-    summary = run_evaluation(load_params(), TrainOutputs.in_dirs(args.models_dir, args.metrics_dir), args.pairs_dir, outputs)
+    summary = run_evaluation(
+        load_params(), TrainOutputs.in_dirs(args.models_dir, args.metrics_dir), args.pairs_dir, outputs
+    )
     print(headline(summary, outputs))

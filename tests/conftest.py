@@ -8,9 +8,10 @@ import shutil
 import struct
 import tempfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -46,7 +47,6 @@ def _isolated_mlflow(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow-test.db'}")
 
 
-
 def _as_nobody(function: Callable[[], T]) -> T:
     """Runs `function` in a forked child that dropped to `nobody`; its result or error comes back."""
     reader, writer = os.pipe()
@@ -57,7 +57,7 @@ def _as_nobody(function: Callable[[], T]) -> T:
             os.setgid(NOBODY)
             os.setuid(NOBODY)
             outcome = ("returned", function())
-        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the parent
+        except BaseException as exc:
             outcome = ("raised", exc)
         with os.fdopen(writer, "wb") as pipe:
             pickle.dump(outcome, pipe)

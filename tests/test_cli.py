@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import python_path
 from PIL import Image
 
 from sketch2face import cli, inference
 from sketch2face.cli import EXIT_NOTHING_PROCESSED, EXIT_OK, EXIT_USAGE, main
-
-from conftest import python_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,12 +29,25 @@ def _predict(*arguments):
     return main(["predict", *map(str, arguments)])
 
 
-def test_folder_with_bad_files_processes_the_good_ones_and_exits_zero(tmp_path, capsys, demo_sketches, tiny_generator_file):
+def test_folder_with_bad_files_processes_the_good_ones_and_exits_zero(
+    tmp_path, capsys, demo_sketches, tiny_generator_file
+):
     (tmp_path / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
 
-    code = _predict(demo_sketches.folder, tmp_path / "empty.png", "-o", out, "--model", tiny_generator_file,
-                    "--align", "center", "--side-by-side", "--batch-size", "2")
+    code = _predict(
+        demo_sketches.folder,
+        tmp_path / "empty.png",
+        "-o",
+        out,
+        "--model",
+        tiny_generator_file,
+        "--align",
+        "center",
+        "--side-by-side",
+        "--batch-size",
+        "2",
+    )
 
     captured = capsys.readouterr()
     assert code == EXIT_OK
@@ -48,8 +60,16 @@ def test_folder_with_bad_files_processes_the_good_ones_and_exits_zero(tmp_path, 
 
 def test_nothing_processed_exits_one_with_the_reasons(tmp_path, capsys, tiny_generator_file):
     (tmp_path / "text.png").write_text("not a picture")
-    code = _predict(tmp_path / "text.png", tmp_path / "missing.jpg", "-o", tmp_path / "out", "--model", tiny_generator_file,
-                    "--align", "center")
+    code = _predict(
+        tmp_path / "text.png",
+        tmp_path / "missing.jpg",
+        "-o",
+        tmp_path / "out",
+        "--model",
+        tiny_generator_file,
+        "--align",
+        "center",
+    )
     out = capsys.readouterr().out
     assert code == EXIT_NOTHING_PROCESSED
     assert "processed 0, failed 2" in out
@@ -67,20 +87,26 @@ def test_a_file_that_is_not_a_generator_is_a_one_line_usage_error(tmp_path, caps
     code = _predict(tmp_path, "-o", tmp_path / "out", "--model", tmp_path / "README.md", "--align", "center")
     error = capsys.readouterr().err
     assert code == EXIT_USAGE
-    assert error.startswith(f"sketch2face predict: error: cannot load the generator file {tmp_path / 'README.md'} (is it a generator.pt?)")
+    assert error.startswith(
+        f"sketch2face predict: error: cannot load the generator file {tmp_path / 'README.md'} (is it a generator.pt?)"
+    )
     assert error.count("\n") == 1
 
 
 def test_an_output_that_is_a_file_is_a_usage_error(tmp_path, capsys, demo_sketches, tiny_generator_file):
     (tmp_path / "photos.png").write_bytes(b"x")
-    code = _predict(demo_sketches.folder, "-o", tmp_path / "photos.png", "--model", tiny_generator_file, "--align", "center")
+    code = _predict(
+        demo_sketches.folder, "-o", tmp_path / "photos.png", "--model", tiny_generator_file, "--align", "center"
+    )
     assert code == EXIT_USAGE
     assert "photos.png is a file; -o takes the folder the photos go to" in capsys.readouterr().err
 
 
 def test_a_sketch_given_twice_becomes_one_photo(tmp_path, capsys, demo_sketches, tiny_generator_file):
     single = sorted(demo_sketches.folder.iterdir())[0]
-    code = _predict(demo_sketches.folder, single, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "center")
+    code = _predict(
+        demo_sketches.folder, single, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "center"
+    )
     assert code == EXIT_OK
     assert "processed 3, failed 0" in capsys.readouterr().out
 
@@ -91,20 +117,24 @@ def test_detect_without_the_detector_is_a_usage_error(tmp_path, capsys, no_detec
     assert "--align center" in capsys.readouterr().err
 
 
-def test_default_alignment_is_centre_crop_with_a_note_when_no_detector(tmp_path, capsys, no_detector, demo_sketches,
-                                                                       tiny_generator_file):
+def test_default_alignment_is_centre_crop_with_a_note_when_no_detector(
+    tmp_path, capsys, no_detector, demo_sketches, tiny_generator_file
+):
     assert _predict(demo_sketches.folder / "face0.png", "-o", tmp_path, "--model", tiny_generator_file) == EXIT_OK
     captured = capsys.readouterr()
     assert "face detection is not installed" in captured.err and "1 center crop" in captured.out
 
 
-def test_detect_uses_the_detector_and_reports_faceless_sketches(tmp_path, capsys, monkeypatch, demo_sketches,
-                                                              tiny_generator_file):
+def test_detect_uses_the_detector_and_reports_faceless_sketches(
+    tmp_path, capsys, monkeypatch, demo_sketches, tiny_generator_file
+):
     monkeypatch.setattr(cli, "detector_available", lambda: True)
     monkeypatch.setattr(cli, "face_detector", lambda: demo_sketches.locate_eyes)
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
 
-    code = _predict(demo_sketches.folder, tmp_path / "blank.png", "-o", tmp_path / "out", "--model", tiny_generator_file)
+    code = _predict(
+        demo_sketches.folder, tmp_path / "blank.png", "-o", tmp_path / "out", "--model", tiny_generator_file
+    )
 
     out = capsys.readouterr().out
     assert code == EXIT_OK
@@ -186,8 +216,17 @@ def test_a_strip_among_the_sketches_does_not_stop_the_others(tmp_path, capsys, d
     for sketch in sorted(demo_sketches.folder.iterdir()):
         (sketches / sketch.name).write_bytes(sketch.read_bytes())
 
-    code = _predict(sketches, "-o", tmp_path / "out", "--model", tiny_generator_file, "--align", "detect",
-                    "--no-face", "center_crop")
+    code = _predict(
+        sketches,
+        "-o",
+        tmp_path / "out",
+        "--model",
+        tiny_generator_file,
+        "--align",
+        "detect",
+        "--no-face",
+        "center_crop",
+    )
 
     out = capsys.readouterr().out
     assert code == EXIT_OK
@@ -197,7 +236,7 @@ def test_a_strip_among_the_sketches_does_not_stop_the_others(tmp_path, capsys, d
 
 
 @pytest.mark.parametrize(
-    "content, problem",
+    ("content", "problem"),
     [
         (bytes(range(256)) * 4, "not a file of plain PyTorch weights (Unsupported operand 0)"),
         ([1, 2], "it holds no generator (TypeError: list indices must be integers or slices, not str)"),
@@ -240,8 +279,11 @@ def test_serve_announces_its_url_serves_and_stops_cleanly_on_a_signal(tiny_gener
     server = _serve_process(tiny_generator_file)
     try:
         first_line = server.stdout.readline()
-        match = re.fullmatch(r"sketch2face serve: (http://127\.0\.0\.1:\d+) "
-                             r"\(model generator\.pt, 32 px, device cpu\); Ctrl-C to stop\n", first_line)
+        match = re.fullmatch(
+            r"sketch2face serve: (http://127\.0\.0\.1:\d+) "
+            r"\(model generator\.pt, 32 px, device cpu\); Ctrl-C to stop\n",
+            first_line,
+        )
         assert match, first_line + server.stderr.read() if server.poll() is not None else first_line
         with urllib.request.urlopen(f"{match[1]}/healthz", timeout=30) as response:
             assert json.load(response)["status"] == "ok"
@@ -320,7 +362,7 @@ def test_skin_and_hair_for_every_sketch_and_per_file_from_a_csv(tmp_path, capsys
 
 
 @pytest.mark.parametrize(
-    "arguments, csv, message",
+    ("arguments", "csv", "message"),
     [
         (["--skin", "#zz0000"], None, "--skin: '#zz0000' is not a colour: give a hex sRGB colour (#rrggbb), a Monk"),
         ([], "file,hair\nnobody.png,black\n", "hints.csv line 2: file 'nobody.png' is not one of the sketches given"),
@@ -333,19 +375,22 @@ def test_a_bad_colour_or_hints_file_is_a_usage_error_that_names_it(
     if csv is not None:
         (tmp_path / "hints.csv").write_text(csv)
         arguments = [*arguments, "--hints", tmp_path / "hints.csv"]
-    code = _predict(demo_sketches.folder, "-o", tmp_path / "out", "--model", hinted_generator_file, "--align", "center",
-                    *arguments)
+    code = _predict(
+        demo_sketches.folder, "-o", tmp_path / "out", "--model", hinted_generator_file, "--align", "center", *arguments
+    )
     assert code == EXIT_USAGE and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing is generated before the hints are checked"
 
 
-def test_colours_for_a_generator_trained_without_hints_are_a_usage_error(tmp_path, capsys, demo_sketches,
-                                                                         tiny_generator_file):
+def test_colours_for_a_generator_trained_without_hints_are_a_usage_error(
+    tmp_path, capsys, demo_sketches, tiny_generator_file
+):
     common = [demo_sketches.folder, "--model", tiny_generator_file, "--align", "center"]
     assert _predict(*common, "-o", tmp_path / "auto", "--skin", "auto") == EXIT_OK  # auto is no hint
     assert _predict(*common, "-o", tmp_path / "out", "--hair", "black") == EXIT_USAGE
-    assert ("sketch2face predict: error: the command line gives hair colours, but this generator was trained without "
-            "hints") in capsys.readouterr().err
+    assert (
+        "sketch2face predict: error: the command line gives hair colours, but this generator was trained without hints"
+    ) in capsys.readouterr().err
     (tmp_path / "hints.csv").write_text("file,skin\nface0.png,monk-04\n")
     assert _predict(*common, "-o", tmp_path / "out", "--hints", tmp_path / "hints.csv") == EXIT_USAGE
     problem = f"{tmp_path / 'hints.csv'} gives skin colours, but this generator was trained without hints"

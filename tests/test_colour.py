@@ -36,6 +36,9 @@ def test_colours_are_parsed_from_hex_monk_names_and_hair_names():
 
 @pytest.mark.parametrize("text", ["#12345", "#gg0000", "monk-11", "monk-0", "beige", "", "#8d5524ff"])
 def test_a_bad_colour_is_named_with_what_is_allowed(text):
-    with pytest.raises(ValueError, match=rf"'{text}' is not a colour: give a hex sRGB colour \(#rrggbb\), a Monk "
-                                         r"Skin Tone \(monk-01 \.\. monk-10\), a hair colour \(black, .*\) or auto"):
+    with pytest.raises(
+        ValueError,
+        match=rf"'{text}' is not a colour: give a hex sRGB colour \(#rrggbb\), a Monk "
+        r"Skin Tone \(monk-01 \.\. monk-10\), a hair colour \(black, .*\) or auto",
+    ):
         parse_colour(text)

@@ -21,15 +21,20 @@ import pytest
 import torch
 from PIL import Image
 
+from sketch2face import tracking
+from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.config import (
-    AlignmentParams, AssemblePairsParams, CropResizeParams, SourceParams, SynthesizeParams, parse_params,
+    AlignmentParams,
+    AssemblePairsParams,
+    CropResizeParams,
+    SourceParams,
+    SynthesizeParams,
+    parse_params,
 )
 from sketch2face.data import faces
 from sketch2face.data.faces import MANIFEST_FILE, REJECTS_FILE, build_faces
 from sketch2face.data.pairs import assemble_pairs
 from sketch2face.data.sources.demo import write_demo_dataset
-from sketch2face import tracking
-from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.evaluation.evaluator import run_evaluation
 from sketch2face.tracking import read_run_reference
 from sketch2face.training import loop
@@ -66,7 +71,10 @@ def _params(root: Path, epochs: int = 1, checkpoint_every_steps: int = 500):
     train = {"ngf": 4, "ndf": 4, "batch_size": 4, "epochs_constant": epochs, "epochs_decay": 0}
     return parse_params(
         {
-            "crop_resize": {"image_size": SIZE, "sources": [{"name": "demo", "kind": "demo", "root": str(root / "demo")}]},
+            "crop_resize": {
+                "image_size": SIZE,
+                "sources": [{"name": "demo", "kind": "demo", "root": str(root / "demo")}],
+            },
             "train": {**train, "checkpoint_every_steps": checkpoint_every_steps},
             "evaluate": {"grid_size": 2},
             "tracking": {"log_model": False},  # logging the MLflow model takes seconds and is tested elsewhere
@@ -90,7 +98,9 @@ def broken_store(request, tmp_path, monkeypatch):
         yield "unreachable", "Connection refused (ConnectionRefusedError)"
         return
     database = tmp_path / "locked-mlflow.db"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(database)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(database)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{database}")
@@ -120,7 +130,9 @@ def test_broken_mlflow_store_warns_and_train_and_evaluate_still_write_their_metr
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()
+    }
 
 
 def _interrupt_on_call(number: int, function, error: BaseException | None = None):
@@ -260,7 +272,10 @@ def test_bad_files_in_a_pairs_source_are_used_or_rejected_and_counts_reconcile(t
 
     manifest = pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
-    reasons = {Path(path).relative_to(raw).as_posix(): reason for path, reason in zip(rejects["path"], rejects["reason"])}
+    reasons = {
+        Path(path).relative_to(raw).as_posix(): reason
+        for path, reason in zip(rejects["path"], rejects["reason"], strict=True)
+    }
     assert sorted(manifest["id"]) == ["p/good", "p/rgba"]
     assert reasons == {
         "photos/dup.jpg": "duplicate id 'dup' (2 files)",
@@ -296,7 +311,7 @@ def test_a_file_name_that_is_not_utf8_is_rejected_with_the_name_escaped_and_the_
 
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
     assert list(pd.read_csv(tmp_path / "faces" / MANIFEST_FILE)["id"]) == ["p/good"]
-    assert sorted(zip(rejects["path"], rejects["reason"])) == [
+    assert sorted(zip(rejects["path"], rejects["reason"], strict=True)) == [
         (f"{raw}/{folder}/caf\\xe9.png", "file name is not UTF-8 text (rename it)") for folder in ("photos", "sketches")
     ]
     assert (report.used, report.rejected) == (1, 2)

@@ -4,14 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_PREPROCESSING, TINY_SIZE
 from PIL import Image
 
 from sketch2face import inference
 from sketch2face.config import AlignmentParams
-from sketch2face.data.align import align_to_eyes, center_crop_resize
+from sketch2face.data.align import align_to_eyes, alignment_geometry, center_crop_resize, training_preprocessing
 from sketch2face.data.images import ImageReadError
 from sketch2face.data.records import EyeCentres
-from sketch2face.data.align import alignment_geometry, training_preprocessing
 from sketch2face.inference import (
     NO_FACE_FOUND,
     DetectorUnavailable,
@@ -23,8 +23,6 @@ from sketch2face.inference import (
     predict_sketches,
 )
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, load_generator, save_generator
-
-from conftest import TINY_PREPROCESSING, TINY_SIZE
 
 STORED_GEOMETRY = AlignmentParams(**TINY_PREPROCESSING["alignment"])
 
@@ -95,7 +93,10 @@ def test_bad_files_are_reported_and_the_good_ones_still_written(tmp_path, demo_s
     (bad / "text.png").write_text("not a picture")
     whole = (demo_sketches.folder / "face0.png").read_bytes()
     (bad / "truncated.png").write_bytes(whole[: len(whole) // 2])
-    inputs = [*_inputs(demo_sketches), *(SketchInput(bad / name, name) for name in ("empty.png", "text.png", "truncated.png"))]
+    inputs = [
+        *_inputs(demo_sketches),
+        *(SketchInput(bad / name, name) for name in ("empty.png", "text.png", "truncated.png")),
+    ]
 
     align = SketchAligner.for_model(model, "center")
     seen = []
@@ -111,8 +112,9 @@ def test_bad_files_are_reported_and_the_good_ones_still_written(tmp_path, demo_s
 
 
 @pytest.mark.parametrize("mode", ["detect", "center", "none"])
-def test_sketches_too_small_or_narrow_for_the_model_are_failures_in_every_align_mode(tmp_path, demo_sketches, model,
-                                                                                     mode):
+def test_sketches_too_small_or_narrow_for_the_model_are_failures_in_every_align_mode(
+    tmp_path, demo_sketches, model, mode
+):
     Image.new("L", (7, 7), 255).save(tmp_path / "dot.png")  # the tiny model is 32 px: the shortest side is 8
     Image.new("L", (200, 40), 255).save(tmp_path / "strip.png")
     align = SketchAligner.for_model(model, mode, locate_eyes=demo_sketches.locate_eyes, no_face="center_crop")
@@ -168,10 +170,15 @@ def test_folders_are_walked_and_every_file_is_accounted_for(tmp_path):
     single = tmp_path / "single.png"
     Image.new("L", (8, 8)).save(single)
 
-    inputs, failures = collect_sketches([sketches, single, tmp_path / "missing.png", sketches, single], tmp_path / "out")
+    inputs, failures = collect_sketches(
+        [sketches, single, tmp_path / "missing.png", sketches, single], tmp_path / "out"
+    )
 
     assert [(item.path.relative_to(tmp_path).as_posix(), item.name) for item in inputs] == [
-        ("in/a.png", "a"), ("in/c.jpg", "c"), ("in/sub/b.jpg", "sub/b"), ("single.png", "single"),
+        ("in/a.png", "a"),
+        ("in/c.jpg", "c"),
+        ("in/sub/b.jpg", "sub/b"),
+        ("single.png", "single"),
     ]
     assert len(failures) == 3, "a file given twice is counted once, also when it fails"
     reasons = {failure.path.rsplit("/", 1)[-1]: failure.reason for failure in failures}
@@ -195,7 +202,8 @@ def test_linked_folders_are_walked_and_unreadable_links_are_failures(tmp_path):
     inputs, failures = collect_sketches([sketches, tmp_path / "self.png"], tmp_path / "out")
 
     assert [(item.path, item.name) for item in inputs] == [
-        (sketches / "a.png", "a"), (sketches / "scans/b.png", "scans/b"),
+        (sketches / "a.png", "a"),
+        (sketches / "scans/b.png", "scans/b"),
     ]
     assert {failure.path: failure.reason for failure in failures} == {
         str(sketches / "._a.png"): "hidden file, not read",
@@ -255,8 +263,13 @@ def test_gpu_photos_match_cpu_photos(tmp_path, demo_sketches, tiny_generator_fil
 
 def test_a_photo_to_sketch_generator_is_refused(tmp_path):
     path = tmp_path / "generator.pt"
-    save_generator(UnetGenerator(GeneratorConfig(TINY_SIZE, input_channels=3, output_channels=1, ngf=4,
-                                                 direction="photo_to_sketch")), path, {})
+    save_generator(
+        UnetGenerator(
+            GeneratorConfig(TINY_SIZE, input_channels=3, output_channels=1, ngf=4, direction="photo_to_sketch")
+        ),
+        path,
+        {},
+    )
     with pytest.raises(ValueError, match="photo_to_sketch generator cannot turn sketches into photos"):
         inference.load_sketch_to_photo(path)
 
@@ -327,27 +340,38 @@ def test_a_hints_file_names_inputs_as_given_or_relative_to_their_folder(tmp_path
         Image.fromarray(np.full((64, 64), 200, np.uint8)).save(tmp_path / name)
     inputs, failures = collect_sketches([tmp_path / "scans", tmp_path / "c.png"], tmp_path / "out")
     assert failures == [] and {item.relative for item in inputs} == {"a.png", "sub/b.png", None}
-    csv = _hints_csv(tmp_path / "hints.csv", f"file,skin,hair\n"
-                     f"sub/b.png,monk-08,\n{tmp_path / 'c.png'},auto,black\n ./a.png , #8D5524 , dark_brown\n")
+    csv = _hints_csv(
+        tmp_path / "hints.csv",
+        f"file,skin,hair\nsub/b.png,monk-08,\n{tmp_path / 'c.png'},auto,black\n ./a.png , #8D5524 , dark_brown\n",
+    )
     hints = inference.read_hints_file(csv, inputs)
     assert hints == {
         str(tmp_path / "scans/sub/b.png"): {"skin": inference.parse_colour("monk-08")},  # an empty cell: no colour
         str(tmp_path / "c.png"): {"skin": None, "hair": inference.parse_colour("black")},
-        str(tmp_path / "scans/a.png"): {"skin": inference.parse_colour("#8d5524"),
-                                        "hair": inference.parse_colour("dark_brown")},
+        str(tmp_path / "scans/a.png"): {
+            "skin": inference.parse_colour("#8d5524"),
+            "hair": inference.parse_colour("dark_brown"),
+        },
     }
 
 
 @pytest.mark.parametrize(
-    "text, problem",
+    ("text", "problem"),
     [
         ("file,skin\nmissing.png,black\n", r"hints.csv line 2: file 'missing.png' is not one of the sketches given"),
-        ("file,skin\nface0.png,#8d5524\nface1.png,beige\n",
-         r"hints.csv line 3, skin: 'beige' is not a colour: give a hex sRGB colour \(#rrggbb\), a Monk Skin Tone"),
+        (
+            "file,skin\nface0.png,#8d5524\nface1.png,beige\n",
+            r"hints.csv line 3, skin: 'beige' is not a colour: give a hex sRGB colour \(#rrggbb\), a Monk Skin Tone",
+        ),
         ("file,skin\nface0.png,black\nface0.png,white\n", r"hints.csv line 3: .*face0.png already has hints on line 2"),
         ("file,eyes\nface0.png,blue\n", r"hints.csv: unknown columns \['eyes'\]; the columns are file and any of skin"),
-        ("name,skin\nface0.png,blue\n", r"hints.csv: no 'file' column and unknown columns \['name'\]; the columns are "
-                                       r"file and any of skin, hair"),
+        (
+            "name,skin\nface0.png,blue\n",
+            (
+                r"hints.csv: no 'file' column and unknown columns \['name'\]; the columns are "
+                r"file and any of skin, hair"
+            ),
+        ),
         ("", r"hints.csv: cannot read it as CSV \(No columns to parse from file\)"),
     ],
 )
@@ -363,8 +387,9 @@ def test_predict_gives_each_sketch_its_hints(tmp_path, demo_sketches, hinted_gen
     texts = {"face0": {"skin": "monk-02"}, "face1": {"skin": "monk-09", "hair": "red"}, "face2": {}}
     parse = inference.parse_colour
     colours = {face: {name: parse(text) for name, text in named.items()} for face, named in texts.items()}
-    predict_sketches(_inputs(demo_sketches), model, align, tmp_path / "hinted", batch_size=3,
-                     hints=lambda item: colours[item.name])
+    predict_sketches(
+        _inputs(demo_sketches), model, align, tmp_path / "hinted", batch_size=3, hints=lambda item: colours[item.name]
+    )
     predict_sketches(_inputs(demo_sketches), model, align, tmp_path / "plain", batch_size=3)
     for item in _inputs(demo_sketches):
         sketch = torch.from_numpy(align(item.path)[0])[None, None]

@@ -15,7 +15,16 @@ import pytest
 import torch
 from PIL import Image
 
-from sketch2face.io import OutputError, atomic_path, folder_digest, write_csv, write_image, write_json, write_text, write_torch
+from sketch2face.io import (
+    OutputError,
+    atomic_path,
+    folder_digest,
+    write_csv,
+    write_image,
+    write_json,
+    write_text,
+    write_torch,
+)
 
 OLD = {"psnr": 1.0}
 
@@ -52,7 +61,7 @@ class FillingFile:
 
 
 @pytest.mark.parametrize(
-    "writer, name, payload",
+    ("writer", "name", "payload"),
     [
         (write_json, "eval.json", {"per_image_psnr": [20.0] * 100}),
         (write_text, "notes.txt", "x" * 10_000),
@@ -89,7 +98,7 @@ def test_permission_denied_on_the_output_folder_is_clear(shared_tmp, unprivilege
     folder.chmod(0o555)
     for target in (folder / "eval.json", folder / "sub" / "eval.json"):
         with pytest.raises(OutputError) as error:
-            unprivileged(lambda: write_json(target, OLD))
+            unprivileged(lambda target=target: write_json(target, OLD))
         assert str(error.value) == f"cannot write {target}: permission denied"
     assert list(folder.iterdir()) == []
 
@@ -102,19 +111,17 @@ def test_output_error_is_an_os_error_that_survives_pickling():
 
 def test_other_failures_keep_their_type_name_the_path_and_leave_no_temporary(tmp_path):
     target = tmp_path / "model.pt"
-    with pytest.raises(RuntimeError) as error:
-        with atomic_path(target) as temporary:
-            temporary.write_bytes(b"half a model")
-            raise RuntimeError("serializer failed")
+    with pytest.raises(RuntimeError) as error, atomic_path(target) as temporary:
+        temporary.write_bytes(b"half a model")
+        raise RuntimeError("serializer failed")
     assert f"while writing {target}" in error.value.__notes__
     assert not target.exists() and _leftovers(tmp_path) == []
 
 
 def test_interrupt_leaves_no_temporary_and_no_output(tmp_path):
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(tmp_path / "a.json") as temporary:
-            temporary.write_text("{")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "a.json") as temporary:
+        temporary.write_text("{")
+        raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
 
 
@@ -155,4 +162,7 @@ def test_folder_digest_follows_names_and_bytes_not_timestamps(tmp_path):
     assert original.startswith("sha256:") and len(original) == len("sha256:") + 16
     assert folder_digest(folder("copy", pairs)) == original  # another place, other timestamps
     assert folder_digest(folder("edited", {**pairs, "train/1.png": b"\x89PNG two"})) != original
-    assert folder_digest(folder("renamed", {"pairs.csv": pairs["pairs.csv"], "val/1.png": pairs["train/1.png"]})) != original
+    assert (
+        folder_digest(folder("renamed", {"pairs.csv": pairs["pairs.csv"], "val/1.png": pairs["train/1.png"]}))
+        != original
+    )

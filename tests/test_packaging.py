@@ -32,7 +32,7 @@ def ranges(requirements: list[str]) -> dict[str, Requirement]:
 
 
 @pytest.mark.parametrize(
-    "pinned, declared",
+    ("pinned", "declared"),
     [("requirements.txt", PROJECT["dependencies"]), ("requirements-dev.txt", PROJECT["optional-dependencies"]["dev"])],
 )
 def test_every_pin_sits_in_its_declared_range_and_nothing_is_left_out(pinned, declared):

@@ -76,11 +76,17 @@ def test_stage_deps_cover_the_code_it_runs(name: str) -> None:
     stage = STAGES[name]
     deps = [ROOT / dep for dep in stage["deps"]]
     code = {stage_script(stage)} | code_closure(stage_script(stage))
-    uncovered = sorted(path.relative_to(ROOT).as_posix() for path in code if not any(
-        path == dep or dep in path.parents for dep in deps))
+    uncovered = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in code
+        if not any(path == dep or dep in path.parents for dep in deps)
+    )
     assert not uncovered, f"dvc.yaml stage {name}: add to deps {uncovered}"
-    unused = sorted(str(dep.relative_to(ROOT)) for dep in deps if dep.is_relative_to(SRC) and not any(
-        path == dep or dep in path.parents for path in code))
+    unused = sorted(
+        str(dep.relative_to(ROOT))
+        for dep in deps
+        if dep.is_relative_to(SRC) and not any(path == dep or dep in path.parents for path in code)
+    )
     assert not unused, f"dvc.yaml stage {name}: deps {unused} hold no code the stage runs"
 
 

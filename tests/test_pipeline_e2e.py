@@ -15,7 +15,7 @@ import yaml
 from conftest import python_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import recipe_study  # noqa: E402
+import recipe_study
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("dvc.yaml", "stages", "src", "data/raw/README.md")
@@ -51,13 +51,17 @@ def project(tmp_path_factory, complete_params) -> tuple[Path, dict]:
     (root / ".gitignore").write_text("mlflow.db\n__pycache__/\n")
 
     # as on a user's machine: Python writes bytecode beside the stage code it imports
-    env = {key: value for key, value in os.environ.items() if key not in ("MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE")
+    }
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
         PYTHONPATH=python_path(root / "src"),
         MLFLOW_DISABLE_TELEMETRY="true",
-        GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
-        GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
     )
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"]):
         _run(command, root, env)
@@ -107,7 +111,11 @@ def test_repro_then_experiment(project):
 
     # the trained generator turns new sketches into photos, and is in MLflow as a model
     sketch = sorted((root / "data/faces/sketches").rglob("*.png"))[0]
-    _run([sys.executable, "-m", "sketch2face.cli", "predict", str(sketch), "-o", "predicted", "--align", "none"], root, env)
+    _run(
+        [sys.executable, "-m", "sketch2face.cli", "predict", str(sketch), "-o", "predicted", "--align", "none"],
+        root,
+        env,
+    )
     assert (root / "predicted" / f"{sketch.stem}.png").stat().st_size > 0
     with sqlite3.connect(root / "mlflow.db") as db:
         assert db.execute("select count(*) from logged_models").fetchone()[0] == 1
@@ -166,7 +174,9 @@ def test_a_dvc_remote_carries_data_models_and_metrics_to_a_fresh_clone(project, 
     _run(["git", "clone", "-q", str(root), str(clone)], tmp_path, env)
     _run(["dvc", "pull"], clone, env)
     assert "Data and pipelines are up to date" in _run(["dvc", "status"], clone, env)
-    assert _run(["dvc", "metrics", "show", "--json"], clone, env) == _run(["dvc", "metrics", "show", "--json"], root, env)
+    assert _run(["dvc", "metrics", "show", "--json"], clone, env) == _run(
+        ["dvc", "metrics", "show", "--json"], root, env
+    )
     for path in ("models/generator.pt", "models/checkpoint.pt", "data/pairs/pairs.csv"):
         assert (clone / path).read_bytes() == (root / path).read_bytes(), path
 

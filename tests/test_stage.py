@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import python_path
 
 from sketch2face.config import ParamsError
 from sketch2face.data.images import ImageReadError
 from sketch2face.data.records import SourceError
 from sketch2face.io import OutputError
 from sketch2face.stage import EXIT_USER_ERROR, TRACEBACK_VARIABLE, reported_errors
-from conftest import python_path
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL_PARAMS = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]}}
@@ -30,37 +30,37 @@ STAGE_ARGUMENTS = {
 
 
 @pytest.mark.parametrize(
-    "error, message",
+    ("error", "message"),
     [
         (ParamsError("params.yaml: 1 invalid value(s):\n  - train.lr: out of range"), "params.yaml: 1 invalid"),
         (SourceError("source 'x': root raw does not exist"), "source 'x': root raw"),
         (ImageReadError("a.png", "truncated image"), "a.png: truncated image"),
         (OutputError(errno.ENOSPC, "disk full", "metrics/eval.json"), "cannot write metrics/eval.json: disk full"),
-        (FileNotFoundError(errno.ENOENT, "No such file or directory", "data/pairs/pairs.csv"), "data/pairs/pairs.csv: No such"),
+        (
+            FileNotFoundError(errno.ENOENT, "No such file or directory", "data/pairs/pairs.csv"),
+            "data/pairs/pairs.csv: No such",
+        ),
     ],
     ids=["params", "source", "image", "output", "missing input"],
 )
 def test_user_errors_exit_with_one_clear_message(error, message, capsys, monkeypatch):
     monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
-    with pytest.raises(SystemExit) as exit_:
-        with reported_errors("demo_stage"):
-            raise error
+    with pytest.raises(SystemExit) as exit_, reported_errors("demo_stage"):
+        raise error
     assert exit_.value.code == EXIT_USER_ERROR
     assert capsys.readouterr().err.startswith(f"demo_stage: error: {message}")
 
 
 @pytest.mark.parametrize("error", [KeyError("bug"), OSError("no file named"), RuntimeError("bug")])
 def test_bugs_keep_their_traceback(error):
-    with pytest.raises(type(error)):
-        with reported_errors("demo_stage"):
-            raise error
+    with pytest.raises(type(error)), reported_errors("demo_stage"):
+        raise error
 
 
 def test_traceback_on_request(monkeypatch):
     monkeypatch.setenv(TRACEBACK_VARIABLE, "1")
-    with pytest.raises(ParamsError):
-        with reported_errors("demo_stage"):
-            raise ParamsError("x")
+    with pytest.raises(ParamsError), reported_errors("demo_stage"):
+        raise ParamsError("x")
 
 
 @pytest.mark.parametrize("stage", list(STAGE_ARGUMENTS))
@@ -73,7 +73,11 @@ def test_every_stage_validates_the_whole_params_file_before_any_work(stage, tmp_
     env.pop(TRACEBACK_VARIABLE, None)
     result = subprocess.run(
         [sys.executable, str(REPO / "stages" / f"{stage}.py"), *STAGE_ARGUMENTS[stage]],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == EXIT_USER_ERROR, result.stderr
     assert "Traceback" not in result.stderr

@@ -41,8 +41,15 @@ def write_pairs_dir(root: Path, splits: dict[str, int], size: int = 32) -> Path:
             sketch = pairs.sketches[index, 0].numpy()
             photo = pairs.photos[index].permute(1, 2, 0).numpy()
             write_image(root / name, np.concatenate([np.repeat(sketch[:, :, None], 3, axis=2), photo], axis=1))
-            rows.append({"id": f"{split}-{index}", "subject": f"{split}-{index}", "split": split, "pair": name,
-                         **measure_appearance(np.ascontiguousarray(photo), AlignmentParams()).columns()})
+            rows.append(
+                {
+                    "id": f"{split}-{index}",
+                    "subject": f"{split}-{index}",
+                    "split": split,
+                    "pair": name,
+                    **measure_appearance(np.ascontiguousarray(photo), AlignmentParams()).columns(),
+                }
+            )
     write_csv(root / "pairs.csv", pd.DataFrame(rows))
     return root
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence, get_args
+from typing import get_args
 
 from tqdm import tqdm
 
@@ -48,7 +49,6 @@ from sketch2face.inference import (
     predict_sketches,
     read_hints_file,
 )
-from sketch2face.errors import error_line
 from sketch2face.io import OutputError
 from sketch2face.models.generator import SketchToPhoto
 from sketch2face.training.device import resolve_device
@@ -70,10 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate photos from sketch files or folders of sketches",
         description="Aligns each sketch like the training data, runs the generator and writes <OUT>/<name>.png.",
     )
-    predict.add_argument("inputs", nargs="+", type=Path, metavar="SKETCH_OR_DIR", help="image files or folders (walked recursively)")
+    predict.add_argument(
+        "inputs", nargs="+", type=Path, metavar="SKETCH_OR_DIR", help="image files or folders (walked recursively)"
+    )
     predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="folder for the photos")
     _add_model_options(predict)
-    predict.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side.png (sketch | photo)")
+    predict.add_argument(
+        "--side-by-side", action="store_true", help="also write <name>_side_by_side.png (sketch | photo)"
+    )
     predict.add_argument("--batch-size", type=_positive_int, default=16, help="sketches per forward pass (default 16)")
     predict.add_argument(
         "--align",
@@ -106,16 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
         "or on eyes placed by the user.",
     )
     _add_model_options(serve)
-    serve.add_argument("--host", default=DEFAULT_HOST,
-                       help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every network)")
+    serve.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every network)",
+    )
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free port")
-    serve.add_argument("--max-upload-bytes", type=_positive_int, default=DEFAULT_MAX_UPLOAD_BYTES, metavar="N",
-                       help=f"largest upload accepted (default {DEFAULT_MAX_UPLOAD_BYTES})")
-    serve.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                       help="largest image accepted, width x height, checked before decoding "
-                       f"(default {DEFAULT_MAX_PIXELS})")
-    serve.add_argument("--queue-size", type=_non_negative_int, default=DEFAULT_QUEUE_SIZE, metavar="N",
-                       help=f"requests that may wait for the generator; more get 503 (default {DEFAULT_QUEUE_SIZE})")
+    serve.add_argument(
+        "--max-upload-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        metavar="N",
+        help=f"largest upload accepted (default {DEFAULT_MAX_UPLOAD_BYTES})",
+    )
+    serve.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"largest image accepted, width x height, checked before decoding (default {DEFAULT_MAX_PIXELS})",
+    )
+    serve.add_argument(
+        "--queue-size",
+        type=_non_negative_int,
+        default=DEFAULT_QUEUE_SIZE,
+        metavar="N",
+        help=f"requests that may wait for the generator; more get 503 (default {DEFAULT_QUEUE_SIZE})",
+    )
     return parser
 
 
@@ -152,10 +173,12 @@ def _load_model(args: argparse.Namespace) -> SketchToPhoto:
 
         try:
             return load_generator_model(args.model_uri, device)
-        except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds; all mean "cannot load"
+        except Exception as exc:
             raise UsageError(f"cannot load the MLflow model {args.model_uri}: {exc}") from None
     if not args.model.is_file():
-        raise UsageError(f"model file not found: {args.model} (train one with `dvc repro`, or pass --model or --model-uri)")
+        raise UsageError(
+            f"model file not found: {args.model} (train one with `dvc repro`, or pass --model or --model-uri)"
+        )
     try:
         return load_sketch_to_photo(args.model, device)
     except (GeneratorFileError, OSError) as exc:
@@ -264,8 +287,10 @@ def serve(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     if not _is_loopback(sock.getsockname()[0]):
         _note(f"listening on {args.host}: anyone who can reach this machine can use the model")
-    print(f"sketch2face serve: {url_of(sock)} (model {info.name}, {info.image_size} px, device {device}); "
-          "Ctrl-C to stop", flush=True)
+    print(
+        f"sketch2face serve: {url_of(sock)} (model {info.name}, {info.image_size} px, device {device}); Ctrl-C to stop",
+        flush=True,
+    )
     stopped_by = run_until_stopped(create_app(model, info, aligner, settings), sock)
     print(f"sketch2face serve: stopped{f' ({stopped_by})' if stopped_by else ''}", flush=True)
     return EXIT_OK

@@ -11,7 +11,7 @@ OpenCV's `cvtColor(float RGB in 0..1, COLOR_RGB2Lab)` computes.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def hex_to_srgb(text: str) -> tuple[int, int, int]:
 
 
 def lab_to_hex(lab: Lab) -> str:
-    red, green, blue = (int(round(channel)) for channel in lab_to_srgb(np.asarray(lab)))
+    red, green, blue = (round(channel) for channel in lab_to_srgb(np.asarray(lab)))
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 

@@ -14,9 +14,10 @@ import importlib
 import importlib.util
 import os
 import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence, get_args
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ def load_sketch_to_photo(path: Path | str, device: str | torch.device = "cpu") -
         generator, preprocessing = load_generator_file(path, map_location=device)
     except OSError:
         raise
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+    except Exception as exc:
         raise GeneratorFileError(_load_problem(exc)) from exc
     if generator.config.direction != SKETCH_TO_PHOTO:
         raise GeneratorFileError(f"a {generator.config.direction} generator cannot turn sketches into photos")
@@ -196,8 +197,9 @@ class SketchAligner:
         if eyes is not None:
             if eyes.left[0] >= eyes.right[0]:  # a flipped pair would turn the face upside down
                 raise UnusableSketch(
-                    label, f"eyes in the wrong order: the left eye (x={eyes.left[0]:g}) must have a smaller x "
-                    f"than the right eye (x={eyes.right[0]:g})"
+                    label,
+                    f"eyes in the wrong order: the left eye (x={eyes.left[0]:g}) must have a smaller x "
+                    f"than the right eye (x={eyes.right[0]:g})",
                 )
             return self._aligned_on(image, eyes, label, "given"), BY_GIVEN_EYES, eyes
         found, method = self.find_eyes(image, label)
@@ -329,7 +331,9 @@ def _not_overwritten(
             reason = f"its photo would overwrite it (choose an -o folder other than {out_dir})"
             failures.append(Failure(str(item.path), reason))
         elif path in writers:
-            failures.append(Failure(str(item.path), f"named like the output of {writers[path].path}: not read as a sketch"))
+            failures.append(
+                Failure(str(item.path), f"named like the output of {writers[path].path}: not read as a sketch")
+            )
         else:
             kept.append(item)
     return kept, failures
@@ -468,7 +472,7 @@ def predict_sketches(
     *,
     batch_size: int = 16,
     with_side_by_side: bool = False,
-    on_failure: Callable[[Failure], None] = lambda failure: None,
+    on_failure: Callable[[Failure], None] = lambda _failure: None,
     progress: bool = False,
     hints: Callable[[SketchInput], SketchHints] | None = None,
 ) -> PredictReport:
@@ -489,7 +493,7 @@ def predict_sketches(
         for batch in _aligned_batches(inputs, align, batch_size, failed):
             batch_hints = None if hints is None else [hints(item) for item, _, _ in batch]
             photos = generate_photos(model, [aligned for _, aligned, _ in batch], batch_hints)
-            for (item, aligned, method), photo in zip(batch, photos):
+            for (item, aligned, method), photo in zip(batch, photos, strict=True):
                 write_image(photo_path(out_dir, item), photo)
                 if with_side_by_side:
                     write_image(side_by_side_path(out_dir, item), side_by_side(aligned, photo))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 from fastapi import FastAPI

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import torch
@@ -17,7 +17,7 @@ from sketch2face.inference import load_sketch_to_photo
 from sketch2face.tracking import TRAINING_RUN_TAG, Tracker, log_generator, write_run_reference
 
 CPU = torch.device("cpu")
-MODIFIED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+MODIFIED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -49,11 +49,19 @@ def test_a_generator_file_is_evaluated_by_its_training_run(project):
     info = _describe(project / "models" / "generator.pt")
 
     assert (info.name, info.image_size, info.input_channels, info.architecture, info.device, info.hints) == (
-        "generator.pt", 32, 1, "unet", "cpu", []
+        "generator.pt",
+        32,
+        1,
+        "unet",
+        "cpu",
+        [],
     )
     assert info.trained_at == "2025-01-02T03:04:05+00:00"
     assert info.evaluation.model_dump() == {
-        "psnr": 20.5, "ssim": 0.71, "fsim": 0.83, "source": f"MLflow run {tracker.run_id}"
+        "psnr": 20.5,
+        "ssim": 0.71,
+        "fsim": 0.83,
+        "source": f"MLflow run {tracker.run_id}",
     }
 
 
@@ -76,7 +84,10 @@ def test_without_a_run_the_projects_eval_json_counts(project):
     found = _describe(project / "models" / "generator.pt").evaluation
 
     assert found.model_dump() == {
-        "psnr": 21.6148, "ssim": 0.7599, "fsim": 0.8764, "source": str(project / "metrics" / "eval.json")
+        "psnr": 21.6148,
+        "ssim": 0.7599,
+        "fsim": 0.8764,
+        "source": str(project / "metrics" / "eval.json"),
     }
 
 
@@ -110,7 +121,8 @@ def test_an_unreadable_store_or_eval_file_is_a_note_not_a_failure(project, monke
 
     assert info.evaluation is None and info.trained_at is not None
     assert [note.split(" could not be read")[0] for note in notes] == [
-        f"the evaluation of MLflow run {'0' * 32}", str(project / "metrics" / "eval.json")
+        f"the evaluation of MLflow run {'0' * 32}",
+        str(project / "metrics" / "eval.json"),
     ]
 
 
@@ -124,9 +136,12 @@ def test_a_logged_model_is_dated_and_evaluated_by_its_run(tiny_generator_file):
     info = describe_logged_model(uri, model, CPU, notes.append)
 
     assert info.name == uri and notes == []
-    assert abs((datetime.fromisoformat(info.trained_at) - datetime.now(timezone.utc)).total_seconds()) < 600
+    assert abs((datetime.fromisoformat(info.trained_at) - datetime.now(UTC)).total_seconds()) < 600
     assert info.evaluation.model_dump() == {
-        "psnr": 19.25, "ssim": 0.65, "fsim": 0.8, "source": f"MLflow run {tracker.run_id}"
+        "psnr": 19.25,
+        "ssim": 0.65,
+        "fsim": 0.8,
+        "source": f"MLflow run {tracker.run_id}",
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import os
 import shutil
 import tempfile
@@ -20,17 +21,22 @@ import httpx2
 import numpy as np
 import pytest
 from PIL import Image
+from served import live_server, pixels, tiny_app
 
 from sketch2face.app.server import EYE_FIELDS
 from sketch2face.data.detect import detect_eyes
 from sketch2face.inference import load_sketch_to_photo
 
-from served import live_server, pixels, tiny_app
-
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 )
 LAPTOP, TABLET = (1280, 860), (800, 1100)
 WAIT_SECONDS = 30
@@ -39,8 +45,10 @@ SCREENSHOT_ENV = "SKETCH2FACE_SCREENSHOT"
 pytestmark = pytest.mark.slow
 
 if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-    pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver; .ci/run does)",
-                allow_module_level=True)
+    pytest.skip(
+        f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver; .ci/run does)",
+        allow_module_level=True,
+    )
 
 from selenium import webdriver  # noqa: E402 - only where the browser exists
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
@@ -121,9 +129,10 @@ def _generate(browser) -> tuple[np.ndarray, list[float]]:
 
 
 def _api_photo(url: str, path: Path, eyes: list[float] | None = None) -> np.ndarray:
-    fields = {} if eyes is None else dict(zip(EYE_FIELDS, map(str, eyes)))
-    response = httpx2.post(f"{url}/api/predict", files={"image": (path.name, path.read_bytes(), "image/png")},
-                           data=fields, timeout=60)
+    fields = {} if eyes is None else dict(zip(EYE_FIELDS, map(str, eyes), strict=True))
+    response = httpx2.post(
+        f"{url}/api/predict", files={"image": (path.name, path.read_bytes(), "image/png")}, data=fields, timeout=60
+    )
     assert response.status_code == 200, response.text
     return pixels(response.content)
 
@@ -178,14 +187,15 @@ def _canvas_grey(browser, x: int, y: int) -> int:
     return browser.execute_script(
         "const context = document.querySelector('#canvas').getContext('2d');"
         "return context.getImageData(arguments[0], arguments[1], 1, 1).data[0]",
-        x, y,
+        x,
+        y,
     )
 
 
 def _stroke(browser, offsets) -> None:
     canvas = browser.find_element(By.ID, "canvas")
     actions = ActionChains(browser).move_to_element_with_offset(canvas, *offsets[0]).click_and_hold()
-    for previous, current in zip(offsets, offsets[1:]):
+    for previous, current in itertools.pairwise(offsets):
         actions.move_by_offset(current[0] - previous[0], current[1] - previous[1])
     actions.release().perform()
 
@@ -230,16 +240,22 @@ def test_dropped_and_pasted_images_are_used(page):
         transfer.items.add(new File([blob], arguments[0], {type: 'image/png'}));
         return transfer;
     """
-    page.execute_script(f"""
+    page.execute_script(
+        f"""
         const transfer = await (async () => {{ {make_file} }})();
         const drop = new DragEvent('drop', {{dataTransfer: transfer, bubbles: true}});
         document.querySelector('#drop-zone').dispatchEvent(drop);
-    """, "dropped.png")
+    """,
+        "dropped.png",
+    )
     _wait_for_eyes(page, "dropped.png, 120×150 px.")
-    page.execute_script(f"""
+    page.execute_script(
+        f"""
         const transfer = await (async () => {{ {make_file} }})();
         document.dispatchEvent(new ClipboardEvent('paste', {{clipboardData: transfer, bubbles: true}}));
-    """, "pasted.png")
+    """,
+        "pasted.png",
+    )
     _wait_for_eyes(page, "pasted.png, 120×150 px.")
     assert "No face found" in page.find_element(By.ID, "eyes-note").text
     assert "estimated" in page.find_element(By.ID, "left-eye").get_attribute("class")

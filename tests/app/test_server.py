@@ -7,18 +7,17 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 import pytest
+import torch
+from conftest import TINY_PREPROCESSING, TINY_SIZE, png_claiming
 from fastapi.testclient import TestClient
+from served import TINY_INFO, pixels, tiny_app
 
 from sketch2face.app.server import EYE_FIELDS, png_bytes
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes
 from sketch2face.data.records import EyeCentres
 from sketch2face.inference import SketchAligner, SketchInput, load_sketch_to_photo, predict_sketches
-
-from conftest import TINY_PREPROCESSING, TINY_SIZE, png_claiming
-from served import TINY_INFO, pixels, tiny_app
 
 GEOMETRY = AlignmentParams(**TINY_PREPROCESSING["alignment"])
 BLANK = np.full((60, 40), 255, np.uint8)  # no face for the stand-in detector
@@ -44,7 +43,7 @@ def _face(demo_sketches, stem: str = "face0") -> bytes:
 
 
 def _eye_fields(eyes: EyeCentres) -> dict:
-    return dict(zip(EYE_FIELDS, (*eyes.left, *eyes.right)))
+    return dict(zip(EYE_FIELDS, (*eyes.left, *eyes.right), strict=True))
 
 
 # ---- good input ------------------------------------------------------------------------------------
@@ -136,7 +135,13 @@ def test_openapi_documents_the_api(client):
     assert "image/png" in predict["responses"]["200"]["content"]
     form = predict["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][form]["properties"]) == {
-        "image", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y", "skin", "hair"
+        "image",
+        "left_eye_x",
+        "left_eye_y",
+        "right_eye_x",
+        "right_eye_y",
+        "skin",
+        "hair",
     }
 
 
@@ -170,43 +175,123 @@ BAD_INPUTS = [
     Bad("not an image", 422, "face.png: not a readable image", files=_file(b"name,age\nann,31\n")),
     Bad("empty", 422, "face.png: empty file (0 bytes)", files=_file(b"")),
     Bad("truncated", 422, "face.png: truncated image", files=_file(_truncated_png())),
-    Bad("over the pixel limit", 422, "face.png: too large (9000x9000 pixels, limit 64000000)",
-        files=_file(png_claiming(9000, 9000))),
-    Bad("decompression bomb", 422, "face.png: too large, possible decompression bomb",
-        files=_file(png_claiming(60000, 60000))),
-    Bad("decompression bomb, to align", 422, "face.png: too large, possible decompression bomb",
-        files=_file(png_claiming(60000, 60000)), path="/api/align"),
-    Bad("eyes outside the image", 422, "face.png: cannot align on the given eyes (eye centres outside the image",
-        files=_file(FACE), data={**EYES, "right_eye_x": 500}),
-    Bad("eyes at negative coordinates", 422, "face.png: cannot align on the given eyes (eye centres outside",
-        files=_file(FACE), data={**EYES, "left_eye_y": -3}),
-    Bad("eyes in the wrong order", 422, "face.png: eyes in the wrong order",
-        files=_file(FACE), data={**EYES, "left_eye_x": 50, "right_eye_x": 30}),
-    Bad("eyes that are not numbers", 422, "left_eye_x: Input should be a valid number",
-        files=_file(FACE), data={**EYES, "left_eye_x": "left"}),
-    Bad("eyes that are not finite", 422, "face.png: cannot align on the given eyes (eye centres are not finite",
-        files=_file(FACE), data={**EYES, "left_eye_x": "nan"}),
-    Bad("some eyes missing", 422, "give all four eye coordinates or none; missing right_eye_x, right_eye_y",
-        files=_file(FACE), data={"left_eye_x": 30, "left_eye_y": 35}),
+    Bad(
+        "over the pixel limit",
+        422,
+        "face.png: too large (9000x9000 pixels, limit 64000000)",
+        files=_file(png_claiming(9000, 9000)),
+    ),
+    Bad(
+        "decompression bomb",
+        422,
+        "face.png: too large, possible decompression bomb",
+        files=_file(png_claiming(60000, 60000)),
+    ),
+    Bad(
+        "decompression bomb, to align",
+        422,
+        "face.png: too large, possible decompression bomb",
+        files=_file(png_claiming(60000, 60000)),
+        path="/api/align",
+    ),
+    Bad(
+        "eyes outside the image",
+        422,
+        "face.png: cannot align on the given eyes (eye centres outside the image",
+        files=_file(FACE),
+        data={**EYES, "right_eye_x": 500},
+    ),
+    Bad(
+        "eyes at negative coordinates",
+        422,
+        "face.png: cannot align on the given eyes (eye centres outside",
+        files=_file(FACE),
+        data={**EYES, "left_eye_y": -3},
+    ),
+    Bad(
+        "eyes in the wrong order",
+        422,
+        "face.png: eyes in the wrong order",
+        files=_file(FACE),
+        data={**EYES, "left_eye_x": 50, "right_eye_x": 30},
+    ),
+    Bad(
+        "eyes that are not numbers",
+        422,
+        "left_eye_x: Input should be a valid number",
+        files=_file(FACE),
+        data={**EYES, "left_eye_x": "left"},
+    ),
+    Bad(
+        "eyes that are not finite",
+        422,
+        "face.png: cannot align on the given eyes (eye centres are not finite",
+        files=_file(FACE),
+        data={**EYES, "left_eye_x": "nan"},
+    ),
+    Bad(
+        "some eyes missing",
+        422,
+        "give all four eye coordinates or none; missing right_eye_x, right_eye_y",
+        files=_file(FACE),
+        data={"left_eye_x": 30, "left_eye_y": 35},
+    ),
     Bad("no image field", 422, "image: Field required", files={"sketch": ("face.png", FACE, "image/png")}),
-    Bad("image sent as text", 422, "image: Value error, Expected UploadFile", data={"image": "face.png"},
-        files={"other": ("x.txt", b"x", "text/plain")}),
-    Bad("unknown answer format", 422, "format: Input should be 'png' or 'json'",
-        files=_file(FACE), path="/api/predict?format=xml"),
-    Bad("JSON body", 415, "expected a multipart/form-data upload with the sketch in the field 'image'; the request "
-        "is 'application/json'", content=b'{"image": "x"}',
-        headers={"content-type": "application/json"}),
+    Bad(
+        "image sent as text",
+        422,
+        "image: Value error, Expected UploadFile",
+        data={"image": "face.png"},
+        files={"other": ("x.txt", b"x", "text/plain")},
+    ),
+    Bad(
+        "unknown answer format",
+        422,
+        "format: Input should be 'png' or 'json'",
+        files=_file(FACE),
+        path="/api/predict?format=xml",
+    ),
+    Bad(
+        "JSON body",
+        415,
+        "expected a multipart/form-data upload with the sketch in the field 'image'; the request is 'application/json'",
+        content=b'{"image": "x"}',
+        headers={"content-type": "application/json"},
+    ),
     Bad("form-urlencoded body", 415, "expected a multipart/form-data upload", data={"image": "x"}),
-    Bad("raw PNG body", 415, "expected a multipart/form-data upload", content=FACE,
-        headers={"content-type": "image/png"}),
-    Bad("no content type", 415, "expected a multipart/form-data upload with the sketch in the field 'image'; "
-        "the request has no content type", content=FACE),
-    Bad("image part declared as text", 415, "face.png: sent as 'text/plain', not as an image file",
-        files=_file(FACE, "text/plain")),
-    Bad("broken multipart body", 422, "image: Field required", content=b"--x\r\nbroken",
-        headers={"content-type": "multipart/form-data; boundary=x"}),
-    Bad("multipart without a boundary", 400, "Missing boundary in multipart.", content=b"--x\r\nbroken",
-        headers={"content-type": "multipart/form-data"}),
+    Bad(
+        "raw PNG body",
+        415,
+        "expected a multipart/form-data upload",
+        content=FACE,
+        headers={"content-type": "image/png"},
+    ),
+    Bad(
+        "no content type",
+        415,
+        "expected a multipart/form-data upload with the sketch in the field 'image'; the request has no content type",
+        content=FACE,
+    ),
+    Bad(
+        "image part declared as text",
+        415,
+        "face.png: sent as 'text/plain', not as an image file",
+        files=_file(FACE, "text/plain"),
+    ),
+    Bad(
+        "broken multipart body",
+        422,
+        "image: Field required",
+        content=b"--x\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    ),
+    Bad(
+        "multipart without a boundary",
+        400,
+        "Missing boundary in multipart.",
+        content=b"--x\r\nbroken",
+        headers={"content-type": "multipart/form-data"},
+    ),
 ]
 
 
@@ -254,11 +339,12 @@ def test_limits_are_settable(model, demo_sketches):
 def test_a_streamed_upload_is_cut_off_at_the_limit(model, demo_sketches):
     def endless():
         for _ in range(1000):
-            yield b"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n" + bytes(4096)
+            yield b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n' + bytes(4096)
 
     with TestClient(tiny_app(model, demo_sketches.locate_eyes, max_upload_bytes=1000)) as client:
-        response = client.post("/api/predict", content=endless(),
-                               headers={"content-type": "multipart/form-data; boundary=x"})
+        response = client.post(
+            "/api/predict", content=endless(), headers={"content-type": "multipart/form-data; boundary=x"}
+        )
     assert response.status_code == 413, response.text
     assert response.json()["detail"].startswith("upload too large: more than 1000 bytes")
 
@@ -276,6 +362,7 @@ def test_a_full_queue_answers_503_and_health_still_answers(model, demo_sketches)
 
     answers = {}
     with TestClient(tiny_app(model, slow_detector, queue_size=0)) as client:
+
         def first_request():
             answers["first"] = client.post("/api/predict", **_upload(_face(demo_sketches)))
 

@@ -6,12 +6,11 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+from served import live_server, tiny_app
 
 from sketch2face.app.server import FORM_OVERHEAD_BYTES
 from sketch2face.data.detect import detect_eyes
 from sketch2face.inference import load_sketch_to_photo
-
-from served import live_server, tiny_app
 
 LIMIT = 10_000
 HEAD = "POST /api/predict HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=x\r\n"

@@ -80,13 +80,15 @@ def test_cross_field_errors_come_with_the_field_errors():
         "train: epochs_constant + epochs_decay must be at least 1"
     ]
     assert _problems({**MINIMAL, "train": {"lr_policy": "step", "lr_step_epochs": 10, "epochs_decay": 10}}) == [
-        "train: lr_policy step drops the lr after each lr_step_epochs (10) decay epochs, "
-        "so lr_step_epochs must be < epochs_decay (10) for the lr to decay at all"
+        (
+            "train: lr_policy step drops the lr after each lr_step_epochs (10) decay epochs, "
+            "so lr_step_epochs must be < epochs_decay (10) for the lr to decay at all"
+        )
     ]
 
 
 @pytest.mark.parametrize(
-    "section, key, value, problem",
+    ("section", "key", "value", "problem"),
     [
         ("synthesize", "count", True, "synthesize.count: must be an integer >= 1 (got True)"),
         ("train", "epochs_decay", True, "train.epochs_decay: must be an integer >= 0 (got True)"),
@@ -108,12 +110,18 @@ def test_values_are_not_coerced_from_another_type(section, key, value, problem):
 
 
 @pytest.mark.parametrize(
-    "image_size, train, problem",
+    ("image_size", "train", "problem"),
     [
-        (32, {"n_layers_d": 4}, "crop_resize.image_size 32 is too small for a PatchGAN with train.n_layers_d=4: "
-                                "it needs at least 48"),
-        (64, {"n_layers_d": 5}, "crop_resize.image_size 64 is too small for a PatchGAN with train.n_layers_d=5: "
-                                "it needs at least 96"),
+        (
+            32,
+            {"n_layers_d": 4},
+            ("crop_resize.image_size 32 is too small for a PatchGAN with train.n_layers_d=4: it needs at least 48"),
+        ),
+        (
+            64,
+            {"n_layers_d": 5},
+            ("crop_resize.image_size 64 is too small for a PatchGAN with train.n_layers_d=5: it needs at least 96"),
+        ),
         (32, {"n_layers_d": 3}, None),
         (64, {"n_layers_d": 4}, None),
         (32, {"discriminator": "pixel", "n_layers_d": 6}, None),
@@ -128,7 +136,7 @@ def test_image_size_must_suit_the_discriminator(image_size, train, problem):
 
 
 @pytest.mark.parametrize(
-    "source, problem",
+    ("source", "problem"),
     [
         ({"kind": "pairs", "photos_root": "feret"}, "photos_root is only used by kind cufsf"),
         ({"kind": "cufsf"}, "kind cufsf needs photos_root (the colorFERET folder)"),
@@ -143,4 +151,3 @@ def test_source_keys_belong_to_their_kind(source, problem):
         assert parse_params(raw).crop_resize.sources[0].kind == source["kind"]
     else:
         assert _problems(raw) == [f"crop_resize.sources.0: source 'faces': {problem}"]
-

@@ -12,7 +12,9 @@ MINIMAL = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": 
 
 def test_committed_params_are_valid(tmp_path):
     """The params.yaml of the last commit (a user's uncommitted edits are the stages' to check)."""
-    committed = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=REPO, capture_output=True, text=True, check=True)
+    committed = subprocess.run(
+        ["git", "show", "HEAD:params.yaml"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     (tmp_path / "params.yaml").write_text(committed.stdout)
     assert load_params(tmp_path / "params.yaml").crop_resize.sources
 
@@ -37,10 +39,10 @@ def test_duplicate_source_names_rejected(tmp_path):
 
 def test_empty_or_unreadable_params_file(tmp_path):
     (tmp_path / "params.yaml").write_text("")
-    with pytest.raises(ParamsError, match="\\(top level\\): must be a mapping of keys .*got None"):
+    with pytest.raises(ParamsError, match=r"\(top level\): must be a mapping of keys .*got None"):
         load_params(tmp_path / "params.yaml")
     (tmp_path / "folder.yaml").mkdir()
-    with pytest.raises(ParamsError, match="folder.yaml: cannot read \\(Is a directory\\)"):
+    with pytest.raises(ParamsError, match=r"folder.yaml: cannot read \(Is a directory\)"):
         load_params(tmp_path / "folder.yaml")
 
 
@@ -48,7 +50,10 @@ def test_a_key_given_twice_is_an_error_naming_it(tmp_path):
     """Plain YAML would keep the second value without a word."""
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(MINIMAL) + "evaluate:\n  grid_size: 3\n  grid_size: 8\n")
-    with pytest.raises(ParamsError, match=r'params.yaml: line 8: found duplicate key "grid_size" with value "8" \(original value: "3"\)'):
+    with pytest.raises(
+        ParamsError,
+        match=r'params.yaml: line 8: found duplicate key "grid_size" with value "8" \(original value: "3"\)',
+    ):
         load_params(path)
 
 
@@ -78,6 +83,5 @@ def test_exponent_floats_read_as_numbers_as_dvc_reads_them(tmp_path):
     train = load_params(path).train
     assert (train.lr, train.lambda_l1) == (2e-4, 100.0)
     path.write_text(yaml.safe_dump(MINIMAL) + "train:\n  lr: '2e-4'\n")
-    with pytest.raises(ParamsError, match="train.lr: must be a number"):
+    with pytest.raises(ParamsError, match=r"train.lr: must be a number"):
         load_params(path)
-

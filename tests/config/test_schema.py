@@ -30,7 +30,9 @@ def test_the_committed_params_file_spells_out_exactly_the_schema_defaults():
     assert committed == defaults
     written = read_yaml(REPO / "params.yaml")
     for section, values in defaults.model_dump(exclude={"crop_resize": {"sources"}}).items():
-        assert set(written[section]) - {"sources"} == set(values), f"params.yaml's {section} must list every key of the schema"
+        assert set(written[section]) - {"sources"} == set(values), (
+            f"params.yaml's {section} must list every key of the schema"
+        )
     # a generator file's config defaults to what files meant before a field existed: no hints then
     assert GeneratorConfig(image_size=64, hints=HINT_NAMES) == GeneratorConfig.from_params(defaults.train, 64)
 
@@ -47,7 +49,7 @@ def test_splits_must_leave_training_data():
 
 
 @pytest.mark.parametrize(
-    "tracking, problem",
+    ("tracking", "problem"),
     [
         ({"alias": "champion"}, "alias needs register_name"),
         ({"register_name": "faces", "alias": "v2"}, "reserved"),
@@ -63,7 +65,7 @@ def test_model_registration_settings_are_checked(tracking, problem):
 
 
 @pytest.mark.parametrize(
-    "train, minimum",
+    ("train", "minimum"),
     [
         ({}, 24),
         ({"n_layers_d": 1}, 6),
@@ -83,9 +85,8 @@ def test_numbers_paths_and_lists_still_parse_from_yaml():
 
 def test_an_empty_source_root_is_an_error():
     raw = {"crop_resize": {"sources": [{"name": "demo", "kind": "demo", "root": " "}]}}
-    with pytest.raises(ParamsError, match="crop_resize.sources.0.root: must be a folder path, got an empty string"):
+    with pytest.raises(ParamsError, match=r"crop_resize.sources.0.root: must be a folder path, got an empty string"):
         parse_params(raw)
-
 
 
 def test_the_shortest_image_side_is_optional_and_checked():
@@ -102,7 +103,12 @@ def test_the_shortest_image_side_is_optional_and_checked():
 
 def test_recipe_options_default_to_the_paper_and_are_checked():
     train = parse_params(MINIMAL).train
-    assert (train.upsample, train.ema_decay, train.discriminator_scales, train.spectral_norm) == ("transposed", 0.0, 1, False)
+    assert (train.upsample, train.ema_decay, train.discriminator_scales, train.spectral_norm) == (
+        "transposed",
+        0.0,
+        1,
+        False,
+    )
     assert (train.lambda_feature_matching, train.lambda_ssim, train.augment_d) == (0.0, 0.0, ())
     with pytest.raises(ParamsError, match=r"train.augment_d: each may be named once"):
         parse_params({**MINIMAL, "train": {"augment_d": ["cutout", "cutout"]}})

@@ -10,18 +10,24 @@ import torch.hub
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
+from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.config import AlignmentParams, EvaluateParams
 from sketch2face.data.appearance import measure_appearance
+from sketch2face.data.images import luma
 from sketch2face.data.pairs import side_by_side
 from sketch2face.data.records import SourceError
 from sketch2face.evaluation import report
-from sketch2face.artifacts import EvalOutputs, TrainOutputs
-from sketch2face.data.images import luma
 from sketch2face.evaluation.evaluator import (
-    MEAN_PHOTO, SKETCH, baseline_images, evaluate, generate, headline, scored_generator,
+    MEAN_PHOTO,
+    SKETCH,
+    baseline_images,
+    evaluate,
+    generate,
+    headline,
+    scored_generator,
 )
-from sketch2face.inference import load_sketch_to_photo
 from sketch2face.evaluation.metrics import psnr
+from sketch2face.inference import load_sketch_to_photo
 from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator, save_generator
 from sketch2face.tracking import Tracker
 
@@ -60,9 +66,16 @@ def _pairs_dir(root: Path, hints: bool = False) -> Path:
                 gender = "female" if subject % 2 else "male"
                 subject_id = f"demo/s{subject:02d}"
                 rows.append(
-                    {"id": face_id, "source": "demo", "subject": subject_id, "gender": gender,
-                     "raw_photo": "x.png", "split": split, "pair": pair,
-                     **(measure_appearance(photo, AlignmentParams()).columns() if hints else {})}
+                    {
+                        "id": face_id,
+                        "source": "demo",
+                        "subject": subject_id,
+                        "gender": gender,
+                        "raw_photo": "x.png",
+                        "split": split,
+                        "pair": pair,
+                        **(measure_appearance(photo, AlignmentParams()).columns() if hints else {}),
+                    }
                 )
     pd.DataFrame(rows).to_csv(root / "pairs.csv", index=False)
     return root
@@ -72,9 +85,13 @@ def _pairs_dir(root: Path, hints: bool = False) -> Path:
 def evaluated(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     pairs_dir = _pairs_dir(root / "pairs")
-    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), root / "g.pt", {})
+    save_generator(
+        UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), root / "g.pt", {}
+    )
     log = root / "train_log.tsv"
-    pd.DataFrame({"epoch": [1, 2], "loss_G_GAN": [1.0, 0.8], "loss_D_real": [0.7, 0.6]}).to_csv(log, sep="\t", index=False)
+    pd.DataFrame({"epoch": [1, 2], "loss_G_GAN": [1.0, 0.8], "loss_D_real": [0.7, 0.6]}).to_csv(
+        log, sep="\t", index=False
+    )
     outputs = EvalOutputs.in_dirs(root / "metrics", root / "results")
     params = EvaluateParams(grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8)
     tracker = RecordingTracker()
@@ -99,20 +116,27 @@ def test_eval_json_has_headlines_baselines_groups_and_notes(evaluated):
     for prefix in ("", "baseline_mean_photo_", "baseline_sketch_"):
         for metric in ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1", "tone_shift"):
             assert isinstance(summary[f"{prefix}{metric}"], float), f"{prefix}{metric}"
-    assert summary["psnr_gain_over_sketch"] == pytest.approx(summary["psnr"] - summary["baseline_sketch_psnr"], abs=1e-3)
+    assert summary["psnr_gain_over_sketch"] == pytest.approx(
+        summary["psnr"] - summary["baseline_sketch_psnr"], abs=1e-3
+    )
     assert summary["identity_chance_rank1"] == pytest.approx(2 / 8)
     assert summary["group.gender.female.count"] + summary["group.gender.male.count"] == 8
     assert "gap.gender.fsim" in summary and summary["grouped_attributes"] == "gender, source"
     assert summary["scored_generator"] == "last"
     assert {"group.gender.female.tone_shift", "gap.gender.tone_shift"} <= set(summary)
-    assert "lpips: no local weights" in summary["skipped_metrics"] and "fid: no local weights" in summary["skipped_metrics"]
+    assert (
+        "lpips: no local weights" in summary["skipped_metrics"]
+        and "fid: no local weights" in summary["skipped_metrics"]
+    )
     assert all(not isinstance(value, (dict, list)) for value in summary.values()), "eval.json must stay flat"
 
 
 def test_per_image_table_carries_attributes_and_matches_the_written_images(evaluated):
     _, outputs, _, pairs_dir = evaluated
     table = pd.read_csv(outputs.per_image, dtype={"id": str})
-    assert {"id", "subject", "gender", "source", "fsim", "baseline_sketch_ssim_grey", "identity_rank1"} <= set(table.columns)
+    assert {"id", "subject", "gender", "source", "fsim", "baseline_sketch_ssim_grey", "identity_rank1"} <= set(
+        table.columns
+    )
     assert "raw_photo" not in table.columns and "pair" not in table.columns
     first = table.iloc[0]
     generated = np.asarray(Image.open(outputs.generated_dir / f"{first['id']}.png"))
@@ -181,7 +205,11 @@ def test_a_pairs_table_without_test_rows_is_a_user_error_naming_it(tmp_path):
     pairs_dir = _pairs_dir(tmp_path / "pairs")
     table = pd.read_csv(pairs_dir / "pairs.csv")
     table[table["split"] != "test"].to_csv(pairs_dir / "pairs.csv", index=False)
-    save_generator(UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)), tmp_path / "g.pt", {})
+    save_generator(
+        UnetGenerator(GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4)),
+        tmp_path / "g.pt",
+        {},
+    )
     outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
     with pytest.raises(SourceError, match="evaluation needs non-empty train and test splits") as error:
         evaluate(EvaluateParams(), tmp_path / "g.pt", pairs_dir, tmp_path / "log.tsv", outputs, RecordingTracker())
@@ -229,8 +257,9 @@ def hinted(tmp_path_factory):
     log = root / "train_log.tsv"
     pd.DataFrame({"epoch": [1], "loss_G_GAN": [1.0], "loss_D_real": [0.7]}).to_csv(log, sep="\t", index=False)
     outputs = EvalOutputs.in_dirs(root / "metrics", root / "results")
-    params = EvaluateParams(grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8,
-                            perceptual_metrics=())
+    params = EvaluateParams(
+        grid_size=3, batch_size=3, min_group_count=2, identity_feature_size=8, perceptual_metrics=()
+    )
     tracker = RecordingTracker()
     summary = evaluate(params, root / "g.pt", pairs_dir, log, outputs, tracker)
     return summary, outputs, tracker, pairs_dir, root / "g.pt"
@@ -258,8 +287,10 @@ def test_a_generator_with_hints_is_scored_without_and_with_the_measured_colours(
     for face_id in ("demo/s10-v0", "demo/s13-v1"):
         ab = np.asarray(Image.open(pairs_dir / f"test/{face_id}.png"))
         sketch = torch.from_numpy(luma(ab[:, :SIZE])[..., 0].copy())[None, None]
-        colours = {name: torch.tensor(table.loc[face_id, [f"{name}_L", f"{name}_a", f"{name}_b"]].to_numpy(float))
-                   for name in ("skin", "hair")}
+        colours = {
+            name: torch.tensor(table.loc[face_id, [f"{name}_L", f"{name}_a", f"{name}_b"]].to_numpy(float))
+            for name in ("skin", "hair")
+        }
         expected = model(sketch, **colours)[0].permute(1, 2, 0).numpy()
         written = np.asarray(Image.open(outputs.hinted_dir / f"{face_id}.png"))
         assert np.array_equal(written, expected), "the hinted photo is the model given the measured colours"
@@ -286,6 +317,9 @@ def test_a_generator_with_hints_needs_the_test_photos_measured_colours(tmp_path)
     config = GeneratorConfig(image_size=SIZE, input_channels=1, output_channels=3, ngf=4, hints=("hair",))
     save_generator(UnetGenerator(config), tmp_path / "g.pt", {})
     outputs = EvalOutputs.in_dirs(tmp_path / "metrics", tmp_path / "results")
-    with pytest.raises(SourceError, match=r"pairs.csv: the generator takes hair hints, but 8 test pairs have no "
-                                          r"measured hair colour; rerun assemble_pairs"):
+    with pytest.raises(
+        SourceError,
+        match=r"pairs.csv: the generator takes hair hints, but 8 test pairs have no "
+        r"measured hair colour; rerun assemble_pairs",
+    ):
         evaluate(EvaluateParams(), tmp_path / "g.pt", pairs_dir, tmp_path / "log.tsv", outputs, RecordingTracker())

@@ -34,7 +34,7 @@ def test_only_attributes_present_in_the_table_are_grouped():
 def test_values_become_safe_key_segments():
     assert key_part(" South Asian ") == "South_Asian" and key_part("") == "missing" and key_part("a.b") == "a_b"
     clash = PER_IMAGE.assign(gender=["a b", "a_b", "x", "x", "x", "x"])
-    with pytest.raises(SourceError, match="pairs.csv column .gender.: distinct values collide"):
+    with pytest.raises(SourceError, match=r"pairs.csv column .gender.: distinct values collide"):
         group_metrics(clash, ["gender"], ["psnr"], min_count=1)
 
 

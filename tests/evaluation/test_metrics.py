@@ -12,15 +12,18 @@ GAUSSIAN = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": Fal
 
 
 def test_psnr_matches_scikit_image_with_data_range_255():
-    expected = [peak_signal_noise_ratio(x, y, data_range=255) for x, y in zip(REAL, FAKE)]
+    expected = [peak_signal_noise_ratio(x, y, data_range=255) for x, y in zip(REAL, FAKE, strict=True)]
     assert psnr(REAL, FAKE) == pytest.approx(expected)
     mse = np.mean((REAL[0].astype(float) - FAKE[0]) ** 2)
     assert psnr(REAL, FAKE)[0] == pytest.approx(10 * np.log10(255**2 / mse))
 
 
 def test_ssim_conventions_match_direct_scikit_image_calls():
-    gaussian = [structural_similarity(x, y, data_range=255, channel_axis=-1, **GAUSSIAN) for x, y in zip(REAL, FAKE)]
-    uniform = [structural_similarity(x, y, data_range=255, channel_axis=-1) for x, y in zip(REAL, FAKE)]
+    gaussian = [
+        structural_similarity(x, y, data_range=255, channel_axis=-1, **GAUSSIAN)
+        for x, y in zip(REAL, FAKE, strict=True)
+    ]
+    uniform = [structural_similarity(x, y, data_range=255, channel_axis=-1) for x, y in zip(REAL, FAKE, strict=True)]
     assert ssim(REAL, FAKE, "gaussian") == pytest.approx(gaussian, abs=1e-9)
     assert ssim(REAL, FAKE, "uniform") == pytest.approx(uniform, abs=1e-9)
     assert gaussian != pytest.approx(uniform)
@@ -30,7 +33,7 @@ def test_greyscale_ssim_compares_the_bt601_luma_of_both_images():
     grey_real = np.round(REAL @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
     assert np.abs(luma(REAL)[..., 0].astype(int) - grey_real).max() <= 1  # float rounding at .5 only
     for window, options in (("gaussian", GAUSSIAN), ("uniform", {})):
-        pairs = zip(luma(REAL), luma(FAKE))
+        pairs = zip(luma(REAL), luma(FAKE), strict=True)
         expected = [structural_similarity(x[..., 0], y[..., 0], data_range=255, **options) for x, y in pairs]
         assert ssim_grey(REAL, FAKE, window) == pytest.approx(expected, abs=1e-9)
     assert not np.allclose(ssim_grey(REAL, FAKE), ssim(REAL, FAKE))

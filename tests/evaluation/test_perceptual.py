@@ -20,9 +20,11 @@ def test_metrics_without_local_weights_are_reported_missing(monkeypatch, tmp_pat
 def test_downloads_are_refused_while_forbidden(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     original = torch.hub.download_url_to_file
-    with perceptual.downloads_forbidden():
-        with pytest.raises(perceptual.DownloadForbidden, match="refusing to download"):
-            torch.hub.load_state_dict_from_url("https://example.invalid/weights.pt")
+    with (
+        perceptual.downloads_forbidden(),
+        pytest.raises(perceptual.DownloadForbidden, match="refusing to download"),
+    ):
+        torch.hub.load_state_dict_from_url("https://example.invalid/weights.pt")
     assert torch.hub.download_url_to_file is original
 
 
@@ -34,7 +36,7 @@ class _MeanAbsoluteDifference(torch.nn.Module):
         assert reduction == "none"
 
     def forward(self, candidate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        assert candidate.shape[1] == 3 and 0 <= candidate.min() and candidate.max() <= 1  # NCHW in [0, 1]
+        assert candidate.shape[1] == 3 and candidate.min() >= 0 and candidate.max() <= 1  # NCHW in [0, 1]
         return (candidate - reference).abs().mean(dim=(1, 2, 3))
 
 

@@ -17,8 +17,11 @@ def test_psnr_histogram_has_one_db_bins_centred_on_half_db(tmp_path):
 
 
 def test_values_outside_the_range_are_counted_in_the_edge_bins(tmp_path):
-    histogram_tables(pd.DataFrame({"psnr": [-5.0, 0.1, 49.9, 50.0, 80.0], "fsim": [-0.2, 0.5, 1.0, 1.3, 0.995]}),
-                     ["psnr", "fsim"], tmp_path)
+    histogram_tables(
+        pd.DataFrame({"psnr": [-5.0, 0.1, 49.9, 50.0, 80.0], "fsim": [-0.2, 0.5, 1.0, 1.3, 0.995]}),
+        ["psnr", "fsim"],
+        tmp_path,
+    )
     psnr = pd.read_csv(tmp_path / "psnr.csv")["images"]
     assert (psnr.iloc[0], psnr.iloc[-1], psnr.sum()) == (2, 3, 5)
     fsim = pd.read_csv(tmp_path / "fsim.csv")

@@ -4,7 +4,6 @@ import mlflow
 import numpy as np
 import pytest
 import torch
-
 from conftest import (
     REGISTERED_ALIAS,
     REGISTERED_NAME,
@@ -12,6 +11,7 @@ from conftest import (
     TINY_SIZE,
     point_mlflow_at_an_unreachable_store,
 )
+
 from sketch2face.config import TrackingParams
 from sketch2face.inference import load_sketch_to_photo
 from sketch2face.tracking import EXPERIMENT_NAME, Tracker, load_generator_model, log_generator
@@ -85,14 +85,16 @@ def test_a_generator_without_hints_has_no_params_in_its_signature(logged_generat
     assert mlflow.models.get_model_info(logged_generator.model_uri).signature.params is None
 
 
-def test_hints_are_optional_params_of_the_pyfunc_one_colour_for_all_or_one_per_sketch(hinted_model_uri,
-                                                                                     hinted_generator_file, monkeypatch):
+def test_hints_are_optional_params_of_the_pyfunc_one_colour_for_all_or_one_per_sketch(
+    hinted_model_uri, hinted_generator_file, monkeypatch
+):
     store, uri = hinted_model_uri
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     mlflow.set_tracking_uri(store)
     params = mlflow.models.get_model_info(uri).signature.params
     assert [(spec.name, spec.dtype.name, spec.default, spec.shape) for spec in params.params] == [
-        ("skin", "string", ["auto"], (-1,)), ("hair", "string", ["auto"], (-1,))
+        ("skin", "string", ["auto"], (-1,)),
+        ("hair", "string", ["auto"], (-1,)),
     ]
     pyfunc = mlflow.pyfunc.load_model(uri)
     model = load_sketch_to_photo(hinted_generator_file)
@@ -103,6 +105,8 @@ def test_hints_are_optional_params_of_the_pyfunc_one_colour_for_all_or_one_per_s
     expected = model(torch_sketches, skin="#8d5524", hair=["black", "auto", "monk-03"]).numpy()
     np.testing.assert_array_equal(given, expected)
     assert not np.array_equal(given, pyfunc.predict(sketches))
-    assert torch.equal(mlflow.pytorch.load_model(uri)(torch_sketches, skin="monk-07"), model(torch_sketches, skin="monk-07"))
+    assert torch.equal(
+        mlflow.pytorch.load_model(uri)(torch_sketches, skin="monk-07"), model(torch_sketches, skin="monk-07")
+    )
     with pytest.raises(Exception, match="hint skin: 'beige' is not a colour"):
         pyfunc.predict(sketches, params={"skin": ["beige"]})

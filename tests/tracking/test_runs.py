@@ -1,8 +1,8 @@
 import warnings
 
 import pytest
-
 from conftest import point_mlflow_at_an_unreachable_store
+
 from sketch2face.tracking import PARENT_RUN_TAG, TRAINING_RUN_TAG, Tracker
 
 
@@ -81,10 +81,12 @@ def test_a_rescoring_gets_its_own_run_nested_under_the_training_run(tmp_path):
 def _evaluated_without_the_training_run(training_run_id: str, params: dict):
     import mlflow
 
-    with pytest.warns(UserWarning, match=f"run {training_run_id} of the training is not in this store"):
-        with Tracker(training_run_id).start_evaluation(params) as evaluation:
-            evaluation.log_metrics({"psnr": 19.0})
-            evaluation.mark_evaluated()
+    with (
+        pytest.warns(UserWarning, match=f"run {training_run_id} of the training is not in this store"),
+        Tracker(training_run_id).start_evaluation(params) as evaluation,
+    ):
+        evaluation.log_metrics({"psnr": 19.0})
+        evaluation.mark_evaluated()
     assert evaluation.enabled and evaluation.run_id != training_run_id
     return mlflow.get_run(evaluation.run_id).data
 
@@ -112,9 +114,11 @@ def test_an_evaluation_whose_training_run_was_deleted_is_nested_under_nothing():
 
 def test_an_unreachable_store_still_turns_tracking_off_for_the_evaluation(monkeypatch, tmp_path):
     point_mlflow_at_an_unreachable_store(monkeypatch, tmp_path)
-    with pytest.warns(UserWarning, match="MLflow get_run failed, continuing without tracking"):
-        with Tracker("f" * 32).start_evaluation({"train": {"lr": 0.0002}}) as evaluation:
-            evaluation.log_metrics({"psnr": 19.0})
+    with (
+        pytest.warns(UserWarning, match="MLflow get_run failed, continuing without tracking"),
+        Tracker("f" * 32).start_evaluation({"train": {"lr": 0.0002}}) as evaluation,
+    ):
+        evaluation.log_metrics({"psnr": 19.0})
     assert not evaluation.enabled
 
 
@@ -126,10 +130,11 @@ def test_new_metrics_are_logged_once_per_run():
     with Tracker(first.run_id).start() as again:
         again.log_new_metrics({"epochs": 2, "final_loss_G_L1": 0.25, "resumed_from_step": 4})
     client = mlflow.MlflowClient()
-    histories = {key: [m.value for m in client.get_metric_history(first.run_id, key)]
-                 for key in ("epochs", "final_loss_G_L1", "resumed_from_step")}
+    histories = {
+        key: [m.value for m in client.get_metric_history(first.run_id, key)]
+        for key in ("epochs", "final_loss_G_L1", "resumed_from_step")
+    }
     assert histories == {"epochs": [2], "final_loss_G_L1": [0.3], "resumed_from_step": [4]}
-
 
 
 def _step_history(run_id: str, key: str) -> list[tuple[int, float]]:

@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 import mlflow
-
 from conftest import python_path
+
 from sketch2face.tracking import Tracker, flatten, project_root, run_name
 from sketch2face.tracking.store import CONNECTION_DEFAULTS
 
@@ -30,7 +30,6 @@ def test_run_is_named_after_the_dvc_experiment(monkeypatch):
     assert run_name().startswith("repro-")
 
 
-
 def test_local_store_keeps_artifacts_beside_itself(tmp_path, monkeypatch):
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")  # the store is MLFLOW_TRACKING_URI=sqlite:///<tmp_path>/mlflow-test.db
@@ -38,7 +37,6 @@ def test_local_store_keeps_artifacts_beside_itself(tmp_path, monkeypatch):
         pass
     location = mlflow.get_experiment(mlflow.get_run(tracker.run_id).info.experiment_id).artifact_location
     assert location == (tmp_path / "mlruns").as_uri()
-
 
 
 def test_importing_tracking_changes_no_environment_and_connecting_sets_only_unset_defaults():

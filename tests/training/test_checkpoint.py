@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from tiny_pairs import learnable_pairs
 
 from sketch2face.config import TrainParams
 from sketch2face.training import checkpoint
@@ -16,7 +17,6 @@ from sketch2face.training.checkpoint import (
     rng_states,
 )
 from sketch2face.training.distributed import ProcessGroup
-from tiny_pairs import learnable_pairs
 
 PARAMS = TrainParams(ngf=4, ndf=4, batch_size=2, seed=3)
 
@@ -33,12 +33,12 @@ def test_fingerprint_is_stable_for_the_same_run():
 @pytest.mark.parametrize(
     "change",
     [
-        dict(data_seed=1),
-        dict(world_size=2),
-        dict(image_size=64),
-        dict(params=PARAMS.model_copy(update={"lr": 1e-3})),
-        dict(params=PARAMS.model_copy(update={"batch_size": 4})),
-        dict(params=PARAMS.model_copy(update={"seed": 4})),
+        {"data_seed": 1},
+        {"world_size": 2},
+        {"image_size": 64},
+        {"params": PARAMS.model_copy(update={"lr": 1e-3})},
+        {"params": PARAMS.model_copy(update={"batch_size": 4})},
+        {"params": PARAMS.model_copy(update={"seed": 4})},
     ],
     ids=["data", "world_size", "image_size", "lr", "batch_size", "seed"],
 )
@@ -126,7 +126,9 @@ def test_each_rank_takes_its_own_states():
 
 def test_a_checkpoint_from_another_device_keeps_the_cpu_states_and_warns():
     torch.manual_seed(1)
-    saved = [{**rng_states(torch.device("cpu"))[0], "device_type": "cuda", "device": torch.zeros(16, dtype=torch.uint8)}]
+    saved = [
+        {**rng_states(torch.device("cpu"))[0], "device_type": "cuda", "device": torch.zeros(16, dtype=torch.uint8)}
+    ]
     expected = _draw()
     with pytest.warns(UserWarning, match="written on cuda, this run trains on cpu"):
         restore_rng_states(saved, torch.device("cpu"))
@@ -142,7 +144,7 @@ def _truncated(path):
 
 
 @pytest.mark.parametrize(
-    "write, problem",
+    ("write", "problem"),
     [
         (lambda path: path.write_bytes(b"not a checkpoint at all"), "cannot be read"),
         (_truncated, "cannot be read"),

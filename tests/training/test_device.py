@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import python_path
 
 from sketch2face.config import ParamsError
 from sketch2face.training.device import configure_backends, memory_formats, resolve_device, training_device
-from conftest import python_path
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 
@@ -31,18 +31,20 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch):
 def test_a_missing_training_device_is_a_params_error_naming_the_key(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(ParamsError, match=r"^train.device: device 'cuda' is not available on this machine \(available: cpu;"):
+    with pytest.raises(
+        ParamsError, match=r"^train.device: device 'cuda' is not available on this machine \(available: cpu;"
+    ):
         training_device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert training_device("cuda", local_rank=1) == torch.device("cuda", 1)
-    with pytest.raises(ParamsError, match="^train.device: LOCAL_RANK 2 has no CUDA device: 2 visible"):
+    with pytest.raises(ParamsError, match=r"^train.device: LOCAL_RANK 2 has no CUDA device: 2 visible"):
         training_device("cuda", local_rank=2)
     assert training_device("cpu", local_rank=2) == torch.device("cpu"), "CPU ranks share the one CPU"
 
 
 @pytest.mark.parametrize(
-    "device, generator, discriminator",
+    ("device", "generator", "discriminator"),
     [
         ("cuda", torch.channels_last, torch.channels_last),
         ("cpu", torch.contiguous_format, torch.channels_last),
@@ -118,6 +120,8 @@ def test_configure_backends_selects_an_indexed_gpu_and_keeps_the_current_one_for
         assert selected == []
         configure_backends(torch.device("cuda", 1), threads=0)
         assert selected == [torch.device("cuda", 1)]
-        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.benchmark
+        assert (
+            torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 and torch.backends.cudnn.benchmark
+        )
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved

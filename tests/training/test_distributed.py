@@ -42,8 +42,9 @@ def _free_port() -> int:
 
 def _join_gloo_group(rank: int, port: int) -> ProcessGroup:
     """What torchrun sets up for one CPU process of the WORLD_SIZE."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
     return distributed.group_from_environment()
 
@@ -55,9 +56,22 @@ def _worker(rank: int, port: int, root: Path) -> None:
         trainer = Pix2PixTrainer(PARAMS, image_size=32, device=device, group=group)
         pairs = learnable_pairs(6)
         steps = []
-        fit(trainer, JitteredPairs(pairs, 1.125, True), pairs, root / "checkpoint.pt", "f", OnStep(lambda step, logs: steps.append(step)))
-        torch.save({"generator": trainer.generator.state_dict(), "discriminator": trainer.discriminator.state_dict(),
-                    "steps": steps}, root / f"rank{rank}.pt")
+        fit(
+            trainer,
+            JitteredPairs(pairs, 1.125, True),
+            pairs,
+            root / "checkpoint.pt",
+            "f",
+            OnStep(lambda step, logs: steps.append(step)),
+        )
+        torch.save(
+            {
+                "generator": trainer.generator.state_dict(),
+                "discriminator": trainer.discriminator.state_dict(),
+                "steps": steps,
+            },
+            root / f"rank{rank}.pt",
+        )
 
 
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
@@ -110,8 +124,10 @@ def _resume_worker(rank: int, port: int, root: Path) -> None:
             torch.save({"rng": crashed["rng"], "step": crashed["loop"]["global_step"]}, root / "rng.pt")
         distributed.any_rank(False, group)  # rank 1 waits for the copy before the resume overwrites it
         resumed = run("crashed")
-        torch.save({"reference": reference.generator.state_dict(), "resumed": resumed.generator.state_dict()},
-                   root / f"resume{rank}.pt")
+        torch.save(
+            {"reference": reference.generator.state_dict(), "resumed": resumed.generator.state_dict()},
+            root / f"resume{rank}.pt",
+        )
 
 
 def test_each_gloo_rank_resumes_its_own_dropout_generator(tmp_path):

@@ -46,4 +46,7 @@ def test_state_round_trip_resumes_the_same_average():
     resumed = GeneratorAverage(_network(), decay=0.9)
     resumed.load_state_dict(average.state_dict())
     assert resumed.updates == 3
-    assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), average.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(resumed.model.state_dict().values(), average.model.state_dict().values(), strict=True)
+    )

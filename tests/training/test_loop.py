@@ -5,14 +5,14 @@ from typing import NamedTuple
 
 import pytest
 import torch
+from tiny_pairs import OnStep, assert_same_weights, learnable_pairs
 
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.training.loop import LoopState, TrainingInterrupted, fit
 from sketch2face.training.step import Pix2PixTrainer
-from tiny_pairs import OnStep, assert_same_weights, learnable_pairs
 
-TINY = dict(ngf=4, ndf=4, batch_size=2, seed=3)
+TINY = {"ngf": 4, "ndf": 4, "batch_size": 2, "seed": 3}
 
 
 class Fitted(NamedTuple):
@@ -24,14 +24,22 @@ def _fit(root, epochs: int = 2, on_step=lambda step, logs: None, **overrides) ->
     params = TrainParams(**{**TINY, "epochs_constant": epochs, "epochs_decay": 1, **overrides})
     trainer = Pix2PixTrainer(params, image_size=32)
     pairs = learnable_pairs(5)
-    loop = fit(trainer, JitteredPairs(pairs, jitter=1.125, flip=True), pairs, root / "checkpoint.pt", "fingerprint",
-               OnStep(on_step))
+    loop = fit(
+        trainer,
+        JitteredPairs(pairs, jitter=1.125, flip=True),
+        pairs,
+        root / "checkpoint.pt",
+        "fingerprint",
+        OnStep(on_step),
+    )
     return Fitted(trainer, loop)
 
 
 def test_training_logs_each_epochs_learning_rate_of_the_linear_schedule(tmp_path):
     history = _fit(tmp_path, epochs=2, epochs_decay=2, lr=3e-4).loop.history
-    assert [record["lr"] for record in history] == pytest.approx([3e-4, 3e-4, 2e-4, 1e-4]), "2 constant epochs, then 1 - k/3"
+    assert [record["lr"] for record in history] == pytest.approx([3e-4, 3e-4, 2e-4, 1e-4]), (
+        "2 constant epochs, then 1 - k/3"
+    )
 
 
 def test_training_reduces_l1_on_a_learnable_mapping(tmp_path):
@@ -100,7 +108,7 @@ def test_finished_checkpoint_of_the_same_run_is_not_trained_again(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content, problem",
+    ("content", "problem"),
     [(b"PK\x03\x04 cut short", "cannot be read"), (None, "is not a training checkpoint (it holds a list)")],
     ids=["truncated", "foreign"],
 )
@@ -117,10 +125,18 @@ def test_unusable_checkpoint_is_named_and_training_starts_fresh(tmp_path, capsys
     assert torch.load(checkpoint, weights_only=False)["loop"]["epoch"] == 2, "overwritten by this run's"
 
 
-RECIPE = dict(
-    upsample="resize", ema_decay=0.9, discriminator_scales=2, n_layers_d=2, lambda_feature_matching=2.0, spectral_norm=True,
-    augment_d=("translation", "cutout", "colour"), lambda_ssim=1.0, hint_injection="film", hint_dropout=0.4,
-)
+RECIPE = {
+    "upsample": "resize",
+    "ema_decay": 0.9,
+    "discriminator_scales": 2,
+    "n_layers_d": 2,
+    "lambda_feature_matching": 2.0,
+    "spectral_norm": True,
+    "augment_d": ("translation", "cutout", "colour"),
+    "lambda_ssim": 1.0,
+    "hint_injection": "film",
+    "hint_dropout": 0.4,
+}
 
 
 def test_every_recipe_option_on_still_resumes_bit_identically(tmp_path):
@@ -147,4 +163,6 @@ def test_the_weight_average_is_what_validation_scores_and_keeps_as_the_best(tmp_
     trainer, loop = fitted
     assert trainer.published_generator is trainer.average.model
     best = loop.best_generator
-    assert best is not None and any(not torch.equal(best[key], value) for key, value in trainer.generator.state_dict().items())
+    assert best is not None and any(
+        not torch.equal(best[key], value) for key, value in trainer.generator.state_dict().items()
+    )

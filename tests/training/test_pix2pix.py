@@ -65,11 +65,11 @@ def test_feature_matching_and_ssim_terms_are_added_with_their_weights(tensors):
     fake_features = [[torch.randn(2, 4, 5, 5), torch.randn(2, 8, 3, 3), tensors["logits_fake"]]]
     real_features = [[torch.randn(2, 4, 5, 5), torch.randn(2, 8, 3, 3), tensors["logits_real"]]]
     objective = _objective(lambda_feature_matching=2.0, lambda_ssim=3.0)
-    plain, plain_logs = _objective().generator_loss(fake_features, tensors["fake"], tensors["target"])
+    plain, _plain_logs = _objective().generator_loss(fake_features, tensors["fake"], tensors["target"])
     loss, logs = objective.generator_loss(fake_features, tensors["fake"], tensors["target"], real_features)
     matching = feature_matching_loss(fake_features, real_features)
     structure = ssim_loss(tensors["fake"], tensors["target"])
     assert logs["loss_G_FM"].item() == pytest.approx(matching.item())
     assert logs["loss_G_SSIM"].item() == pytest.approx(structure.item())
     assert loss.item() == pytest.approx((plain + 2.0 * matching + 3.0 * structure).item(), rel=1e-6)
-    assert objective.loss_names == tuple(logs) + ("loss_D_real", "loss_D_fake")
+    assert objective.loss_names == (*tuple(logs), "loss_D_real", "loss_D_fake")

@@ -15,8 +15,8 @@ import torch
 from conftest import python_path
 from tiny_pairs import write_pairs_dir
 
-from sketch2face.training.checkpoint import load_checkpoint
 from sketch2face.artifacts import TrainOutputs
+from sketch2face.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).resolve().parents[1]
@@ -36,8 +36,13 @@ TOTAL_STEPS = 12 * 4  # 12 epochs of 4 batches (8 train pairs, batch 2)
 
 def _start(pairs_dir: Path, root: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": python_path(TESTS)}  # the script imports tiny_pairs
-    return subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(pairs_dir), str(root)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", TRAIN_SCRIPT, str(pairs_dir), str(root)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(process: subprocess.Popen) -> None:

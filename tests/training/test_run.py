@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_pairs import pipeline_params, write_pairs_dir
 
 from sketch2face.artifacts import TrainOutputs
 from sketch2face.config import AlignmentParams, parse_params
@@ -25,9 +26,8 @@ from sketch2face.training.loop import LoopState
 from sketch2face.training.pix2pix import PIX2PIX_LOSSES
 from sketch2face.training.run import offline_tracker, run_training, summarise, train
 from sketch2face.training.validation import validate
-from tiny_pairs import pipeline_params, write_pairs_dir
 
-TINY = dict(ngf=4, ndf=4, batch_size=2, seed=3)
+TINY = {"ngf": 4, "ndf": 4, "batch_size": 2, "seed": 3}
 
 
 @pytest.fixture
@@ -47,22 +47,31 @@ def _tiny_pairs(folder, count=2, size=32, hints=True):
         sketch = rng.integers(0, 256, (size, size), dtype=np.uint8)
         photo = np.stack([255 - sketch] * 3, axis=2)
         write_image(folder / "train" / f"{index}.png", side_by_side(sketch, photo))
-        rows.append({"id": str(index), "subject": str(index), "split": "train", "pair": f"train/{index}.png",
-                     **(measure_appearance(photo, AlignmentParams()).columns() if hints else {})})
+        rows.append(
+            {
+                "id": str(index),
+                "subject": str(index),
+                "split": "train",
+                "pair": f"train/{index}.png",
+                **(measure_appearance(photo, AlignmentParams()).columns() if hints else {}),
+            }
+        )
     write_csv(folder / PAIRS_FILE, pd.DataFrame(rows))
 
 
 def test_training_stores_its_geometry_and_registers_the_generator(tmp_path):
     _tiny_pairs(tmp_path / "pairs")
-    params = parse_params({
-        "crop_resize": {
-            "image_size": 32,
-            "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}],
-            "alignment": {"eye_y": 0.4, "eye_distance": 0.3},
-        },
-        "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 1, "epochs_decay": 0},
-        "tracking": {"register_name": "faces", "alias": "newest"},
-    })
+    params = parse_params(
+        {
+            "crop_resize": {
+                "image_size": 32,
+                "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}],
+                "alignment": {"eye_y": 0.4, "eye_distance": 0.3},
+            },
+            "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 1, "epochs_decay": 0},
+            "tracking": {"register_name": "faces", "alias": "newest"},
+        }
+    )
     outputs = _outputs(tmp_path)
 
     run_training(params, tmp_path / "pairs", outputs)
@@ -81,11 +90,13 @@ def test_training_stores_its_geometry_and_registers_the_generator(tmp_path):
 def test_rerun_of_a_finished_training_reports_its_throughput_again(tmp_path):
     """A rerun that only rewrites the outputs from the final checkpoint trains no step, and says so."""
     _tiny_pairs(tmp_path / "pairs")
-    params = parse_params({
-        "crop_resize": {"image_size": 32, "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]},
-        "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 2, "epochs_decay": 0},
-        "tracking": {"log_model": False},
-    })
+    params = parse_params(
+        {
+            "crop_resize": {"image_size": 32, "sources": [{"name": "demo", "kind": "demo", "root": "data/demo"}]},
+            "train": {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 2, "epochs_decay": 0},
+            "tracking": {"log_model": False},
+        }
+    )
     outputs = _outputs(tmp_path)
 
     first = run_training(params, tmp_path / "pairs", outputs)
@@ -118,7 +129,10 @@ def test_rerunning_a_finished_training_logs_its_model_and_summary_once(tmp_path)
     for key, value in summary.items():
         if isinstance(value, (int, float)):
             assert [metric.value for metric in client.get_metric_history(run_id, key)] == [value], key
-    registered = {(version.name, version.version, version.source) for version in client.search_model_versions(f"run_id = '{run_id}'")}
+    registered = {
+        (version.name, version.version, version.source)
+        for version in client.search_model_versions(f"run_id = '{run_id}'")
+    }
     assert registered == {("faces", 1, models[0].model_uri), ("portraits", 1, models[0].model_uri)}
     assert client.get_model_version_by_alias("faces", "newest").version == 1
 
@@ -153,7 +167,12 @@ def test_best_generator_keeps_the_best_val_epoch_not_the_last(tmp_path, pairs_di
         pair[:, pair.shape[1] // 2 :] = 255 - pair[:, pair.shape[1] // 2 :]
         write_image(path, pair)
     outputs = _outputs(tmp_path)
-    summary = train(pipeline_params(**{**TINY, "lr": 1e-2}, epochs_constant=2, epochs_decay=0), pairs_dir, outputs, offline_tracker())
+    summary = train(
+        pipeline_params(**{**TINY, "lr": 1e-2}, epochs_constant=2, epochs_decay=0),
+        pairs_dir,
+        outputs,
+        offline_tracker(),
+    )
     assert summary["best_epoch"] == 1, "precondition: the last epoch is not the best"
     val = load_oriented_split(pairs_dir, "val", "sketch_to_photo", input_channels=1, output_channels=3)
 
@@ -166,7 +185,9 @@ def test_best_generator_keeps_the_best_val_epoch_not_the_last(tmp_path, pairs_di
 
 def test_images_per_second_counts_the_images_of_every_process():
     params = pipeline_params(**TINY).train
-    loop = LoopState(global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(PIX2PIX_LOSSES, 0.5)}])
+    loop = LoopState(
+        global_step=10, images=19, seconds=2.0, history=[{"epoch": 1, **dict.fromkeys(PIX2PIX_LOSSES, 0.5)}]
+    )
     summary = summarise(params, loop, train_pairs=20, val_pairs=0, group=ProcessGroup(rank=0, world_size=4))
     assert summary["images_per_second"] == 19 * 4 / 2.0, "images of this process x processes / seconds"
 
@@ -174,8 +195,12 @@ def test_images_per_second_counts_the_images_of_every_process():
 def test_images_per_second_counts_images_trained_not_batch_size_times_steps(tmp_path):
     """A batch of 64 on 4 train pairs trains 4 images a step, not 64."""
     pairs_dir = write_pairs_dir(tmp_path / "pairs", {"train": 4})
-    summary = train(pipeline_params(**{**TINY, "batch_size": 64}, epochs_constant=3, epochs_decay=0), pairs_dir,
-                    _outputs(tmp_path), offline_tracker())
+    summary = train(
+        pipeline_params(**{**TINY, "batch_size": 64}, epochs_constant=3, epochs_decay=0),
+        pairs_dir,
+        _outputs(tmp_path),
+        offline_tracker(),
+    )
     images, seconds = 3 * 4, summary["train_seconds"]  # rounded to 0.1 s
     assert images / (seconds + 0.05) <= summary["images_per_second"] <= images / max(seconds - 0.05, 1e-3)
 
@@ -198,9 +223,12 @@ def test_an_empty_train_split_is_a_user_error_naming_the_pairs_table(tmp_path):
 def test_hints_need_the_measured_colours_and_a_table_without_them_is_a_user_error(tmp_path):
     _tiny_pairs(tmp_path / "pairs", hints=False)
     settings = {"ngf": 4, "ndf": 4, "batch_size": 2, "epochs_constant": 1, "epochs_decay": 0}
-    with pytest.raises(SourceError, match=r"pairs.csv: train.hints \['skin', 'hair'\] needs the colours measured on "
-                                          r"every photo, but 2 pairs lack them \(e.g. 0: no skin colour\); rerun "
-                                          r"assemble_pairs \(`dvc repro`\), or set train.hints: \[\]"):
+    with pytest.raises(
+        SourceError,
+        match=r"pairs.csv: train.hints \['skin', 'hair'\] needs the colours measured on "
+        r"every photo, but 2 pairs lack them \(e.g. 0: no skin colour\); rerun "
+        r"assemble_pairs \(`dvc repro`\), or set train.hints: \[\]",
+    ):
         train(pipeline_params(**settings), tmp_path / "pairs", _outputs(tmp_path), offline_tracker())
     summary = train(pipeline_params(**settings, hints=[]), tmp_path / "pairs", _outputs(tmp_path), offline_tracker())
     assert summary["train_pairs"] == 2 and load_generator(_outputs(tmp_path).generator).config.hints == ()

@@ -5,7 +5,7 @@ from sketch2face.training.schedules import lr_factor
 
 
 @pytest.mark.parametrize(
-    "policy, expected",
+    ("policy", "expected"),
     [
         ("linear", [1.0, 1.0, 1.0, 0.75, 0.5, 0.25]),
         ("cosine", [1.0, 1.0, 1.0, 0.854, 0.5, 0.146]),

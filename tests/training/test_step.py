@@ -3,20 +3,22 @@ import math
 
 import pytest
 import torch
+from tiny_pairs import assert_same_weights
 
 from sketch2face.config import TrainParams
 from sketch2face.models.cpu import GemmConv2d, GemmConvTranspose2d
 from sketch2face.models.generator import build_generator
 from sketch2face.training.pix2pix import PIX2PIX_LOSSES
 from sketch2face.training.step import Pix2PixTrainer
-from tiny_pairs import assert_same_weights
 
-TINY = dict(ngf=4, ndf=4, batch_size=2, seed=3)
+TINY = {"ngf": 4, "ndf": 4, "batch_size": 2, "seed": 3}
 
 
 def test_cpu_generator_runs_its_convolutions_on_the_cpu_kernels_and_saves_plain_weights():
     trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
-    convolutions = [m for m in trainer.generator.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    convolutions = [
+        m for m in trainer.generator.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    ]
     assert convolutions and all(isinstance(m, (GemmConv2d, GemmConvTranspose2d)) for m in convolutions)
     assert not any(isinstance(m, (GemmConv2d, GemmConvTranspose2d)) for m in trainer.discriminator.modules())
     assert trainer.generator.state_dict().keys() == build_generator(trainer.generator.config).state_dict().keys()
@@ -25,10 +27,14 @@ def test_cpu_generator_runs_its_convolutions_on_the_cpu_kernels_and_saves_plain_
 def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
     trainer = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
     convolution_weights = [p for p in trainer.discriminator.parameters() if p.dim() == 4]
-    assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convolution_weights)
+    assert all(
+        p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convolution_weights
+    )
     assert all(p.is_contiguous() for p in trainer.generator.parameters())
     activations = []
-    trainer.discriminator.scales[0].blocks[0].register_forward_hook(lambda layer, inputs, output: activations.append(output))
+    trainer.discriminator.scales[0].blocks[0].register_forward_hook(
+        lambda layer, inputs, output: activations.append(output)
+    )
     pair = torch.rand(2, 1, 32, 32), torch.rand(2, 3, 32, 32)
     logits = trainer.discriminator(*pair)[0][-1]
     assert activations[0].is_contiguous(memory_format=torch.channels_last) and not activations[0].is_contiguous()
@@ -72,7 +78,7 @@ def test_bf16_step_on_the_cpu_trains_in_bf16_with_finite_losses():
     assert fake_dtypes == [torch.bfloat16]
     assert set(logs) == set(PIX2PIX_LOSSES) and all(math.isfinite(value) for value in logs.values())
     for name, network in networks.items():
-        unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters()))
+        unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters(), strict=True))
         assert unchanged == 0, f"{unchanged} {name} parameters were not updated"
 
 
@@ -101,5 +107,7 @@ def test_the_discriminator_judges_sketch_and_photo_only_whatever_the_hints():
     assert with_hints.discriminator.state_dict().keys() == without.discriminator.state_dict().keys()
     first = [p.shape for p in with_hints.discriminator.parameters()]
     assert first == [p.shape for p in without.discriminator.parameters()]
-    logs = with_hints.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3) * 50)
+    logs = with_hints.train_step(
+        torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3) * 50
+    )
     assert all(math.isfinite(value) for value in logs.values())

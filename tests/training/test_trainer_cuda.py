@@ -19,8 +19,9 @@ from sketch2face.training.step import Pix2PixTrainer
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 SIZE = 64  # the smallest U-Net with a dropout level
-PARAMS = TrainParams(ngf=4, ndf=4, batch_size=2, seed=3, dropout=True, epochs_constant=2, epochs_decay=1,
-                     checkpoint_every_steps=1)
+PARAMS = TrainParams(
+    ngf=4, ndf=4, batch_size=2, seed=3, dropout=True, epochs_constant=2, epochs_decay=1, checkpoint_every_steps=1
+)
 CRASH_STEP = 4  # mid-epoch 2: 5 pairs in batches of 2 make 3 steps per epoch
 
 
@@ -41,15 +42,20 @@ def _fit(root: Path, device: torch.device, on_step=lambda step, logs: None) -> P
 
 
 def _weights(trainer: Pix2PixTrainer) -> dict[str, torch.Tensor]:
-    return {f"{network}.{key}": value.detach().cpu()
-            for network in ("generator", "discriminator")
-            for key, value in getattr(trainer, network).state_dict().items()}
+    return {
+        f"{network}.{key}": value.detach().cpu()
+        for network in ("generator", "discriminator")
+        for key, value in getattr(trainer, network).state_dict().items()
+    }
 
 
 def test_a_bf16_step_trains_fp32_channels_last_weights_with_fused_adam():
-    trainer = Pix2PixTrainer(PARAMS.model_copy(update={"precision": "bf16"}), image_size=SIZE, device=torch.device("cuda"))
-    convolution_weights = [p for network in (trainer.generator, trainer.discriminator)
-                           for p in network.parameters() if p.dim() == 4]
+    trainer = Pix2PixTrainer(
+        PARAMS.model_copy(update={"precision": "bf16"}), image_size=SIZE, device=torch.device("cuda")
+    )
+    convolution_weights = [
+        p for network in (trainer.generator, trainer.discriminator) for p in network.parameters() if p.dim() == 4
+    ]
     assert all(p.is_cuda and p.is_contiguous(memory_format=torch.channels_last) for p in convolution_weights)
     assert trainer.optimizer_g.param_groups[0]["fused"] and trainer.optimizer_d.param_groups[0]["fused"]
     before = _weights(trainer)
@@ -60,7 +66,9 @@ def test_a_bf16_step_trains_fp32_channels_last_weights_with_fused_adam():
     after = _weights(trainer)
     assert all(value.dtype != torch.bfloat16 for value in after.values()), "autocast keeps the fp32 master weights"
     changed = [key for key in before if not torch.equal(before[key], after[key])]
-    assert any(key.startswith("generator.") for key in changed) and any(key.startswith("discriminator.") for key in changed)
+    assert any(key.startswith("generator.") for key in changed) and any(
+        key.startswith("discriminator.") for key in changed
+    )
 
 
 def _deterministic_resume(process: int, root: Path) -> None:
@@ -74,8 +82,15 @@ def _deterministic_resume(process: int, root: Path) -> None:
     step = load_checkpoint(root / "crashed/checkpoint.pt")["loop"]["global_step"]
     seen = []
     resumed = _fit(root / "crashed", cuda, lambda step, logs: seen.append(step))
-    torch.save({"checkpoint_step": step, "first_resumed_step": seen[0], "reference": _weights(reference),
-                "resumed": _weights(resumed)}, root / "result.pt")
+    torch.save(
+        {
+            "checkpoint_step": step,
+            "first_resumed_step": seen[0],
+            "reference": _weights(reference),
+            "resumed": _weights(resumed),
+        },
+        root / "result.pt",
+    )
 
 
 def test_a_killed_cuda_run_resumes_like_an_uninterrupted_one(tmp_path):

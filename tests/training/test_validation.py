@@ -2,12 +2,11 @@ import math
 
 import pytest
 import torch
-
-from sketch2face.evaluation.metrics import ssim
-from sketch2face.models.generator import to_pixels
 from tiny_pairs import learnable_pairs
 
 from sketch2face.config import TrainParams
+from sketch2face.evaluation.metrics import ssim
+from sketch2face.models.generator import to_pixels
 from sketch2face.training.step import Pix2PixTrainer
 from sketch2face.training.validation import is_better, validate
 

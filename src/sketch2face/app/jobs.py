@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread

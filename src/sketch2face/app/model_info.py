@@ -7,9 +7,9 @@ cannot be found: missing information never stops the server from starting.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Mapping
 
 import torch
 from pydantic import BaseModel
@@ -59,8 +59,8 @@ def _basics(name: str, model: SketchToPhoto, device: torch.device) -> dict:
 
 
 def _utc(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _stored_date(preprocessing: Mapping[str, object]) -> str | None:
@@ -71,7 +71,7 @@ def _stored_date(preprocessing: Mapping[str, object]) -> str | None:
 def _from_run(run_id: str, note: Note) -> Evaluation | None:
     try:
         found = evaluation_metrics(run_id, EVALUATION_KEYS)
-    except Exception as exc:  # noqa: BLE001 - a broken or absent store only means "unknown"
+    except Exception as exc:
         note(f"the evaluation of MLflow run {run_id} could not be read: {error_line(exc)}")
         return None
     if found is None:
@@ -95,7 +95,7 @@ def describe_generator_file(path: Path, model: SketchToPhoto, device: torch.devi
     MLflow run named in `mlflow_run.json` beside it, else by the `metrics/eval.json` of its project."""
     trained_at = _stored_date(model.preprocessing)
     if trained_at is None:
-        trained_at = _utc(datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc))
+        trained_at = _utc(datetime.fromtimestamp(path.stat().st_mtime, tz=UTC))
     evaluation = None
     run_id = read_run_reference(path.parent / RUN_REFERENCE_FILE)
     if run_id:
@@ -114,7 +114,7 @@ def describe_logged_model(uri: str, model: SketchToPhoto, device: torch.device, 
         run_id, logged_at = logged_model_origin(uri)
         if trained_at is None and logged_at:
             trained_at = _utc(datetime.fromisoformat(logged_at))
-    except Exception as exc:  # noqa: BLE001 - the model loaded, so this is only missing information
+    except Exception as exc:
         note(f"where and when {uri} was logged could not be read: {error_line(exc)}")
     if run_id:
         evaluation = _from_run(run_id, note)

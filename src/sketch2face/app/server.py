@@ -18,9 +18,10 @@ import io
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Callable, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
@@ -67,13 +68,17 @@ SketchFile = Annotated[
 ]
 EyeCoordinate = Annotated[
     float | None,
-    Form(description="in pixels of the uploaded image as displayed (EXIF orientation applied); the left eye is "
-         "the one with the smaller x; give all four coordinates or none"),
+    Form(
+        description="in pixels of the uploaded image as displayed (EXIF orientation applied); the left eye is "
+        "the one with the smaller x; give all four coordinates or none"
+    ),
 ]
 HintColour = Annotated[
     str | None,
-    Form(description="appearance hint for a generator trained with hints: #rrggbb, monk-01 .. monk-10 (Monk Skin "
-         "Tone scale), a hair colour name (black, dark_brown, brown, blonde, red, grey, white) or auto"),
+    Form(
+        description="appearance hint for a generator trained with hints: #rrggbb, monk-01 .. monk-10 (Monk Skin "
+        "Tone scale), a hair colour name (black, dark_brown, brown, blonde, red, grey, white) or auto"
+    ),
 ]
 ALIGNMENT_HEADER, EYES_HEADER = "X-Alignment", "X-Eyes"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -241,9 +246,10 @@ def _given_hints(model: SketchToPhoto, texts: dict[str, str | None]) -> SketchHi
 
 
 def create_app(
-    model: SketchToPhoto, info: ModelInfo, aligner: SketchAligner, settings: ServeSettings = ServeSettings()
+    model: SketchToPhoto, info: ModelInfo, aligner: SketchAligner, settings: ServeSettings | None = None
 ) -> FastAPI:
     """The app serving `model`; `aligner` must be built for it (`SketchAligner.for_model`)."""
+    settings = settings or ServeSettings()
     jobs = JobQueue(settings.queue_size)
     app = FastAPI(
         title="sketch2face",
@@ -256,7 +262,7 @@ def create_app(
     app.add_middleware(UploadGuard, max_upload_bytes=settings.max_upload_bytes)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, 422)
 
     @app.exception_handler(Exception)
@@ -280,9 +286,7 @@ def create_app(
         eyes, method = aligner.find_eyes(sketch, label)
         return AlignResult(width=sketch.shape[1], height=sketch.shape[0], alignment=_alignment(method, eyes))
 
-    def make_photo(
-        data: bytes, label: str, eyes: EyeCentres | None, hints: SketchHints
-    ) -> tuple[PredictResult, bytes]:
+    def make_photo(data: bytes, label: str, eyes: EyeCentres | None, hints: SketchHints) -> tuple[PredictResult, bytes]:
         sketch = decoded(data, label)
         aligned, method, used = aligner.align(sketch, label, eyes)
         photo = png_bytes(generate_photos(model, [aligned], [hints])[0])
@@ -303,8 +307,14 @@ def create_app(
     @app.post(
         "/api/predict",
         response_class=Response,
-        responses={200: {"content": {"image/png": {}}, "model": PredictResult,
-                         "description": "the photo as PNG; with ?format=json, the photo and the alignment"}, **ERRORS},
+        responses={
+            200: {
+                "content": {"image/png": {}},
+                "model": PredictResult,
+                "description": "the photo as PNG; with ?format=json, the photo and the alignment",
+            },
+            **ERRORS,
+        },
         tags=["api"],
     )
     async def predict(
@@ -319,7 +329,7 @@ def create_app(
     ) -> Response:
         """The photo, aligned on the given eyes or, without them, as `/api/align` finds them; a generator trained
         with hints takes the skin and hair colours given (none given: it guesses them)."""
-        eyes = _given_eyes(dict(zip(EYE_FIELDS, (left_eye_x, left_eye_y, right_eye_x, right_eye_y))))
+        eyes = _given_eyes(dict(zip(EYE_FIELDS, (left_eye_x, left_eye_y, right_eye_x, right_eye_y), strict=True)))
         hints = _given_hints(model, {"skin": skin, "hair": hair})
         data = await _image_bytes(image, settings.max_upload_bytes)
         result, photo = await work(make_photo, data, _label(image), eyes, hints)
@@ -327,8 +337,9 @@ def create_app(
             return JSONResponse(result.model_dump())
         left, right = result.alignment.left_eye, result.alignment.right_eye
         eyes_text = ",".join(f"{value:.2f}" for value in (left.x, left.y, right.x, right.y))
-        return Response(photo, media_type="image/png",
-                        headers={ALIGNMENT_HEADER: result.alignment.method, EYES_HEADER: eyes_text})
+        return Response(
+            photo, media_type="image/png", headers={ALIGNMENT_HEADER: result.alignment.method, EYES_HEADER: eyes_text}
+        )
 
     @app.get("/api/model", tags=["api"])
     async def model_info() -> ModelInfo:
@@ -397,7 +408,9 @@ def run_until_stopped(app: FastAPI, sock: socket.socket) -> str | None:
     import uvicorn
 
     received: list[int] = []
-    previous = {number: signal.signal(number, lambda number, frame: received.append(number)) for number in STOP_SIGNALS}
+    previous = {
+        number: signal.signal(number, lambda number, _frame: received.append(number)) for number in STOP_SIGNALS
+    }
     try:
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
         uvicorn.Server(config).run(sockets=[sock])

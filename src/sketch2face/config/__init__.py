@@ -8,6 +8,7 @@ bad key, `reader` reads the file as DVC does. Every stage loads the whole file t
 from sketch2face.config.messages import ParamsError, parse_params
 from sketch2face.config.reader import DEFAULT_PARAMS_PATH, load_params
 from sketch2face.config.schema import (
+    HINT_NAMES,
     AlignmentParams,
     AssemblePairsParams,
     Augmentation,
@@ -19,7 +20,6 @@ from sketch2face.config.schema import (
     EvaluateParams,
     GanLossKind,
     GeneratorKind,
-    HINT_NAMES,
     GroupAttribute,
     HintInjection,
     HintName,
@@ -46,6 +46,7 @@ from sketch2face.config.schema import (
 
 __all__ = [
     "DEFAULT_PARAMS_PATH",
+    "HINT_NAMES",
     "AlignmentParams",
     "AssemblePairsParams",
     "Augmentation",
@@ -57,7 +58,6 @@ __all__ = [
     "EvaluateParams",
     "GanLossKind",
     "GeneratorKind",
-    "HINT_NAMES",
     "GroupAttribute",
     "HintInjection",
     "HintName",

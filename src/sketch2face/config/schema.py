@@ -100,7 +100,9 @@ class CropResizeParams(_Section):
     chunk_size: int = Field(8, ge=1, description="records handed to a worker at a time")
     contact_sheet_pairs: int = Field(24, ge=0, description="pairs shown per source in the contact sheet")
     min_image_side: int | None = Field(
-        None, ge=8, le=8000,
+        None,
+        ge=8,
+        le=8000,
         description="px; an input image with a shorter side is rejected as too small to hold a face; "
         "null: image_size / 4 (at least 8)",
     )
@@ -129,7 +131,9 @@ class AssemblePairsParams(_Section):
     """Subject-disjoint splits; `standard` keeps each dataset's published train/test split."""
 
     seed: Seed = 0
-    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="of the pairs split at random; of the published train set with split: standard")
+    val_fraction: float = Field(
+        0.1, ge=0.0, lt=1.0, description="of the pairs split at random; of the published train set with split: standard"
+    )
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="of all pairs without a published split")
     split: SplitMode = Field("random", description="random, or standard (published splits where known)")
     stratify: tuple[StratifyColumn, ...] = Field(
@@ -169,7 +173,9 @@ class TrainParams(_Section):
     input_channels: Channels = 1
     output_channels: Channels = 3
     generator: GeneratorKind = Field("unet", description="unet: depth log2(S); resnet: Johnson et al.")
-    resnet_blocks: Annotated[Literal[6, 9], BeforeValidator(_integer)] = Field(9, description="residual blocks of the resnet generator")
+    resnet_blocks: Annotated[Literal[6, 9], BeforeValidator(_integer)] = Field(
+        9, description="residual blocks of the resnet generator"
+    )
     discriminator: DiscriminatorKind = Field("patch", description="patch: PatchGAN; pixel: 1x1 PixelGAN")
     n_layers_d: int = Field(3, ge=1, le=6, description="PatchGAN depth; 3 gives 70x70 patches")
     norm: NormKind = "batch"
@@ -268,8 +274,17 @@ class TrainParams(_Section):
 SsimWindow = Literal["gaussian", "uniform"]
 # the attributes the sources record (demo, cufs, cufsf, aligned); each dataset has some of them
 GroupAttribute = Literal[
-    "source", "subset", "gender", "race", "official_split", "folder_split",
-    "tone_group", "hair_colour", "hair_style", "face_shape", "facial_hair",
+    "source",
+    "subset",
+    "gender",
+    "race",
+    "official_split",
+    "folder_split",
+    "tone_group",
+    "hair_colour",
+    "hair_style",
+    "face_shape",
+    "facial_hair",
     "skin_tone",  # derived at evaluation: the test photos' thirds by measured skin lightness (any dataset)
 ]
 
@@ -304,7 +319,9 @@ class EvaluateParams(_Section):
         32, ge=8, le=256, description="side of the luma image the Eigenfaces recogniser sees"
     )
     perceptual_metrics: tuple[PerceptualMetric, ...] = Field(
-        ("lpips", "fid"), strict=False, description="computed only when their weights are already in the torch hub cache"
+        ("lpips", "fid"),
+        strict=False,
+        description="computed only when their weights are already in the torch hub cache",
     )
 
 
@@ -350,4 +367,3 @@ class Params(_Section):
                 f"{self.train.n_layers_d}{at_scales}: it needs at least {self.train.min_image_size}"
             )
         return self
-

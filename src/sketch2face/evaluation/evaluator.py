@@ -10,10 +10,10 @@ would say (keys prefixed `hinted_`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,12 @@ import torch
 from sketch2face.artifacts import EvalOutputs, TrainOutputs
 from sketch2face.config import HINT_NAMES, EvaluateParams, Params, SsimWindow
 from sketch2face.data.dataset import PairTensors, load_oriented_split, read_pairs_table
+from sketch2face.data.images import as_rgb, luma
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.evaluation import perceptual, report
 from sketch2face.evaluation.fsim import fsim_features, fsim_from_features
 from sketch2face.evaluation.groups import group_metrics, grouped_attributes, with_skin_tone
 from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
-from sketch2face.data.images import as_rgb, luma
 from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 from sketch2face.io import write_csv, write_image, write_json
 from sketch2face.models.cpu import use_cpu_kernels

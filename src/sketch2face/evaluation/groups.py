@@ -12,7 +12,7 @@ skin lightness (L*) measured on their real photos, `light`, `medium` and `dark`.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 

@@ -76,7 +76,7 @@ def _ssim_one(reference: np.ndarray, candidate: np.ndarray, window: SsimWindow) 
 def ssim(reference: np.ndarray, candidate: np.ndarray, window: SsimWindow = "gaussian") -> np.ndarray:
     """Per-image SSIM (colour images: mean over channels)."""
     candidate = _paired(reference, candidate)
-    return np.array([_ssim_one(x, y, window) for x, y in zip(reference, candidate)])
+    return np.array([_ssim_one(x, y, window) for x, y in zip(reference, candidate, strict=True)])
 
 
 def ssim_grey(reference: np.ndarray, candidate: np.ndarray, window: SsimWindow = "gaussian") -> np.ndarray:

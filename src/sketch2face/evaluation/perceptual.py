@@ -9,9 +9,9 @@ runs. Otherwise the metric is skipped and `eval.json` says why in `skipped_metri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ def missing_weights(metric: str) -> list[str]:
 def downloads_forbidden() -> Iterator[None]:
     """Makes torch.hub's downloader (used by piq and torchvision) raise instead of fetching."""
 
-    def refuse(url: str, *args: object, **kwargs: object) -> None:
+    def refuse(url: str, *_args: object, **_kwargs: object) -> None:
         raise DownloadForbidden(f"refusing to download {url}: put the file in {weights_dir()} to enable this metric")
 
     original = torch.hub.download_url_to_file

@@ -6,19 +6,18 @@ the tables of two experiments line up in `dvc plots diff`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from sketch2face.artifacts import EXTREMES  # noqa: E402
-from sketch2face.data.images import as_rgb  # noqa: E402
-from sketch2face.io import atomic_path, write_csv, write_image  # noqa: E402
+from sketch2face.data.images import as_rgb
+from sketch2face.io import atomic_path, write_csv, write_image
 
 GAP = 2
 MIN_TILE = 128  # small model resolutions are enlarged (nearest neighbour) so people can see them
@@ -44,9 +43,7 @@ def comparison_grid(rows: Sequence[Sequence[np.ndarray]], path: Path) -> None:
     rows = [[_enlarged(image) for image in row] for row in rows]
     tile = rows[0][0].shape[0]
     columns = len(rows[0])
-    canvas = np.full(
-        (len(rows) * (tile + GAP) - GAP, columns * (tile + GAP) - GAP, 3), 255, dtype=np.uint8
-    )
+    canvas = np.full((len(rows) * (tile + GAP) - GAP, columns * (tile + GAP) - GAP, 3), 255, dtype=np.uint8)
     for row_index, row in enumerate(rows):
         for column_index, image in enumerate(row):
             top, left = row_index * (tile + GAP), column_index * (tile + GAP)
@@ -102,7 +99,7 @@ def histogram_figure(
 ) -> None:
     """One panel per metric; one outline per candidate (label -> column prefix)."""
     figure, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.5), squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
+    for axis, metric in zip(axes[0], metrics, strict=True):
         edges = _bins(metric)
         for label, prefix in candidates.items():
             axis.stairs(_counts(per_image[f"{prefix}{metric}"], edges), edges, label=label)

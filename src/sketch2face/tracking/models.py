@@ -74,7 +74,9 @@ def _log_generator(model: SketchToPhoto, settings: TrackingParams, reopened_run_
         client = mlflow.MlflowClient()
         registered = []
         if logged:
-            versions = client.search_model_versions(f"name = '{settings.register_name}' AND run_id = '{reopened_run_id}'")
+            versions = client.search_model_versions(
+                f"name = '{settings.register_name}' AND run_id = '{reopened_run_id}'"
+            )
             registered = [version for version in versions if version.source == logged]
         version = registered[0] if registered else mlflow.register_model(model_uri, settings.register_name)
         if settings.alias is not None:
@@ -95,7 +97,9 @@ def _logged_generator_uri(mlflow, run_id: str, preprocessing: dict) -> str | Non
         output_format="list",
     )
     ready = (logged.model_uri for logged in found if logged.status == LoggedModelStatus.READY)
-    return next((uri for uri in ready if mlflow.models.get_model_info(uri).metadata["preprocessing"] == preprocessing), None)
+    return next(
+        (uri for uri in ready if mlflow.models.get_model_info(uri).metadata["preprocessing"] == preprocessing), None
+    )
 
 
 def _new_generator_model(mlflow, model: SketchToPhoto) -> str:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from sketch2face.errors import StoppedByUser, error_line, root_cause
 from sketch2face.io import write_json
@@ -38,6 +39,7 @@ NO_SUCH_RUN = "the store has no such active run"
 # Queued per-step metrics reach the store at least this often: what a live MLflow UI lags behind.
 STEP_METRICS_WRITE_SECONDS = 10.0
 
+
 class Tracker:
     """A fault-tolerant MLflow run: the first failure warns and turns tracking off for the run."""
 
@@ -55,7 +57,7 @@ class Tracker:
             return None
         try:
             return function(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - any MLflow failure must not stop the pipeline
+        except Exception as exc:
             self.enabled = False
             warnings.warn(f"MLflow {action} failed, continuing without tracking: {failure(exc)}", stacklevel=3)
             return None
@@ -87,11 +89,13 @@ class Tracker:
             return False
         try:
             problem = None if stored_run(connected_mlflow(), run_id) else NO_SUCH_RUN
-        except Exception as exc:  # noqa: BLE001 - the training goes on in a new run
+        except Exception as exc:
             problem = failure(exc)
         if problem is not None:
-            warnings.warn(f"MLflow run {run_id} of the interrupted training cannot be reopened ({problem}); "
-                          "starting a new run", stacklevel=2)
+            warnings.warn(
+                f"MLflow run {run_id} of the interrupted training cannot be reopened ({problem}); starting a new run",
+                stacklevel=2,
+            )
             return False
         self.run_id = run_id
         self.start()
@@ -103,7 +107,9 @@ class Tracker:
         A reopened run may hold steps past the checkpoint it resumes from (the process died
         after logging them); the trainer logs only what comes after, so each step appears once.
         """
-        history = self.guarded("get_metric_history", lambda: self._mlflow.MlflowClient().get_metric_history(self.run_id, key))
+        history = self.guarded(
+            "get_metric_history", lambda: self._mlflow.MlflowClient().get_metric_history(self.run_id, key)
+        )
         return max((metric.step for metric in history or ()), default=0)
 
     def start_evaluation(self, params: Mapping[str, Any]) -> Tracker:
@@ -127,8 +133,11 @@ class Tracker:
         if training is not None:
             links = {PARENT_RUN_TAG: training_run_id, TRAINING_RUN_TAG: training_run_id}
         elif training_run_id is not None:
-            warnings.warn(f"MLflow run {training_run_id} of the training is not in this store ({tracking_uri()}); "
-                          "the evaluation gets a run of its own", stacklevel=2)
+            warnings.warn(
+                f"MLflow run {training_run_id} of the training is not in this store ({tracking_uri()}); "
+                "the evaluation gets a run of its own",
+                stacklevel=2,
+            )
             links = {TRAINING_RUN_TAG: training_run_id}
         self.run_id = None
         self.start(tags=links)
@@ -205,12 +214,15 @@ def evaluation_metrics(training_run_id: str, keys: Sequence[str]) -> tuple[str, 
     training = stored_run(mlflow, training_run_id)
     if training is None:
         return None
-    candidates = [training] + mlflow.search_runs(
-        experiment_ids=[training.info.experiment_id],
-        filter_string=f"tags.`{TRAINING_RUN_TAG}` = '{training_run_id}'",
-        order_by=["attributes.start_time DESC"],
-        output_format="list",
-    )
+    candidates = [
+        training,
+        *mlflow.search_runs(
+            experiment_ids=[training.info.experiment_id],
+            filter_string=f"tags.`{TRAINING_RUN_TAG}` = '{training_run_id}'",
+            order_by=["attributes.start_time DESC"],
+            output_format="list",
+        ),
+    ]
     for run in candidates:
         found = {key: run.data.metrics[key] for key in keys if key in run.data.metrics}
         if found:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 EXPERIMENT_NAME = "sketch2face"
 STORE_FILE = "mlflow.db"
@@ -116,4 +117,3 @@ def stored_run(mlflow, run_id: str):
             return None
         raise
     return run if run.info.lifecycle_stage == LifecycleStage.ACTIVE else None
-

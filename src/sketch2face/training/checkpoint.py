@@ -46,7 +46,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except OSError:
         raise
-    except Exception as exc:  # noqa: BLE001 - torch and pickle raise many kinds for a damaged or foreign file
+    except Exception as exc:
         raise UnusableCheckpoint(f"cannot be read ({error_line(exc)})") from None
     if not isinstance(state, dict) or "fingerprint" not in state:
         found = "a dict without a fingerprint" if isinstance(state, dict) else f"a {type(state).__name__}"
@@ -66,7 +66,9 @@ def fingerprint(params: TrainParams, image_size: int, world_size: int, data: lis
     """A digest of everything a resumed run must share with the run that wrote the checkpoint."""
     digest = hashlib.sha256()
     shaping = {key: value for key, value in params.model_dump(mode="json").items() if key not in RESUMABLE_ACROSS}
-    digest.update(json.dumps({"params": shaping, "image_size": image_size, "world_size": world_size}, sort_keys=True).encode())
+    digest.update(
+        json.dumps({"params": shaping, "image_size": image_size, "world_size": world_size}, sort_keys=True).encode()
+    )
     for tensor in data:
         digest.update(tensor.contiguous().numpy().tobytes())
     for path in _code_files():

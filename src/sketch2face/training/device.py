@@ -6,7 +6,6 @@ import contextlib
 import ctypes
 import ctypes.util
 from dataclasses import dataclass
-from typing import ContextManager
 
 import torch
 
@@ -25,7 +24,9 @@ def resolve_device(kind: DeviceKind, local_rank: int = 0) -> torch.device:
         kind = next(name for name in ("cuda", "mps", "cpu") if available[name])
     if not available[kind]:
         found = ", ".join(name for name, present in available.items() if present)
-        raise ValueError(f"device '{kind}' is not available on this machine (available: {found}; use auto or one of them)")
+        raise ValueError(
+            f"device '{kind}' is not available on this machine (available: {found}; use auto or one of them)"
+        )
     if kind != "cuda":
         return torch.device(kind)
     if local_rank >= torch.cuda.device_count():
@@ -97,7 +98,7 @@ def memory_formats(device: torch.device) -> MemoryFormats:
     return MemoryFormats(generator=torch.contiguous_format, discriminator=torch.contiguous_format)
 
 
-def autocast(device: torch.device, precision: Precision) -> ContextManager:
+def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
     """bf16 autocast for the forward passes; fp32 runs without any context."""
     if precision == "fp32":
         return contextlib.nullcontext()

@@ -9,9 +9,10 @@ all ranks take the same number of steps. Gradients are averaged by DistributedDa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist

@@ -33,7 +33,9 @@ class GeneratorAverage:
     def update(self, generator: nn.Module) -> None:
         self.updates += 1
         keep = self.current_decay()
-        for (name, average), current in zip(self.model.state_dict().items(), generator.state_dict().values(), strict=True):
+        for (_name, average), current in zip(
+            self.model.state_dict().items(), generator.state_dict().values(), strict=True
+        ):
             if average.is_floating_point():
                 average.lerp_(current.detach(), 1.0 - keep)
             else:

@@ -85,7 +85,7 @@ class StopRequest:
         self.requested = False
         self._previous: dict[int, Any] = {}
 
-    def _handle(self, signum: int, frame: object) -> None:
+    def _handle(self, signum: int, _frame: object) -> None:
         self.requested = True
         signal.signal(signum, self._previous[signum])
 

@@ -34,7 +34,9 @@ class Pix2PixObjective(nn.Module):
     @property
     def loss_names(self) -> tuple[str, ...]:
         """Every loss a step logs, in the order it logs them."""
-        optional = [name for name, on in ((FEATURE_MATCHING, self.matches_features), (SSIM, self.lambda_ssim > 0)) if on]
+        optional = [
+            name for name, on in ((FEATURE_MATCHING, self.matches_features), (SSIM, self.lambda_ssim > 0)) if on
+        ]
         return (*PIX2PIX_LOSSES[:2], *optional, *PIX2PIX_LOSSES[2:])
 
     def _adversarial(self, judgement: Judgement, target_is_real: bool) -> torch.Tensor:

@@ -8,8 +8,9 @@ logs the generator in memory as an MLflow model.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import torch
@@ -45,7 +46,11 @@ class TrackedTraining(TrainingListener):
     """
 
     def __init__(
-        self, tracker: Tracker, outputs: TrainOutputs, pairs_dir: Path, logged_params: Mapping[str, Any],
+        self,
+        tracker: Tracker,
+        outputs: TrainOutputs,
+        pairs_dir: Path,
+        logged_params: Mapping[str, Any],
         group: ProcessGroup,
     ) -> None:
         self.tracker, self.outputs, self.pairs_dir, self.group = tracker, outputs, pairs_dir, group
@@ -81,7 +86,9 @@ class TrackedTraining(TrainingListener):
 
     def _log_epoch(self, record: dict[str, float]) -> None:
         if record["epoch"] > self.logged_up_to[EPOCH_METRIC]:
-            logged = {f"epoch_{key}": value for key, value in record.items() if key != "epoch" and not math.isnan(value)}
+            logged = {
+                f"epoch_{key}": value for key, value in record.items() if key != "epoch" and not math.isnan(value)
+            }
             self.tracker.log_metrics(logged, step=int(record["epoch"]))
 
 

@@ -7,7 +7,7 @@ just its epoch counter and resumes exactly.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from sketch2face.config import TrainParams
 

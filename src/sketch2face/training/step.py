@@ -10,7 +10,8 @@ sketch and photo only: a hint is no evidence of realism.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,8 +19,7 @@ import torch
 from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.models.cpu import use_cpu_kernels
-from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
-from sketch2face.models.discriminator import Judgement
+from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig, Judgement
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator
 from sketch2face.models.hints import select_hints
 from sketch2face.training import distributed
@@ -150,7 +150,7 @@ class Pix2PixTrainer:
             self.average.update(self.generator)
 
         logs = {**logs_g, **logs_d}
-        return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist()))
+        return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist(), strict=True))
 
     def epoch_batches(
         self, data: JitteredPairs, epoch: int
@@ -191,7 +191,7 @@ class Pix2PixTrainer:
         for optimizer, key in ((self.optimizer_g, "optimizer_g"), (self.optimizer_d, "optimizer_d")):
             optimizer.load_state_dict(state[key])
             match_parameter_layouts(optimizer)
-        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"], strict=True):
             scheduler.load_state_dict(scheduler_state)
         if self.average is not None:
             self.average.load_state_dict(state["generator_average"])
