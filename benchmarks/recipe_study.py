@@ -108,7 +108,8 @@ def experiments(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             name = experiment.get("name")
             for revision in experiment.get("revs") or []:
                 data = revision.get("data") or {}
-                if not name or revision.get("error") or not data.get("metrics"):
+                finished = data.get("timestamp") and data.get("rev") != "workspace"  # a running one shows the workspace
+                if not name or revision.get("error") or not finished or not data.get("metrics"):
                     continue
                 values: dict[str, Any] = {}
                 for metrics_file in data["metrics"].values():
