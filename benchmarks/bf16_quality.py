@@ -37,7 +37,8 @@ from sketch2face.data.sources.demo import write_demo_dataset
 from sketch2face.evaluation.evaluator import generate
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.inference import DEVICE_CHOICES
-from sketch2face.models.generator import SketchToPhoto, load_generator_file
+from sketch2face.models.generator import load_generator_file
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.training.run import offline_tracker, train
 
 MAX_PSNR_GAP_DB = 0.3

@@ -34,7 +34,8 @@ from sketch2face.evaluation.evaluator import (
 )
 from sketch2face.evaluation.identity import Recogniser
 from sketch2face.models.cpu import use_cpu_kernels
-from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 
 
 def smooth_images(rng: np.random.Generator, count: int, size: int, channels: int) -> np.ndarray:

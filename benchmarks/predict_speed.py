@@ -21,7 +21,8 @@ import torch
 from sketch2face.data.synthetic import generate_demo_faces
 from sketch2face.inference import SketchAligner, collect_sketches, load_sketch_to_photo, predict_sketches
 from sketch2face.io import write_image
-from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.training.device import resolve_device
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -189,7 +189,8 @@ class LoggedGenerator:
 @pytest.fixture(scope="session")
 def _logged_generator(tiny_generator_file, tmp_path_factory) -> LoggedGenerator:
     """The tiny generator logged and registered once per session (logging takes seconds)."""
-    from sketch2face.models.generator import SketchToPhoto, load_generator_file
+    from sketch2face.models.generator import load_generator_file
+    from sketch2face.models.sketch_to_photo import SketchToPhoto
     from sketch2face.tracking import Tracker, log_generator
 
     store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
@@ -210,3 +211,11 @@ def logged_generator(_logged_generator, monkeypatch) -> LoggedGenerator:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", _logged_generator.store_uri)
     mlflow.set_tracking_uri(_logged_generator.store_uri)
     return _logged_generator
+
+
+@pytest.fixture
+def tiny_model(tiny_generator_file):
+    """The tiny generator, ready for uint8 sketches."""
+    from sketch2face.inference import load_sketch_to_photo
+
+    return load_sketch_to_photo(tiny_generator_file)

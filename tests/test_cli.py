@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def no_detector(monkeypatch):
-    monkeypatch.setattr(inference, "DETECTOR_MODULE", "sketch2face.data.no_such_detector")
+    monkeypatch.setattr(inference.alignment, "DETECTOR_MODULE", "sketch2face.data.no_such_detector")
 
 
 def _predict(*arguments):

@@ -50,7 +50,7 @@ from sketch2face.inference import (
     read_hints_file,
 )
 from sketch2face.io import OutputError
-from sketch2face.models.generator import SketchToPhoto
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.training.device import resolve_device
 
 DEFAULT_MODEL = Path("models/generator.pt")
@@ -266,7 +266,8 @@ def _report_failure(failure: Failure) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from sketch2face.app.model_info import describe_generator_file, describe_logged_model
-    from sketch2face.app.server import create_app, listen, run_until_stopped, url_of
+    from sketch2face.app.running import listen, run_until_stopped, url_of
+    from sketch2face.app.server import create_app
 
     settings = ServeSettings(args.max_upload_bytes, args.max_pixels, args.queue_size)
     model = _load_model(args)

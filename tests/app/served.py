@@ -13,10 +13,11 @@ from fastapi import FastAPI
 from PIL import Image
 
 from sketch2face.app.model_info import Evaluation, ModelInfo
-from sketch2face.app.server import create_app, listen, url_of
+from sketch2face.app.running import listen, url_of
+from sketch2face.app.server import create_app
 from sketch2face.app.settings import ServeSettings
 from sketch2face.inference import EyeLocator, SketchAligner
-from sketch2face.models.generator import SketchToPhoto
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 
 TINY_INFO = ModelInfo(
     name="generator.pt",

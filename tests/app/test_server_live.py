@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from served import live_server, tiny_app
 
-from sketch2face.app.server import FORM_OVERHEAD_BYTES
+from sketch2face.app.guard import FORM_OVERHEAD_BYTES
 from sketch2face.data.detect import detect_eyes
 from sketch2face.inference import load_sketch_to_photo
 

@@ -28,7 +28,8 @@ from sketch2face.evaluation.evaluator import (
 )
 from sketch2face.evaluation.metrics import psnr
 from sketch2face.inference import load_sketch_to_photo
-from sketch2face.models.generator import GeneratorConfig, SketchToPhoto, UnetGenerator, save_generator
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.tracking import Tracker
 
 SIZE = 32

@@ -6,15 +6,8 @@ import torch
 from torch import nn
 
 from sketch2face.colour import parse_colour
-from sketch2face.models.generator import (
-    GeneratorConfig,
-    SketchToPhoto,
-    UnetGenerator,
-    build_generator,
-    load_generator,
-    load_generator_file,
-    save_generator,
-)
+from sketch2face.models.generator import GeneratorConfig, UnetGenerator, build_generator, load_generator, load_generator_file, save_generator
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.models.hints import encode_hints, select_hints
 
 NAN = float("nan")

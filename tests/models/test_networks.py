@@ -5,15 +5,8 @@ import torch
 from torch import nn
 
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
-from sketch2face.models.generator import (
-    GeneratorConfig,
-    ResnetGenerator,
-    SketchToPhoto,
-    UnetGenerator,
-    build_generator,
-    load_generator,
-    save_generator,
-)
+from sketch2face.models.generator import GeneratorConfig, ResnetGenerator, UnetGenerator, build_generator, load_generator, save_generator
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.models.losses import GanLoss
 
 

@@ -70,7 +70,8 @@ def test_model_logging_can_be_turned_off_and_survives_an_unreachable_store(monke
 
 @pytest.fixture(scope="module")
 def hinted_model_uri(hinted_generator_file, tmp_path_factory):
-    from sketch2face.models.generator import SketchToPhoto, load_generator_file
+    from sketch2face.models.generator import load_generator_file
+    from sketch2face.models.sketch_to_photo import SketchToPhoto
 
     store = f"sqlite:///{tmp_path_factory.mktemp('mlflow-hints') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from sketch2face.artifacts import EVAL_SUMMARY_FILE, RUN_REFERENCE_FILE
 from sketch2face.errors import error_line
-from sketch2face.models.generator import SketchToPhoto
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.tracking import evaluation_metrics, logged_model_origin, read_run_reference
 
 EVALUATION_KEYS = ("psnr", "ssim", "fsim")

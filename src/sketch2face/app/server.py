@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import signal
-import socket
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
@@ -31,9 +29,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel, Field
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sketch2face.app.guard import UploadGuard, too_large
 from sketch2face.app.jobs import JobQueue, QueueFull
 from sketch2face.app.model_info import ModelInfo
 from sketch2face.app.settings import ServeSettings
@@ -48,11 +45,8 @@ from sketch2face.inference import (
     generate_photos,
     parse_hint,
 )
-from sketch2face.models.generator import SketchToPhoto
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 
-FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries, part headers and the eye fields around the image
-API_PREFIX = "/api/"
-MULTIPART = "multipart/form-data"
 IMAGE_PART_TYPES = ("image/", "application/octet-stream")  # what a browser or curl declares for an image file
 UPLOAD_LABEL = "upload"  # names an upload that came without a file name
 LABEL_LENGTH = 100
@@ -81,9 +75,6 @@ HintColour = Annotated[
     ),
 ]
 ALIGNMENT_HEADER, EYES_HEADER = "X-Alignment", "X-Eyes"
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-LISTEN_BACKLOG = 2048  # uvicorn's default
-GRACEFUL_SHUTDOWN_SECONDS = 10  # for the requests in progress, queued ones included, to be answered
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,53 +143,6 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-# ---- the upload guard ----------------------------------------------------------------------------
-
-
-def _too_large(limit: int) -> str:
-    return f"upload too large: more than {limit} bytes (the server's --max-upload-bytes)"
-
-
-class UploadGuard:
-    """Refuses an API upload that is not multipart, or whose body is over the limit, before reading it.
-
-    A body without a declared length (chunked) or longer than declared is counted as it
-    arrives and cut off at the limit, so a 2 GB upload costs the server at most the limit.
-    """
-
-    def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_upload_bytes = max_upload_bytes
-        self.max_body_bytes = max_upload_bytes + FORM_OVERHEAD_BYTES
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(API_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        content_type = headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != MULTIPART:
-            sent = f"the request is {content_type!r}" if content_type else "the request has no content type"
-            detail = f"expected a {MULTIPART} upload with the sketch in the field 'image'; {sent}"
-            await JSONResponse({"detail": detail}, 415)(scope, receive, send)
-            return
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await JSONResponse({"detail": _too_large(self.max_upload_bytes)}, 413)(scope, receive, send)
-            return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise HTTPException(413, _too_large(self.max_upload_bytes))  # FastAPI passes it on from the form parser
-            return message
-
-        await self.app(scope, counted, send)
-
-
 # ---- the app ---------------------------------------------------------------------------------------
 
 
@@ -222,7 +166,7 @@ async def _image_bytes(upload: UploadFile, limit: int) -> bytes:
     if declared and not declared.startswith(IMAGE_PART_TYPES):
         raise HTTPException(415, f"{_label(upload)}: sent as {declared!r}, not as an image file")
     if upload.size is not None and upload.size > limit:
-        raise HTTPException(413, _too_large(limit))
+        raise HTTPException(413, too_large(limit))
     return await upload.read()
 
 
@@ -374,48 +318,3 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-
-
-# ---- running it ------------------------------------------------------------------------------------
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port (port 0: a free one): a taken port is an error before anything starts,
-    and a client that connects before the server runs waits in the backlog instead of being refused."""
-    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, protocol)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def run_until_stopped(app: FastAPI, sock: socket.socket) -> str | None:
-    """Serves until Ctrl-C or SIGTERM, lets the requests in progress finish, and returns the signal's name.
-
-    uvicorn takes the signals while it serves and raises them again once it has shut down;
-    they then land here, instead of ending the process with a KeyboardInterrupt or status 143.
-    """
-    import uvicorn
-
-    received: list[int] = []
-    previous = {
-        number: signal.signal(number, lambda number, _frame: received.append(number)) for number in STOP_SIGNALS
-    }
-    try:
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        sock.close()
-    return signal.Signals(received[0]).name if received else None

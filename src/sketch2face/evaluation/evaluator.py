@@ -31,7 +31,8 @@ from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
 from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 from sketch2face.io import write_csv, write_image, write_json
 from sketch2face.models.cpu import use_cpu_kernels
-from sketch2face.models.generator import INFERENCE_KEY, SketchToPhoto, load_generator_file
+from sketch2face.models.generator import INFERENCE_KEY, load_generator_file
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.tracking import Tracker, read_run_reference
 
 MODEL = ""  # the model's columns carry no prefix: `psnr`, `ssim`, ...

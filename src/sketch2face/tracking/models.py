@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
 
     from sketch2face.config import TrackingParams
-    from sketch2face.models.generator import SketchToPhoto
+    from sketch2face.models.sketch_to_photo import SketchToPhoto
 
 MODEL_NAME = "generator"
 PICKLE_FORMAT = "pickle"

@@ -21,8 +21,9 @@ from sketch2face.data.align import training_preprocessing
 from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import folder_digest, write_csv, write_json
-from sketch2face.models.generator import INFERENCE_KEY, SKETCH_TO_PHOTO, SketchToPhoto, build_generator, save_generator
+from sketch2face.models.generator import INFERENCE_KEY, SKETCH_TO_PHOTO, build_generator, save_generator
 from sketch2face.models.hints import select_hints
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.tracking import DATA_VERSION_TAG, Tracker, log_generator, write_run_reference
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import fingerprint
