@@ -9,6 +9,8 @@ CUHK at 128 px, ngf = ndf = 64, batch 1, about 2000 steps), with everything comm
     python benchmarks/recipe_study.py queue --arms recipe --seeds 0 1 --recipe ema resize augment
     python benchmarks/recipe_study.py table                  # the table, from `dvc exp show --json`
     python benchmarks/recipe_study.py table --json results.json --save study.json   # keep the record
+    python benchmarks/recipe_study.py rescore --inference image_stats --save rescored.json   # run another way
+    python benchmarks/recipe_study.py table --rescored rescored.json
 
     python benchmarks/recipe_study.py queue --study hints --seeds 0 1   # no-hints, hints, hints-film
     python benchmarks/recipe_study.py table --study hints    # per tone group: tone shift without / with hints
@@ -33,7 +35,7 @@ import argparse
 import json
 import statistics
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,22 +102,32 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def experiments(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """name -> every metric of that experiment, from `dvc exp show --json` (DVC 3's layout)."""
-    found = {}
+def _finished(shown: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, revision) of every finished experiment in `dvc exp show --json` (DVC 3's layout)."""
     for commit in shown:
         for experiment in commit.get("experiments") or []:
             name = experiment.get("name")
             for revision in experiment.get("revs") or []:
                 data = revision.get("data") or {}
                 finished = data.get("timestamp") and data.get("rev") != "workspace"  # a running one shows the workspace
-                if not name or revision.get("error") or not finished or not data.get("metrics"):
-                    continue
-                values: dict[str, Any] = {}
-                for metrics_file in data["metrics"].values():
-                    values.update(_flatten(metrics_file.get("data") or {}))
-                found[name] = values
+                if name and not revision.get("error") and finished and data.get("metrics"):
+                    yield name, revision
+
+
+def experiments(shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """name -> every metric of that experiment."""
+    found = {}
+    for name, revision in _finished(shown):
+        values: dict[str, Any] = {}
+        for metrics_file in revision["data"]["metrics"].values():
+            values.update(_flatten(metrics_file.get("data") or {}))
+        found[name] = values
     return found
+
+
+def finished_revisions(shown: list[dict[str, Any]]) -> dict[str, str]:
+    """name -> the git revision of every finished experiment."""
+    return {name: revision["rev"] for name, revision in _finished(shown)}
 
 
 def by_arm(found: dict[str, dict[str, Any]], known: Iterable[str] = ARMS) -> dict[str, list[dict[str, Any]]]:
@@ -209,6 +221,49 @@ def hints_table(arms: dict[str, list[dict[str, Any]]], attribute: str | None = N
     return "\n".join(lines)
 
 
+def _committed(revision: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True).stdout
+
+
+def _cached_output(lock: dict[str, Any], stage: str, path: str) -> Path:
+    """Where DVC's cache keeps the output `path` of `stage` as the lock file records it."""
+    md5 = next(out["md5"] for out in lock["stages"][stage]["outs"] if out["path"] == path)
+    return Path(".dvc/cache/files/md5") / md5[:2] / md5[2:]
+
+
+def rescore(shown: list[dict[str, Any]], inference: str) -> dict[str, dict[str, Any]]:
+    """Every finished experiment's generator, as its dvc.lock records it, evaluated again with `inference`.
+
+    For a change that only concerns how the trained generators are run: the experiments need
+    not be trained again. The evaluation is this checkout's `evaluate` on the study's test split.
+    """
+    import tempfile
+
+    from ruamel.yaml import YAML
+
+    from sketch2face.artifacts import EvalOutputs
+    from sketch2face.config import load_params
+    from sketch2face.evaluation.evaluator import evaluate
+    from sketch2face.tracking.runs import Tracker
+
+    settings = load_params().evaluate.model_copy(update={"inference": inference, "perceptual_metrics": ()})
+    scores = {}
+    for name, revision in finished_revisions(shown).items():
+        lock = YAML(typ="safe").load(_committed(revision, "dvc.lock"))
+        with tempfile.TemporaryDirectory() as scratch:
+            log = Path(scratch) / "train_log.tsv"
+            log.write_text(_committed(revision, "metrics/train_log.tsv"))
+            outputs = EvalOutputs.in_dirs(Path(scratch) / "metrics", Path(scratch) / "results")
+            tracker = Tracker()
+            tracker.enabled = False
+            generator = _cached_output(lock, "train", "models/generator.pt")
+            summary = evaluate(settings, generator, Path("data/pairs"), log, outputs, tracker)
+        train = json.loads(_committed(revision, "metrics/train.json"))
+        scores[name] = {**summary, **{key: train[key] for key in (*VAL_COLUMNS, TIME_COLUMN) if key in train}}
+        print(f"{name}: psnr {summary['psnr']:.3f}, ssim {summary['ssim']:.4f} with inference {inference}", flush=True)
+    return scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +290,10 @@ def main() -> None:
     shown.add_argument("--json", type=Path, help="a saved `dvc exp show --json` instead of asking DVC")
     shown.add_argument("--save", type=Path, help="also save `dvc exp show --json` here")
     shown.add_argument("--reference", type=Path, help="rows scored elsewhere on the same test faces (JSON)")
+    shown.add_argument("--rescored", type=Path, help="use the scores `rescore` saved instead of the experiments' own")
+    again = commands.add_parser("rescore", help="evaluate every finished experiment's generator again, run another way")
+    again.add_argument("--inference", required=True, help="the evaluate.inference to score with")
+    again.add_argument("--save", type=Path, required=True, help="where the scores go (JSON, name -> metrics)")
     args = parser.parse_args()
 
     if args.command == "queue":
@@ -245,13 +304,16 @@ def main() -> None:
             parser.error(f"arms {wrong} are not in the {args.study} study")
         queue(arms, args.seeds, args.recipe, args.study)
         return
-    if args.json:
+    if getattr(args, "json", None):
         text = args.json.read_text()
     else:
         text = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
-        if args.save:
+        if getattr(args, "save", None) and args.command == "table":
             args.save.write_text(text)
-    found = experiments(json.loads(text))
+    if args.command == "rescore":
+        args.save.write_text(json.dumps(rescore(json.loads(text), args.inference), indent=1))
+        return
+    found = json.loads(args.rescored.read_text()) if args.rescored else experiments(json.loads(text))
     if args.study == "hints":
         studied = {arm: runs for arm, runs in by_arm(found, HINT_ARMS).items() if arm in HINT_ARMS}
         print(hints_table(studied, args.group))

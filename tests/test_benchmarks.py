@@ -407,3 +407,28 @@ def test_hint_injection_trains_each_injection_on_the_toy_colour_task():
     assert [row[0] for row in rows] == ["none", "channels", "film"]
     assert rows[0][1] == rows[0][2], "without hints the L1 with hints is the same"
     assert all(0 < float(value) < 2 for row in rows for value in row[1:3])
+
+
+def test_recipe_study_reads_only_finished_experiments_and_finds_their_generator_in_the_cache():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import recipe_study
+
+    def revision(rev: str, data_rev: str, timestamp: str | None) -> dict:
+        eval_json = {"metrics/eval.json": {"data": {"psnr": 18.0}}}
+        return {"rev": rev, "error": None, "data": {"rev": data_rev, "timestamp": timestamp, "metrics": eval_json}}
+
+    shown = [
+        {"rev": "workspace", "experiments": None},
+        {
+            "rev": "abc",
+            "experiments": [
+                {"name": "plain-s0", "revs": [revision("1ae7", "1ae7", "2026-12-02T06:35:52")]},
+                {"name": "ema-s0", "revs": [revision("4724", "workspace", None)]},  # still running
+            ],
+        },
+    ]
+    assert recipe_study.finished_revisions(shown) == {"plain-s0": "1ae7"}
+    assert recipe_study.experiments(shown) == {"plain-s0": {"psnr": 18.0}}
+    lock = {"stages": {"train": {"outs": [{"path": "models/generator.pt", "md5": "fddce71db6a6455935aa31d9b68eb329"}]}}}
+    cached = recipe_study._cached_output(lock, "train", "models/generator.pt")
+    assert cached == Path(".dvc/cache/files/md5/fd/dce71db6a6455935aa31d9b68eb329")
