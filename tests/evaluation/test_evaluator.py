@@ -236,7 +236,7 @@ def test_baselines_are_the_mean_training_photo_and_the_sketch_in_grey():
     assert baseline_images(sketches, train_photos[..., :1], photo_channels=1)[SKETCH].shape == (2, 4, 4, 1)
 
 
-@pytest.mark.parametrize("inference", ["running_stats", "test_batch"])
+@pytest.mark.parametrize("inference", ["running_stats", "image_stats", "test_batch"])
 def test_generation_is_deterministic_and_independent_of_the_batch(inference):
     torch.manual_seed(0)
     generator = UnetGenerator(GeneratorConfig(image_size=2 * SIZE, input_channels=1, ngf=4))  # batch norm, dropout

@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 
 import pytest
@@ -5,8 +6,17 @@ import torch
 from torch import nn
 
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig
-from sketch2face.models.generator import GeneratorConfig, ResnetGenerator, UnetGenerator, build_generator, load_generator, save_generator
-from sketch2face.models.sketch_to_photo import SketchToPhoto
+from sketch2face.models.generator import (
+    GeneratorConfig,
+    ResnetGenerator,
+    UnetGenerator,
+    build_generator,
+    load_generator,
+    save_generator,
+    to_model_range,
+    to_pixels,
+)
+from sketch2face.models.sketch_to_photo import SketchToPhoto, trained_inference
 from sketch2face.models.losses import GanLoss
 
 
@@ -171,3 +181,33 @@ def test_the_test_batch_protocol_uses_each_sketchs_own_statistics_and_leaves_the
     assert not torch.equal(together, SketchToPhoto(generator, {}).forward(sketches)), "not the running statistics"
     assert all(torch.equal(stored[key], value) for key, value in generator.state_dict().items())
     assert not generator.training and model.inference == "test_batch" and SketchToPhoto(generator, {}).inference == "running_stats"
+
+
+def test_image_stats_normalise_each_sketch_as_batch_one_training_did_without_dropout():
+    torch.manual_seed(0)
+    generator = UnetGenerator(GeneratorConfig(image_size=64, ngf=4))  # with dropout levels
+    generator.train()(torch.randn(4, 1, 64, 64))  # running statistics of their own
+    stored = {key: value.clone() for key, value in generator.state_dict().items()}
+    model = SketchToPhoto(generator, {"inference": "image_stats"})
+    sketches = torch.randint(0, 256, (3, 1, 64, 64), dtype=torch.uint8)
+
+    photos = model(sketches)
+
+    trained_alone = copy.deepcopy(generator).train()
+    for layer in trained_alone.modules():
+        if isinstance(layer, nn.Dropout):
+            layer.eval()
+    with torch.no_grad():
+        expected = torch.cat([to_pixels(trained_alone(to_model_range(sketch[None]))) for sketch in sketches])
+    assert torch.equal(photos, expected), "each sketch alone, batch norm on its own statistics, no dropout"
+    assert torch.equal(photos, model(sketches)), "deterministic"
+    assert not torch.equal(photos, SketchToPhoto(generator, {}).forward(sketches)), "not the running statistics"
+    assert all(torch.equal(stored[key], value) for key, value in generator.state_dict().items())
+
+
+@pytest.mark.parametrize(
+    "norm, batch_size, inference",
+    [("batch", 1, "image_stats"), ("batch", 4, "running_stats"), ("instance", 1, "running_stats")],
+)
+def test_a_generator_is_run_by_default_with_the_statistics_its_training_normalised_with(norm, batch_size, inference):
+    assert trained_inference(norm, batch_size) == inference

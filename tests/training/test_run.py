@@ -78,6 +78,7 @@ def test_training_stores_its_geometry_and_registers_the_generator(tmp_path):
 
     from_file = load_sketch_to_photo(outputs.generator)
     assert alignment_geometry(from_file.preprocessing) == params.crop_resize.alignment
+    assert from_file.inference == "running_stats", "auto, at batch 2: the statistics training normalised with"
     run_id = read_run_reference(outputs.run_reference)
     assert mlflow.models.get_model_info("models:/faces@newest").run_id == run_id
     assert mlflow.get_run(run_id).data.tags[DATA_VERSION_TAG] == folder_digest(tmp_path / "pairs")

@@ -291,7 +291,7 @@ GroupAttribute = Literal[
 
 PerceptualMetric = Literal["lpips", "fid"]
 ScoredGenerator = Literal["last", "best"]
-InferenceMode = Literal["running_stats", "test_batch"]
+InferenceMode = Literal["auto", "running_stats", "image_stats", "test_batch"]
 
 
 class EvaluateParams(_Section):
@@ -299,9 +299,11 @@ class EvaluateParams(_Section):
         "last", description="last: the final epoch's generator.pt; best: generator_best.pt (lowest val L1)"
     )
     inference: InferenceMode = Field(
-        "running_stats",
-        description="running_stats: dropout off, batch-norm running statistics (deterministic); test_batch: "
-        "pix2pix's test protocol, each photo generated alone with dropout on and its own batch-norm statistics",
+        "auto",
+        description="auto: image_stats for batch norm trained one image per process (the paper's batch 1), else "
+        "running_stats; running_stats: dropout off, batch-norm running statistics (deterministic); image_stats: "
+        "dropout off, each photo normalised by its own batch-norm statistics as batch-1 training did "
+        "(deterministic); test_batch: pix2pix's test protocol, image_stats with dropout on",
     )
     ssim_window: SsimWindow = Field(
         "gaussian", description="gaussian: sigma 1.5 (Wang et al. 2004); uniform: 7x7 (scikit-image)"

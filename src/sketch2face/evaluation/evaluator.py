@@ -31,7 +31,7 @@ from sketch2face.evaluation.identity import Recogniser, chance_rate, rank1_hits
 from sketch2face.evaluation.metrics import psnr, ssim, ssim_grey, tone_shift
 from sketch2face.io import write_csv, write_image, write_json
 from sketch2face.models.cpu import use_cpu_kernels
-from sketch2face.models.generator import INFERENCE_KEY, load_generator_file
+from sketch2face.models.generator import AUTO, INFERENCE_KEY, load_generator_file
 from sketch2face.models.sketch_to_photo import SketchToPhoto
 from sketch2face.tracking import Tracker, read_run_reference
 
@@ -237,7 +237,8 @@ def evaluate(
     tracker: Tracker,
 ) -> dict:
     generator, preprocessing = load_generator_file(generator_path)
-    model = SketchToPhoto(use_cpu_kernels(generator), {**preprocessing, INFERENCE_KEY: params.inference})
+    chosen = {} if params.inference == AUTO else {INFERENCE_KEY: params.inference}  # auto: as the file says
+    model = SketchToPhoto(use_cpu_kernels(generator), {**preprocessing, **chosen})
     config = model.config
     orientation = (config.direction, config.input_channels, config.output_channels)
     test, train = (load_oriented_split(pairs_dir, split, *orientation) for split in ("test", "train"))
@@ -265,6 +266,7 @@ def evaluate(
     metric_columns = [f"{prefix}{metric}" for prefix in candidates for metric in SCORED_METRICS]
     metric_columns += list(lpips_per_image)
     summary = summarise(per_image, metric_columns, params, grouped_attributes(per_image, params.group_attributes))
+    summary["inference"] = model.inference  # what auto resolved to
     summary.update(overall)
     summary["skipped_metrics"] = skipped
     write_json(outputs.metrics, summary)

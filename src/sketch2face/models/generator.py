@@ -43,6 +43,7 @@ DROPOUT = 0.5
 RESNET_DOWNSAMPLINGS = 2
 SKETCH_TO_PHOTO = "sketch_to_photo"
 INFERENCE_KEY, RUNNING_STATS = "inference", "running_stats"  # how a generator file says it is run
+IMAGE_STATS, TEST_BATCH, AUTO = "image_stats", "test_batch", "auto"
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ import torch
 from torch import nn
 
 from sketch2face.colour import parse_colour
-from sketch2face.config import HINT_NAMES, InferenceMode
+from sketch2face.config import HINT_NAMES, InferenceMode, NormKind
 from sketch2face.models.generator import (
     INFERENCE_KEY,
+    IMAGE_STATS,
     RUNNING_STATS,
+    TEST_BATCH,
     Generator,
     GeneratorConfig,
     to_model_range,
@@ -26,9 +28,21 @@ from sketch2face.models.generator import (
 )
 
 
+def trained_inference(norm: NormKind, batch_size: int) -> InferenceMode:
+    """How a generator is run by default: as its batch norm normalised while training.
+
+    At one image per batch, batch norm normalises each image by its own statistics (instance
+    normalisation with BN's scale and shift), and its running averages (a momentum-0.1 average of
+    the last few images' statistics, without the spread between images) put every layer's features
+    on another scale than training did. With several images per batch the running averages are
+    what training normalised with.
+    """
+    return IMAGE_STATS if norm == "batch" and batch_size == 1 else RUNNING_STATS
+
+
 @contextmanager
-def batch_statistics(network: nn.Module) -> Iterator[nn.Module]:
-    """Runs `network` as pix2pix's test protocol does: dropout on, batch norm on each batch's own statistics.
+def batch_statistics(network: nn.Module, dropout: bool = True) -> Iterator[nn.Module]:
+    """Runs `network` with batch norm on each batch's own statistics, dropout on (pix2pix's test protocol) or off.
 
     Its running statistics stay untouched (a normalisation that does not track them does not update them).
     """
@@ -36,6 +50,10 @@ def batch_statistics(network: nn.Module) -> Iterator[nn.Module]:
     tracking = [layer.track_running_stats for layer in norms]
     was_training = network.training
     network.train()
+    if not dropout:
+        for layer in network.modules():
+            if isinstance(layer, nn.Dropout):
+                layer.eval()
     for layer in norms:
         layer.track_running_stats = False
     try:
@@ -130,7 +148,7 @@ class SketchToPhoto(nn.Module):
             lab = lab.to(sketches.device)
         if self.inference == RUNNING_STATS:
             return to_pixels(self.generator(to_model_range(sketches), lab))
-        with batch_statistics(self.generator) as generator:
+        with batch_statistics(self.generator, dropout=self.inference == TEST_BATCH) as generator:
             return torch.cat(
                 [
                     to_pixels(generator(to_model_range(sketch[None]), None if lab is None else lab[index : index + 1]))

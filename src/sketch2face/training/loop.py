@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from sketch2face.data.dataset import JitteredPairs, PairTensors
 from sketch2face.errors import StoppedByUser
+from sketch2face.models.sketch_to_photo import trained_inference
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import (
     UnusableCheckpoint,
@@ -224,7 +225,9 @@ def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | No
     scores = dict.fromkeys(VAL_METRICS, float("nan"))
     if val is not None and trainer.group.is_main:
         published = trainer.published_generator
-        scores = validate(published, val, trainer.params.batch_size, trainer.device, trainer.params.precision)
+        params = trainer.params
+        inference = trained_inference(params.norm, params.batch_size)
+        scores = validate(published, val, params.batch_size, trainer.device, params.precision, inference)
         if is_better(scores["val_l1"], loop.best_val_l1):
             loop.best_val_l1, loop.best_epoch = scores["val_l1"], loop.epoch + 1
             generator_state = published.state_dict()

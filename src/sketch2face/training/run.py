@@ -21,9 +21,9 @@ from sketch2face.data.align import training_preprocessing
 from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
 from sketch2face.data.records import PAIRS_FILE, SourceError
 from sketch2face.io import folder_digest, write_csv, write_json
-from sketch2face.models.generator import INFERENCE_KEY, SKETCH_TO_PHOTO, build_generator, save_generator
+from sketch2face.models.generator import AUTO, INFERENCE_KEY, SKETCH_TO_PHOTO, build_generator, save_generator
 from sketch2face.models.hints import select_hints
-from sketch2face.models.sketch_to_photo import SketchToPhoto
+from sketch2face.models.sketch_to_photo import SketchToPhoto, trained_inference
 from sketch2face.tracking import DATA_VERSION_TAG, Tracker, log_generator, write_run_reference
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import fingerprint
@@ -198,7 +198,10 @@ def publish(trainer: Pix2PixTrainer, loop: LoopState, params: Params, outputs: T
     same way, and how the evaluation runs the generator, so predict and the MLflow model run it
     the same way. The MLflow model is the generator in memory, as plain CPU modules.
     """
-    preprocessing = {**training_preprocessing(params.crop_resize.alignment), INFERENCE_KEY: params.evaluate.inference}
+    inference = params.evaluate.inference
+    if inference == AUTO:
+        inference = trained_inference(params.train.norm, params.train.batch_size)
+    preprocessing = {**training_preprocessing(params.crop_resize.alignment), INFERENCE_KEY: inference}
     published = trainer.published_generator
     config = published.config
     last, best = build_generator(config), build_generator(config)
