@@ -231,6 +231,23 @@ def _cached_output(lock: dict[str, Any], stage: str, path: str) -> Path:
     return Path(".dvc/cache/files/md5") / md5[:2] / md5[2:]
 
 
+def _validation(generator_path: Path, inference: str) -> dict[str, float]:
+    """The val split scored as the generator runs with `inference`, under the names train.json gives them."""
+    import torch
+
+    from sketch2face.data.dataset import load_oriented_split
+    from sketch2face.models.generator import load_generator_file
+    from sketch2face.training.validation import validate
+
+    generator, _ = load_generator_file(generator_path)
+    config = generator.config
+    val = load_oriented_split(
+        Path("data/pairs"), "val", config.direction, config.input_channels, config.output_channels
+    )
+    scores = validate(generator, val, 1, torch.device("cpu"), "fp32", inference)
+    return {column: scores[column.removeprefix("final_")] for column in VAL_COLUMNS}
+
+
 def rescore(shown: list[dict[str, Any]], inference: str) -> dict[str, dict[str, Any]]:
     """Every finished experiment's generator, as its dvc.lock records it, evaluated again with `inference`.
 
@@ -258,8 +275,9 @@ def rescore(shown: list[dict[str, Any]], inference: str) -> dict[str, dict[str, 
             tracker.enabled = False
             generator = _cached_output(lock, "train", "models/generator.pt")
             summary = evaluate(settings, generator, Path("data/pairs"), log, outputs, tracker)
+        val = _validation(generator, summary["inference"])
         train = json.loads(_committed(revision, "metrics/train.json"))
-        scores[name] = {**summary, **{key: train[key] for key in (*VAL_COLUMNS, TIME_COLUMN) if key in train}}
+        scores[name] = {**summary, **val, TIME_COLUMN: train[TIME_COLUMN]}
         print(f"{name}: psnr {summary['psnr']:.3f}, ssim {summary['ssim']:.4f} with inference {inference}", flush=True)
     return scores
 

@@ -191,7 +191,6 @@ def summarise(
     summary.update(group_metrics(per_image, attributes, model_metrics, params.min_group_count))
     summary["grouped_attributes"] = ", ".join(attributes)
     summary["ssim_window"] = params.ssim_window
-    summary["inference"] = params.inference
     summary["scored_generator"] = params.generator
     return summary
 
