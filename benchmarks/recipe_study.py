@@ -282,6 +282,36 @@ def rescore(shown: list[dict[str, Any]], inference: str) -> dict[str, dict[str, 
     return scores
 
 
+def grid(shown: list[dict[str, Any]], names: list[str], inference: str, faces: int, path: Path) -> None:
+    """The same test faces, evenly spread over the test split: sketch | each experiment's photo | real photo."""
+    from ruamel.yaml import YAML
+
+    from sketch2face.data.dataset import load_oriented_split
+    from sketch2face.evaluation.report import comparison_grid
+    from sketch2face.models.generator import INFERENCE_KEY, load_generator_file
+    from sketch2face.models.sketch_to_photo import SketchToPhoto
+
+    revisions = finished_revisions(shown)
+    missing = [name for name in names if name not in revisions]
+    if missing:
+        raise SystemExit(f"recipe_study grid: no finished experiment named {', '.join(missing)}")
+    models = []
+    for name in names:
+        lock = YAML(typ="safe").load(_committed(revisions[name], "dvc.lock"))
+        generator, preprocessing = load_generator_file(_cached_output(lock, "train", "models/generator.pt"))
+        models.append(SketchToPhoto(generator, {**preprocessing, INFERENCE_KEY: inference}))
+    config = models[0].config
+    test = load_oriented_split(
+        Path("data/pairs"), "test", config.direction, config.input_channels, config.output_channels
+    )
+    picked = [round(index * (len(test) - 1) / max(faces - 1, 1)) for index in range(faces)]
+    sketches = test.sketches[picked]
+    columns = [sketches.expand(-1, 3, -1, -1), *(model(sketches) for model in models), test.photos[picked]]
+    rows = [[column[row].permute(1, 2, 0).numpy() for column in columns] for row in range(faces)]
+    comparison_grid(rows, path)
+    print(f"{path}: sketch | {' | '.join(names)} | real, test faces {', '.join(test.ids[i] for i in picked)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -312,6 +342,11 @@ def main() -> None:
     again = commands.add_parser("rescore", help="evaluate every finished experiment's generator again, run another way")
     again.add_argument("--inference", required=True, help="the evaluate.inference to score with")
     again.add_argument("--save", type=Path, required=True, help="where the scores go (JSON, name -> metrics)")
+    pictured = commands.add_parser("grid", help="one picture of the same test faces under several experiments")
+    pictured.add_argument("names", nargs="+", help="finished experiments, e.g. plain-s0 recipe-s0")
+    pictured.add_argument("--inference", default="image_stats", help="how the generators run (default image_stats)")
+    pictured.add_argument("--faces", type=int, default=6)
+    pictured.add_argument("--out", type=Path, required=True, help="the PNG to write")
     args = parser.parse_args()
 
     if args.command == "queue":
@@ -328,6 +363,9 @@ def main() -> None:
         text = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
         if getattr(args, "save", None) and args.command == "table":
             args.save.write_text(text)
+    if args.command == "grid":
+        grid(json.loads(text), args.names, args.inference, args.faces, args.out)
+        return
     if args.command == "rescore":
         args.save.write_text(json.dumps(rescore(json.loads(text), args.inference), indent=1))
         return
