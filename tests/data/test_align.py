@@ -53,13 +53,19 @@ def test_coincident_eyes_are_an_error():
 
 
 @pytest.mark.parametrize(
-    "left, problem",
-    [((float("nan"), 50.0), "not finite numbers"), ((30.0, -1.0), "outside the image"), ((101.0, 50.0), "outside the image")],
+    ("left", "problem"),
+    [
+        ((float("nan"), 50.0), "not finite numbers"),
+        ((30.0, -1.0), "outside the image"),
+        ((101.0, 50.0), "outside the image"),
+    ],
     ids=["nan", "above", "right of the image"],
 )
 def test_eyes_not_on_the_image_are_an_error_not_a_blank_face(left, problem):
     image = np.zeros((120, 100), dtype=np.uint8)
-    with pytest.raises(ValueError, match=rf"eye centres (are )?{problem} \(left .*, right \(70, 60\); image 100x120 px\)"):
+    with pytest.raises(
+        ValueError, match=rf"eye centres (are )?{problem} \(left .*, right \(70, 60\); image 100x120 px\)"
+    ):
         align_to_eyes(image, EyeCentres(left=left, right=(70.0, 60.0)), GEOMETRY, 64)
 
 
@@ -89,5 +95,7 @@ def test_shrinking_warp_puts_smooth_content_where_a_direct_warp_does(right_eye):
     rows, columns = np.mgrid[0:400, 0:400]
     smooth = (127 + 100 * np.sin(rows / 40) * np.cos(columns / 55)).astype(np.float32)
     eyes = EyeCentres(left=(136.0, 160.0), right=right_eye)
-    direct = cv2.warpAffine(smooth, eye_similarity(eyes, canonical_eyes(GEOMETRY, 64)), (64, 64), flags=cv2.INTER_LINEAR)
+    direct = cv2.warpAffine(
+        smooth, eye_similarity(eyes, canonical_eyes(GEOMETRY, 64)), (64, 64), flags=cv2.INTER_LINEAR
+    )
     np.testing.assert_allclose(align_to_eyes(smooth, eyes, GEOMETRY, 64)[8:-8, 8:-8], direct[8:-8, 8:-8], atol=1.5)

@@ -32,7 +32,9 @@ def flat_face(geometry: AlignmentParams, size: int, skin=SKIN, hair=HAIR, hairli
 
 @pytest.mark.parametrize("size", [64, 128])
 @pytest.mark.parametrize("geometry", [AlignmentParams(), AlignmentParams(eye_y=0.5, eye_distance=0.3)])
-@pytest.mark.parametrize("skin, hair", [(SKIN, HAIR), ((246, 218, 196), (202, 166, 106)), ((78, 50, 36), (26, 22, 20))])
+@pytest.mark.parametrize(
+    ("skin", "hair"), [(SKIN, HAIR), ((246, 218, 196), (202, 166, 106)), ((78, 50, 36), (26, 22, 20))]
+)
 def test_skin_and_hair_of_a_flat_coloured_face_are_measured_within_5_units(size, geometry, skin, hair):
     measured = measure_appearance(flat_face(geometry, size, skin, hair), geometry)
     assert delta_e(measured.skin, srgb_to_lab(np.array(skin))) < 5

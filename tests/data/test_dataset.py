@@ -1,10 +1,10 @@
 import numpy as np
 import pandas as pd
 import torch
+from tiny_pairs import write_pairs_dir
 
 from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split, load_split
 from sketch2face.models.generator import to_model_range, to_pixels
-from tiny_pairs import write_pairs_dir
 
 
 def _draws(data: JitteredPairs, seed: int) -> list[tuple[int, int, int, bool]]:
@@ -54,7 +54,7 @@ def _windows(data: JitteredPairs, item: int) -> list[torch.Tensor]:
 def test_an_epoch_visits_every_pair_once_in_shuffled_order_with_varied_crops_and_flips():
     sketches = torch.randint(0, 256, (12, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     data = JitteredPairs(PairTensors([str(i) for i in range(12)], sketches, sketches.repeat(1, 3, 1, 1)), 1.5, True)
-    items, tops, lefts, flips = zip(*_draws(data, seed=3))  # windows of the 12 x 12 upscale: offsets 0..4
+    items, tops, lefts, flips = zip(*_draws(data, seed=3), strict=True)  # windows of the 12 x 12 upscale: offsets 0..4
     assert sorted(items) == list(range(12)) and list(items) != sorted(items)
     assert set(tops) == set(lefts) == set(range(5))
     assert set(flips) == {False, True}

@@ -31,7 +31,9 @@ def test_a_header_line_above_the_face_does_not_matter(faces):
     sketch = np.vstack([np.full((40, sketch.shape[1]), 255, np.uint8), sketch])
     sketch[15:22, 30:220:6] = 0  # handwritten-looking dashes
     found = detect_eyes(sketch)
-    shifted = EyeCentres((faces[0].eyes.left[0], faces[0].eyes.left[1] + 40), (faces[0].eyes.right[0], faces[0].eyes.right[1] + 40))
+    shifted = EyeCentres(
+        (faces[0].eyes.left[0], faces[0].eyes.left[1] + 40), (faces[0].eyes.right[0], faces[0].eyes.right[1] + 40)
+    )
     assert found is not None and _error(found, shifted) < 8
 
 
@@ -64,4 +66,3 @@ def test_an_image_too_thin_for_a_face_gives_none_not_an_opencv_error(shape):
     image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     assert detect_eyes(image) is None
     assert detect.detect_both_eyes(image) is None
-

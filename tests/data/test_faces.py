@@ -42,13 +42,18 @@ def test_counts_add_up_and_outputs_are_square_with_a_process_pool(tmp_path):
     assert (report.used, report.rejected) == (2, 2)
     assert list(manifest["id"]) == ["p/a", "p/b"]
     assert set(manifest["photo_alignment"]) == {"center_crop"}  # flat images: no face to detect
-    assert sorted(rejects["reason"].str.split(" ").str[0]) == ["not", "sketch"]  # "not a readable image", "sketch without a photo"
+    assert sorted(rejects["reason"].str.split(" ").str[0]) == [
+        "not",
+        "sketch",
+    ]  # "not a readable image", "sketch without a photo"
     photo = np.asarray(Image.open(tmp_path / "faces" / manifest["photo"][0]))
     sketch = np.asarray(Image.open(tmp_path / "faces" / manifest["sketch"][0]))
     assert photo.shape == (32, 32, 3) and sketch.shape == (32, 32)
     summary = json.loads((tmp_path / "faces.json").read_text())
     assert summary["inputs"] == summary["used"] + summary["rejected"] == 4
-    assert summary["pairs_found"] == 3 and summary["pairs_rejected"] == 1 and summary["files_rejected_before_pairing"] == 1
+    assert (
+        summary["pairs_found"] == 3 and summary["pairs_rejected"] == 1 and summary["files_rejected_before_pairing"] == 1
+    )
     assert summary["source.p.used"] == 2 and summary["reason.not_a_readable_image"] == 1
 
 
@@ -67,7 +72,11 @@ def test_a_sketch_with_unusable_landmarks_is_the_file_rejected(tmp_path):
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a"])
     record = FaceRecord(
-        id="p/a", source="p", subject="a", photo_path=raw / "photos/a.png", sketch_path=raw / "sketches/a.png",
+        id="p/a",
+        source="p",
+        subject="a",
+        photo_path=raw / "photos/a.png",
+        sketch_path=raw / "sketches/a.png",
         sketch_eyes=EyeCentres(left=(10.0, 12.0), right=(10.0, 12.0)),  # a landmark file with both eyes in one place
     )
 
@@ -78,10 +87,16 @@ def test_a_sketch_with_unusable_landmarks_is_the_file_rejected(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "eyes, reason",
+    ("eyes", "reason"),
     [
-        ((float("nan"), 12.0), "photo: eye centres are not finite numbers (left (nan, 12), right (28, 12); image 40x30 px)"),
-        ((float("inf"), 12.0), "photo: eye centres are not finite numbers (left (inf, 12), right (28, 12); image 40x30 px)"),
+        (
+            (float("nan"), 12.0),
+            "photo: eye centres are not finite numbers (left (nan, 12), right (28, 12); image 40x30 px)",
+        ),
+        (
+            (float("inf"), 12.0),
+            "photo: eye centres are not finite numbers (left (inf, 12), right (28, 12); image 40x30 px)",
+        ),
         ((-3.0, 12.0), "photo: eye centres outside the image (left (-3, 12), right (28, 12); image 40x30 px)"),
         ((12.0, 31.5), "photo: eye centres outside the image (left (12, 31.5), right (28, 12); image 40x30 px)"),
     ],
@@ -91,20 +106,33 @@ def test_eyes_that_are_not_finite_or_off_the_image_reject_the_pair(tmp_path, eye
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a"])  # 40 x 30 images
     record = FaceRecord(
-        id="p/a", source="p", subject="a", photo_path=raw / "photos/a.png", sketch_path=raw / "sketches/a.png",
+        id="p/a",
+        source="p",
+        subject="a",
+        photo_path=raw / "photos/a.png",
+        sketch_path=raw / "sketches/a.png",
         photo_eyes=EyeCentres(left=eyes, right=(28.0, 12.0)),
     )
 
     rejection = process_record(record, _params(SourceParams(name="p", kind="pairs", root=raw)), tmp_path / "faces")
 
-    assert (rejection.path, rejection.reason, rejection.partner) == (str(raw / "photos/a.png"), reason, str(raw / "sketches/a.png"))
+    assert (rejection.path, rejection.reason, rejection.partner) == (
+        str(raw / "photos/a.png"),
+        reason,
+        str(raw / "sketches/a.png"),
+    )
     assert not (tmp_path / "faces").exists()
 
 
 def test_fiducials_of_the_original_next_to_a_cropped_image_are_rejected_and_counted(tmp_path):
     """A CUFS .dat in 1024x768 coordinates beside a 200x250 crop would warp to a blank face."""
     raw = tmp_path / "cufs"
-    for name in ("photos/f-005-01.jpg", "sketches/f-005-01-sz1.jpg", "photos/f-006-01.jpg", "sketches/f-006-01-sz1.jpg"):
+    for name in (
+        "photos/f-005-01.jpg",
+        "sketches/f-005-01-sz1.jpg",
+        "photos/f-006-01.jpg",
+        "sketches/f-006-01-sz1.jpg",
+    ):
         (raw / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.full((250, 200, 3), 128, dtype=np.uint8)).save(raw / name)
     points = [(0.0, 0.0)] * 20
@@ -116,7 +144,9 @@ def test_fiducials_of_the_original_next_to_a_cropped_image_are_rejected_and_coun
 
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
     assert list(rejects["path"]) == [str(raw / "photos/f-005-01.jpg")]
-    assert list(rejects["reason"]) == ["photo: eye centres outside the image (left (430, 390), right (590, 392); image 200x250 px)"]
+    assert list(rejects["reason"]) == [
+        "photo: eye centres outside the image (left (430, 390), right (590, 392); image 200x250 px)"
+    ]
     summary = json.loads((tmp_path / "faces.json").read_text())
     assert (report.used, report.rejected) == (1, 1) and summary["inputs"] == summary["used"] + summary["rejected"]
     assert summary["reason.photo_eye_centres_outside_the_image"] == 1
@@ -126,7 +156,11 @@ def test_eyes_from_an_official_crop_are_told_apart_from_measured_landmarks(tmp_p
     raw = tmp_path / "raw"
     _pairs_folder(raw, ["a"])
     record = FaceRecord(
-        id="p/a", source="p", subject="a", photo_path=raw / "photos/a.png", sketch_path=raw / "sketches/a.png",
+        id="p/a",
+        source="p",
+        subject="a",
+        photo_path=raw / "photos/a.png",
+        sketch_path=raw / "sketches/a.png",
         photo_eyes=EyeCentres(left=(12.0, 12.0), right=(28.0, 12.0), estimated=True),  # where the crop puts them
         sketch_eyes=EyeCentres(left=(12.0, 13.0), right=(28.0, 12.0)),  # from a fiducial file
     )
@@ -150,8 +184,10 @@ def test_faces_without_landmarks_are_aligned_on_detected_eyes(tmp_path):
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
     assert len(manifest) >= 1 and len(manifest) + len(rejects) == 2, "each pair is used or rejected"
     assert set(manifest["photo_alignment"]) == set(manifest["sketch_alignment"]) == {"detected"}
-    assert set(rejects["reason"]) <= {"photo: no landmarks and no face detected (no_landmarks: reject)",
-                                      "sketch: no landmarks and no face detected (no_landmarks: reject)"}
+    assert set(rejects["reason"]) <= {
+        "photo: no landmarks and no face detected (no_landmarks: reject)",
+        "sketch: no landmarks and no face detected (no_landmarks: reject)",
+    }
 
 
 def test_eyes_placed_in_the_face_box_are_told_apart_from_detected_ones(tmp_path, monkeypatch):
@@ -198,7 +234,10 @@ def test_images_too_small_or_too_narrow_for_a_face_are_rejected_with_the_setting
     strict = build_faces(params.model_copy(update={"min_image_side": 26}), tmp_path / "strict", progress=False)
 
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
-    reasons = {Path(path).relative_to(raw).as_posix(): reason for path, reason in zip(rejects["path"], rejects["reason"])}
+    reasons = {
+        Path(path).relative_to(raw).as_posix(): reason
+        for path, reason in zip(rejects["path"], rejects["reason"], strict=True)
+    }
     assert reasons == {
         "photos/dot.png": f"too small to hold a face (1x1 px; shorter side under 16 px, set by {SETTING})",
         "sketches/banner.png": "extreme aspect ratio (400x60 px; the longer side is over 4 times the shorter)",
@@ -218,7 +257,9 @@ def test_each_half_of_an_ab_image_must_be_able_to_hold_a_face(tmp_path):
     report = build_faces(params, tmp_path / "faces", progress=False)
 
     rejects = pd.read_csv(tmp_path / "faces" / REJECTS_FILE)
-    assert report.used == 1 and sorted(zip(rejects["path"].map(lambda path: Path(path).name), rejects["reason"])) == [
+    assert report.used == 1 and sorted(
+        zip(rejects["path"].map(lambda path: Path(path).name), rejects["reason"], strict=True)
+    ) == [
         ("tiny.png", f"too small to hold a face (16x16 px; shorter side under 32 px, set by {SETTING})"),
         ("wide.png", f"too small to hold a face (64x16 px; shorter side under 32 px, set by {SETTING})"),
     ]
@@ -267,7 +308,7 @@ def test_reason_keys_drop_the_details():
 
 def test_missing_source_root_is_a_clear_error(tmp_path):
     params = CropResizeParams(sources=(SourceParams(name="x", kind="pairs", root=tmp_path / "nope"),))
-    with pytest.raises(ValueError, match="source 'x': root .*nope does not exist"):
+    with pytest.raises(ValueError, match=r"source 'x': root .*nope does not exist"):
         build_faces(params, tmp_path / "faces")
 
 
@@ -275,7 +316,7 @@ def test_a_root_or_photos_root_that_is_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "photo.jpg").write_bytes(b"x")
     as_root = SourceParams(name="x", kind="pairs", root=tmp_path / "photo.jpg")
     as_photos_root = SourceParams(name="f", kind="cufsf", root=tmp_path, photos_root=tmp_path / "photo.jpg")
-    with pytest.raises(ValueError, match="source 'x': root .*photo.jpg is a file, not a folder"):
+    with pytest.raises(ValueError, match=r"source 'x': root .*photo.jpg is a file, not a folder"):
         build_faces(CropResizeParams(sources=(as_root,)), tmp_path / "faces")
-    with pytest.raises(ValueError, match="source 'f': photos_root .*photo.jpg is a file, not a folder"):
+    with pytest.raises(ValueError, match=r"source 'f': photos_root .*photo.jpg is a file, not a folder"):
         build_faces(CropResizeParams(sources=(as_photos_root,)), tmp_path / "faces")

@@ -104,8 +104,7 @@ def sources(draw) -> list[Entry]:
     """Pairs sharing a stem in photos/ and sketches/, then stray files and links anywhere."""
     entries = []
     for stem in draw(st.lists(names, min_size=1, max_size=4, unique=True)):
-        for folder in ("photos", "sketches"):
-            entries.append(Entry(folder, stem, draw(pictures)))
+        entries.extend(Entry(folder, stem, draw(pictures)) for folder in ("photos", "sketches"))
     folders = st.sampled_from(["photos", "sketches", "", "photos/sub"])
     links = st.builds(Link, st.sampled_from(["to_file", "broken", "loop", "self"]))
     entries += draw(st.lists(st.builds(Entry, folders, names, pictures | links), max_size=4))
@@ -202,8 +201,12 @@ def test_crop_resize_uses_or_rejects_every_entry_of_a_fuzzed_pairs_source(entrie
     with tempfile.TemporaryDirectory() as temporary:
         root, out = Path(temporary, "raw"), Path(temporary, "faces")
         _write(root, entries)
-        params = CropResizeParams(image_size=SIZE, sources=(SourceParams(name="p", kind="pairs", root=root),),
-                                  workers=1, contact_sheet_pairs=2)
+        params = CropResizeParams(
+            image_size=SIZE,
+            sources=(SourceParams(name="p", kind="pairs", root=root),),
+            workers=1,
+            contact_sheet_pairs=2,
+        )
         try:
             report = build_faces(params, out, Path(temporary, "faces.json"), progress=False)
         except SourceError as exc:  # nothing usable: a one-line user error, with rejects.csv written
@@ -227,8 +230,20 @@ def test_predict_writes_or_reports_every_entry_of_a_fuzzed_folder(entries, align
         _write(root, entries)
         stdout, stderr = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            code = cli.main(["predict", str(root), "-o", str(out), "--model", str(tiny_generator_file),
-                             "--align", align, "--no-face", "center_crop"])
+            code = cli.main(
+                [
+                    "predict",
+                    str(root),
+                    "-o",
+                    str(out),
+                    "--model",
+                    str(tiny_generator_file),
+                    "--align",
+                    align,
+                    "--no-face",
+                    "center_crop",
+                ]
+            )
 
         summary = stdout.getvalue()
         summary.encode("utf-8")  # printable on any terminal: no lone surrogates from odd names

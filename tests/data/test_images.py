@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bz2
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
+from conftest import png_claiming
 from PIL import Image, ImageFile
 
 from sketch2face.data.images import (
@@ -20,8 +21,6 @@ from sketch2face.data.images import (
     read_image,
     read_image_bytes,
 )
-
-from conftest import png_claiming
 
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CLOCKWISE = 6
@@ -134,8 +133,10 @@ def _directory(path: Path) -> None:
 def _smooth_ramp_intact(pixels: np.ndarray) -> None:
     ramp = np.linspace(0, 255, 48)
     red, green = np.broadcast_to(ramp[None, :], (48, 48)), np.broadcast_to(ramp[:, None], (48, 48))
-    expected = np.dstack([red, green, np.full((48, 48), 128.0)]) if pixels.ndim == 3 else (
-        0.299 * red + 0.587 * green + 0.114 * 128
+    expected = (
+        np.dstack([red, green, np.full((48, 48), 128.0)])
+        if pixels.ndim == 3
+        else (0.299 * red + 0.587 * green + 0.114 * 128)
     )
     assert pixels.shape == expected.shape
     assert np.abs(pixels - expected).max() < 12, "a valid JPEG decodes to its picture"
@@ -195,41 +196,97 @@ CASES = [
     Case("truncated PNG", "a.png", _truncated("PNG"), reason="truncated image"),
     Case("truncated bzip2 PPM", "a.ppm.bz2", _truncated_bzip2_ppm, reason="truncated image"),
     Case("text file named .jpg", "a.jpg", _write(b"name,age\nann,31\n"), reason="not a readable image"),
-    Case("JPEG with zeroed entropy-coded data", "a.jpg", _zeroed_middle("JPEG", quality=90),
-         reason="corrupt image (Corrupt JPEG data"),
-    Case("progressive JPEG with zeroed data", "a.jpg", _zeroed_middle("JPEG", quality=90, progressive=True),
-         reason="corrupt image (Corrupt JPEG data"),
+    Case(
+        "JPEG with zeroed entropy-coded data",
+        "a.jpg",
+        _zeroed_middle("JPEG", quality=90),
+        reason="corrupt image (Corrupt JPEG data",
+    ),
+    Case(
+        "progressive JPEG with zeroed data",
+        "a.jpg",
+        _zeroed_middle("JPEG", quality=90, progressive=True),
+        reason="corrupt image (Corrupt JPEG data",
+    ),
     Case("baseline JPEG", "a.jpg", _smooth_jpeg(), check=_smooth_ramp_intact),
     Case("progressive JPEG", "a.jpg", _smooth_jpeg(progressive=True), check=_smooth_ramp_intact),
-    Case("progressive greyscale JPEG", "a.jpg", _smooth_jpeg("L", progressive=True), mode="gray",
-         check=_smooth_ramp_intact),
-    Case("JPEG with restart markers and 4:4:4 chroma", "a.jpg", _smooth_jpeg(restart_marker_blocks=2, subsampling=0),
-         check=_smooth_ramp_intact),
+    Case(
+        "progressive greyscale JPEG",
+        "a.jpg",
+        _smooth_jpeg("L", progressive=True),
+        mode="gray",
+        check=_smooth_ramp_intact,
+    ),
+    Case(
+        "JPEG with restart markers and 4:4:4 chroma",
+        "a.jpg",
+        _smooth_jpeg(restart_marker_blocks=2, subsampling=0),
+        check=_smooth_ramp_intact,
+    ),
     Case("CMYK JPEG", "a.jpg", _cmyk_jpeg, check=_cmyk_is_red_on_white),
     Case("16-bit greyscale PNG", "a.png", _sixteen_bit_png, mode="gray", check=_sixteen_bit_is_scaled_not_clipped),
-    Case("16-bit greyscale PNG with a transparent value", "a.png", _sixteen_bit_png_with_transparency, mode="gray",
-         check=_sixteen_bit_is_scaled_with_its_transparent_value_white),
+    Case(
+        "16-bit greyscale PNG with a transparent value",
+        "a.png",
+        _sixteen_bit_png_with_transparency,
+        mode="gray",
+        check=_sixteen_bit_is_scaled_with_its_transparent_value_white,
+    ),
     Case("float TIFF in 0..1", "a.tif", _tiff([0.0, 0.5, 1.0], "float32"), mode="gray", check=_grey_row([0, 128, 255])),
     Case("float TIFF in 0..1, read as RGB", "a.tif", _tiff([0.0, 0.25, 1.0], "float32"), check=_grey_row([0, 64, 255])),
-    Case("float TIFF in 0..255", "a.tif", _tiff([0.0, 100.4, 255.0], "float32"), mode="gray",
-         check=_grey_row([0, 100, 255])),
-    Case("float TIFF with NaN", "a.tif", _tiff([0.0, float("nan"), 1.0], "float32"),
-         reason="unsupported pixel values (mode F, not all finite"),
-    Case("float TIFF beyond 0..255", "a.tif", _tiff([-1.0, 3000.0], "float32"),
-         reason="unsupported pixel values (mode F, -1 to 3000"),
-    Case("32-bit integer TIFF in 0..255", "a.tif", _tiff([0, 128, 255], "int32"), mode="gray",
-         check=_grey_row([0, 128, 255])),
-    Case("32-bit integer TIFF in 0..65535", "a.tif", _tiff([0, 257 * 128, 65535], "int32"), mode="gray",
-         check=_grey_row([0, 128, 255])),
-    Case("32-bit integer TIFF beyond 0..65535", "a.tif", _tiff([0, 70000], "int32"),
-         reason="unsupported pixel values (mode I, 0 to 70000"),
+    Case(
+        "float TIFF in 0..255",
+        "a.tif",
+        _tiff([0.0, 100.4, 255.0], "float32"),
+        mode="gray",
+        check=_grey_row([0, 100, 255]),
+    ),
+    Case(
+        "float TIFF with NaN",
+        "a.tif",
+        _tiff([0.0, float("nan"), 1.0], "float32"),
+        reason="unsupported pixel values (mode F, not all finite",
+    ),
+    Case(
+        "float TIFF beyond 0..255",
+        "a.tif",
+        _tiff([-1.0, 3000.0], "float32"),
+        reason="unsupported pixel values (mode F, -1 to 3000",
+    ),
+    Case(
+        "32-bit integer TIFF in 0..255",
+        "a.tif",
+        _tiff([0, 128, 255], "int32"),
+        mode="gray",
+        check=_grey_row([0, 128, 255]),
+    ),
+    Case(
+        "32-bit integer TIFF in 0..65535",
+        "a.tif",
+        _tiff([0, 257 * 128, 65535], "int32"),
+        mode="gray",
+        check=_grey_row([0, 128, 255]),
+    ),
+    Case(
+        "32-bit integer TIFF beyond 0..65535",
+        "a.tif",
+        _tiff([0, 70000], "int32"),
+        reason="unsupported pixel values (mode I, 0 to 70000",
+    ),
     Case("CIELAB TIFF", "a.tif", _lab_tiff, reason="unsupported pixel format 'LAB'"),
     Case("RGBA PNG", "a.png", _rgba_png, check=_transparent_half_is_white_paper),
     Case("LA PNG (grey + alpha)", "a.png", _la_png, mode="gray", check=_la_is_white_then_grey),
-    Case("palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper),
+    Case(
+        "palette PNG with transparency", "a.png", _palette_png_with_transparency, check=_transparent_half_is_white_paper
+    ),
     Case("EXIF-rotated JPEG", "a.jpg", _exif_rotated_jpeg, check=_rotated_upright),
     Case("header over max_pixels", "a.png", _write(png_claiming(9000, 9000)), reason="too large (9000x9000"),
-    Case("decompression bomb", "a.png", _write(png_claiming(60000, 60000)), reason="too large, possible decompression bomb"),
+    Case(
+        "decompression bomb",
+        "a.png",
+        _write(png_claiming(60000, 60000)),
+        reason="too large, possible decompression bomb",
+    ),
     Case("directory named x.png", "x.png", _directory, reason="is a directory"),
     Case("missing file", "a.png", lambda path: None, reason="file not found"),
 ]
@@ -253,8 +310,11 @@ def test_bad_or_unusual_input_is_used_correctly_or_rejected_with_its_reason(case
 FILE_ONLY_CASES = {"truncated bzip2 PPM", "directory named x.png", "missing file"}  # what only a path can be
 
 
-@pytest.mark.parametrize("case", [case for case in CASES if case.name not in FILE_ONLY_CASES],
-                         ids=[case.name for case in CASES if case.name not in FILE_ONLY_CASES])
+@pytest.mark.parametrize(
+    "case",
+    [case for case in CASES if case.name not in FILE_ONLY_CASES],
+    ids=[case.name for case in CASES if case.name not in FILE_ONLY_CASES],
+)
 def test_bytes_in_memory_are_read_exactly_like_the_same_file(case: Case, tmp_path):
     path = tmp_path / case.filename
     case.write(path)
@@ -350,7 +410,7 @@ def test_fuzzed_bytes_decode_to_valid_pixels_or_raise_image_read_error(tmp_path)
 
 
 @pytest.mark.parametrize(
-    "size, reason",
+    ("size", "reason"),
     [
         ((1, 1), "too small to hold a face (1x1 px; shorter side under 16 px, set by min_side_setting)"),
         ((4000, 2), "too small to hold a face (4000x2 px; shorter side under 16 px, set by min_side_setting)"),

@@ -13,7 +13,9 @@ from sketch2face.data.sources import aligned
 
 
 def _manifest(rows: int, **columns) -> pd.DataFrame:
-    frame = pd.DataFrame({"id": [f"a/{i}" for i in range(rows)], "subject": [f"s{i // 2}" for i in range(rows)], "source": "a"})
+    frame = pd.DataFrame(
+        {"id": [f"a/{i}" for i in range(rows)], "subject": [f"s{i // 2}" for i in range(rows)], "source": "a"}
+    )
     for name, values in columns.items():
         frame[name] = values
     return frame
@@ -50,11 +52,15 @@ def test_standard_split_keeps_the_published_test_set_and_carves_val_from_train()
     manifest = pd.concat([manifest, extra], ignore_index=True)
 
     with pytest.warns(UserWarning, match=r"20 pairs of source 'b' carry no published split \(e.g. a/0\)"):
-        splits = split_subjects(manifest, AssemblePairsParams(split="standard", val_fraction=0.1, test_fraction=0.25, stratify=()))
+        splits = split_subjects(
+            manifest, AssemblePairsParams(split="standard", val_fraction=0.1, test_fraction=0.25, stratify=())
+        )
 
     published = splits[:188]
     assert (published[88:] == "test").all()
-    assert set(published[:88]) == {"train", "val"} and (published[:88] == "val").sum() == 9  # 10% of the 88 published train
+    assert (
+        set(published[:88]) == {"train", "val"} and (published[:88] == "val").sum() == 9
+    )  # 10% of the 88 published train
     assert (splits[188:] == "test").sum() == 5 and (splits[188:] == "val").sum() == 2
     random = split_subjects(manifest, AssemblePairsParams(split="random", stratify=()))
     assert (random[88:188] == "test").sum() < 100
@@ -63,7 +69,9 @@ def test_standard_split_keeps_the_published_test_set_and_carves_val_from_train()
 def test_standard_split_keeps_a_published_val_set_and_carves_none():
     manifest = _manifest(20, official_split=["train"] * 10 + ["val"] * 5 + ["test"] * 5)
     manifest["subject"] = [f"s{i}" for i in range(20)]
-    carved = _manifest(10, subset="other", official_split=["train"] * 8 + ["test"] * 2)  # a subset with no published val
+    carved = _manifest(
+        10, subset="other", official_split=["train"] * 8 + ["test"] * 2
+    )  # a subset with no published val
     carved["subject"] = [f"b{i}" for i in range(10)]
     manifest = pd.concat([manifest.assign(subset="with_val"), carved], ignore_index=True)
 
@@ -95,8 +103,16 @@ def test_ab_images_put_the_sketch_left_and_the_photo_right(tmp_path):
     for index in range(6):
         Image.fromarray(np.full((8, 8, 3), (200, 10, 10), dtype=np.uint8)).save(faces / f"photos/f{index}.png")
         Image.fromarray(np.full((8, 8), 60, dtype=np.uint8)).save(faces / f"sketches/f{index}.png")
-        rows.append({"id": f"src/f{index}", "source": "src", "subject": f"s{index}", "photo": f"photos/f{index}.png",
-                     "sketch": f"sketches/f{index}.png", "gender": "female" if index < 5 else ""})  # f5: gender unknown
+        rows.append(
+            {
+                "id": f"src/f{index}",
+                "source": "src",
+                "subject": f"s{index}",
+                "photo": f"photos/f{index}.png",
+                "sketch": f"sketches/f{index}.png",
+                "gender": "female" if index < 5 else "",
+            }
+        )  # f5: gender unknown
     pd.DataFrame(rows).to_csv(faces / "manifest.csv", index=False)
 
     params = AssemblePairsParams(val_fraction=0.2, test_fraction=0.2)

@@ -3,6 +3,8 @@ photo and sketch are faithful to the geometry they claim (eyes, skin tone, struc
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -23,8 +25,8 @@ def _luma(photo: np.ndarray) -> np.ndarray:
 
 
 def _patch_mean(image: np.ndarray, x: float, y: float, radius: int = 1) -> float:
-    cx, cy = int(round(x)), int(round(y))
-    return float(image[cy - radius:cy + radius + 1, cx - radius:cx + radius + 1].mean())
+    cx, cy = round(x), round(y)
+    return float(image[cy - radius : cy + radius + 1, cx - radius : cx + radius + 1].mean())
 
 
 def _cheek_points(face: DemoFace) -> list[tuple[float, float]]:
@@ -43,11 +45,11 @@ def test_same_seed_is_deterministic_and_other_seed_differs() -> None:
     a = list(generate_demo_faces(4, 64, seed=3, views_per_subject=2))
     b = list(generate_demo_faces(4, 64, seed=3, views_per_subject=2))
     c = list(generate_demo_faces(4, 64, seed=4, views_per_subject=2))
-    for fa, fb in zip(a, b):
+    for fa, fb in zip(a, b, strict=True):
         assert np.array_equal(fa.photo, fb.photo)
         assert np.array_equal(fa.sketch, fb.sketch)
         assert fa.eyes == fb.eyes and fa.attributes == fb.attributes
-    assert not any(np.array_equal(fa.photo, fc.photo) for fa, fc in zip(a, c))
+    assert not any(np.array_equal(fa.photo, fc.photo) for fa, fc in zip(a, c, strict=True))
 
 
 def test_shapes_dtypes_and_exact_count() -> None:
@@ -97,10 +99,11 @@ def test_mean_skin_luminance_decreases_with_tone_group(faces48: list[DemoFace]) 
     for face in faces48:
         luma = _luma(face.photo)
         by_group[face.attributes["tone_group"]].append(
-            np.mean([_patch_mean(luma, x, y) for x, y in _cheek_points(face)]))
+            np.mean([_patch_mean(luma, x, y) for x, y in _cheek_points(face)])
+        )
     means = [float(np.mean(by_group[t])) for t in TONES]
     assert all(len(by_group[t]) == 8 for t in TONES)
-    assert all(lighter > darker + 5 for lighter, darker in zip(means, means[1:])), means
+    assert all(lighter > darker + 5 for lighter, darker in itertools.pairwise(means)), means
 
 
 def test_sketch_is_bright_paper_with_dark_strokes(faces48: list[DemoFace]) -> None:

@@ -34,11 +34,14 @@ def outputs_and_gradients(layer, features, *args):
 
 
 @pytest.mark.parametrize(
-    "options, size",
+    ("options", "size"),
     [
-        (dict(in_channels=8, out_channels=6, kernel_size=4, stride=2, padding=1, bias=False), 8),  # U-Net encoder
-        (dict(in_channels=5, out_channels=3, kernel_size=3, stride=1, padding=2, dilation=2), 5),
-        (dict(in_channels=4, out_channels=7, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)), 5),
+        (
+            {"in_channels": 8, "out_channels": 6, "kernel_size": 4, "stride": 2, "padding": 1, "bias": False},
+            8,
+        ),  # U-Net encoder
+        ({"in_channels": 5, "out_channels": 3, "kernel_size": 3, "stride": 1, "padding": 2, "dilation": 2}, 5),
+        ({"in_channels": 4, "out_channels": 7, "kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 0)}, 5),
     ],
 )
 def test_gemm_conv_matches_conv2d_in_values_and_gradients(options, size):
@@ -50,12 +53,18 @@ def test_gemm_conv_matches_conv2d_in_values_and_gradients(options, size):
 
 
 @pytest.mark.parametrize(
-    "options, size",
+    ("options", "size"),
     [
-        (dict(in_channels=8, out_channels=6, kernel_size=4, stride=2, padding=1, bias=False), 4),  # U-Net decoder
-        (dict(in_channels=6, out_channels=3, kernel_size=4, stride=2, padding=1), 1),  # innermost, 1 x 1
-        (dict(in_channels=4, out_channels=5, kernel_size=3, stride=2, padding=1, output_padding=1), 3),  # ResNet up
-        (dict(in_channels=3, out_channels=2, kernel_size=3, stride=1, padding=1, dilation=2), 4),
+        (
+            {"in_channels": 8, "out_channels": 6, "kernel_size": 4, "stride": 2, "padding": 1, "bias": False},
+            4,
+        ),  # U-Net decoder
+        ({"in_channels": 6, "out_channels": 3, "kernel_size": 4, "stride": 2, "padding": 1}, 1),  # innermost, 1 x 1
+        (
+            {"in_channels": 4, "out_channels": 5, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+            3,
+        ),  # ResNet up
+        ({"in_channels": 3, "out_channels": 2, "kernel_size": 3, "stride": 1, "padding": 1, "dilation": 2}, 4),
     ],
 )
 def test_gemm_transposed_conv_matches_conv_transpose2d(options, size):
@@ -76,11 +85,11 @@ def test_large_maps_and_grouped_convs_keep_the_onednn_path():
     assert not falls_back_to_pytorch(transposed, torch.randn(1, 4, 8, 8))
 
 
-CONVOLUTION = dict(in_channels=3, out_channels=5, kernel_size=3)
+CONVOLUTION = {"in_channels": 3, "out_channels": 5, "kernel_size": 3}
 
 
 @pytest.mark.parametrize(
-    "options, shape",
+    ("options", "shape"),
     [
         (dict(CONVOLUTION, padding="same"), (2, 3, 4, 4)),
         (dict(CONVOLUTION, padding="same", dilation=2), (1, 3, 5, 5)),
@@ -100,12 +109,14 @@ def test_gemm_conv_leaves_string_padding_and_unbatched_input_to_conv2d(options, 
 
 @pytest.mark.parametrize("output_size", [None, [5, 5]])
 def test_gemm_transposed_conv_leaves_unbatched_input_to_conv_transpose2d(output_size):
-    gemm, plain = twin_layers(GemmConvTranspose2d, nn.ConvTranspose2d, in_channels=3, out_channels=2, kernel_size=4,
-                              stride=2, padding=1)
+    gemm, plain = twin_layers(
+        GemmConvTranspose2d, nn.ConvTranspose2d, in_channels=3, out_channels=2, kernel_size=4, stride=2, padding=1
+    )
     features = torch.randn(3, 2, 2)
     assert not gemm_applies(gemm, features) and falls_back_to_pytorch(gemm, features, output_size)
-    for got, expected in zip(*(outputs_and_gradients(layer, features, output_size) for layer in (gemm, plain)),
-                             strict=True):
+    for got, expected in zip(
+        *(outputs_and_gradients(layer, features, output_size) for layer in (gemm, plain)), strict=True
+    ):
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 

@@ -6,14 +6,21 @@ import torch
 from torch import nn
 
 from sketch2face.colour import parse_colour
-from sketch2face.models.generator import GeneratorConfig, UnetGenerator, build_generator, load_generator, load_generator_file, save_generator
-from sketch2face.models.sketch_to_photo import SketchToPhoto
+from sketch2face.models.generator import (
+    GeneratorConfig,
+    UnetGenerator,
+    build_generator,
+    load_generator,
+    load_generator_file,
+    save_generator,
+)
 from sketch2face.models.hints import encode_hints, select_hints
+from sketch2face.models.sketch_to_photo import SketchToPhoto
 
 NAN = float("nan")
 SKETCHES = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 VARIANTS = [
-    dict(architecture=architecture, hint_injection=injection, resnet_blocks=6)
+    {"architecture": architecture, "hint_injection": injection, "resnet_blocks": 6}
     for architecture in ("unet", "resnet")
     for injection in ("channels", "film")
 ]
@@ -103,7 +110,7 @@ def test_users_give_colours_as_text_or_cielab_for_all_sketches_or_one_each():
 
 
 @pytest.mark.parametrize(
-    "hints, problem",
+    ("hints", "problem"),
     [
         ({"eyes": "#000000"}, "unknown hint 'eyes'; hints are skin, hair"),
         ({"skin": "#zz0000"}, r"hint skin: '#zz0000' is not a colour: give a hex sRGB colour"),

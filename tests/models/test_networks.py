@@ -1,4 +1,3 @@
-import copy
 import dataclasses
 
 import pytest
@@ -13,14 +12,11 @@ from sketch2face.models.generator import (
     build_generator,
     load_generator,
     save_generator,
-    to_model_range,
-    to_pixels,
 )
-from sketch2face.models.sketch_to_photo import SketchToPhoto, trained_inference
 from sketch2face.models.losses import GanLoss
 
 
-@pytest.mark.parametrize("size, depth", [(16, 4), (64, 6), (256, 8)])
+@pytest.mark.parametrize(("size", "depth"), [(16, 4), (64, 6), (256, 8)])
 def test_unet_depth_follows_the_image_size(size, depth):
     generator = UnetGenerator(GeneratorConfig(image_size=size, input_channels=1, ngf=4))
     assert len(generator.encoder) == depth
@@ -32,7 +28,9 @@ def test_dropout_only_in_inner_decoder_blocks():
     generator = UnetGenerator(GeneratorConfig(image_size=256, ngf=4))
     with_dropout = [i for i, block in enumerate(generator.decoder) if any(isinstance(m, nn.Dropout) for m in block)]
     assert with_dropout == [4, 5, 6]  # the three 8*ngf blocks under the innermost, as in pix2pix
-    assert not any(isinstance(m, nn.Dropout) for m in UnetGenerator(GeneratorConfig(256, ngf=4, dropout=False)).modules())
+    assert not any(
+        isinstance(m, nn.Dropout) for m in UnetGenerator(GeneratorConfig(256, ngf=4, dropout=False)).modules()
+    )
 
 
 def test_reference_parameter_count_at_256():
@@ -89,7 +87,9 @@ def test_resnet_generator_keeps_the_size_and_has_its_blocks(blocks):
 
 def test_reference_resnet_9_blocks_parameter_count():
     """pytorch-CycleGAN-and-pix2pix prints 11.378 M for resnet_9blocks with instance norm (CycleGAN)."""
-    generator = build_generator(GeneratorConfig(image_size=256, input_channels=3, ngf=64, architecture="resnet", norm="instance"))
+    generator = build_generator(
+        GeneratorConfig(image_size=256, input_channels=3, ngf=64, architecture="resnet", norm="instance")
+    )
     assert round(sum(p.numel() for p in generator.parameters()) / 1e6, 3) == 11.378
 
 
@@ -102,8 +102,14 @@ def test_pixel_discriminator_judges_each_pixel():
 @pytest.mark.parametrize(
     "variant",
     [
-        dict(architecture="resnet", resnet_blocks=6, norm="instance", dropout=True),
-        dict(architecture="unet", norm="none", input_channels=3, output_channels=1, direction="photo_to_sketch"),
+        {"architecture": "resnet", "resnet_blocks": 6, "norm": "instance", "dropout": True},
+        {
+            "architecture": "unet",
+            "norm": "none",
+            "input_channels": 3,
+            "output_channels": 1,
+            "direction": "photo_to_sketch",
+        },
     ],
 )
 def test_any_variant_loads_from_its_file_alone(tmp_path, variant):
@@ -118,7 +124,11 @@ def test_any_variant_loads_from_its_file_alone(tmp_path, variant):
 def test_generator_files_written_before_the_options_still_load(tmp_path):
     """Files from before `architecture` existed hold only the U-Net's fields."""
     generator = UnetGenerator(GeneratorConfig(image_size=16, ngf=4))
-    old_config = {k: v for k, v in vars(generator.config).items() if k in ("image_size", "input_channels", "output_channels", "ngf", "norm", "dropout")}
+    old_config = {
+        k: v
+        for k, v in vars(generator.config).items()
+        if k in ("image_size", "input_channels", "output_channels", "ngf", "norm", "dropout")
+    }
     torch.save({"config": old_config, "state_dict": generator.state_dict()}, tmp_path / "old.pt")
     loaded = load_generator(tmp_path / "old.pt")
     assert isinstance(loaded, UnetGenerator) and loaded.config == generator.config
@@ -162,52 +172,3 @@ def test_spectral_norm_bounds_each_convolutions_largest_singular_value():
     assert convolutions and all(nn.utils.parametrize.is_parametrized(layer, "weight") for layer in convolutions)
     largest = [torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2).item() for layer in convolutions]
     assert largest == pytest.approx([1.0] * len(convolutions), abs=0.05)
-
-
-def test_the_test_batch_protocol_uses_each_sketchs_own_statistics_and_leaves_the_running_ones_alone():
-    torch.manual_seed(0)
-    generator = UnetGenerator(GeneratorConfig(image_size=64, ngf=4))  # with dropout levels
-    generator.train()(torch.randn(4, 1, 64, 64))  # running statistics of their own
-    stored = {key: value.clone() for key, value in generator.state_dict().items()}
-    model = SketchToPhoto(generator, {"inference": "test_batch"})
-    sketches = torch.randint(0, 256, (3, 1, 64, 64), dtype=torch.uint8)
-
-    torch.manual_seed(1)
-    together = model(sketches)
-    torch.manual_seed(1)
-    alone = torch.cat([model(sketches[index : index + 1]) for index in range(3)])
-
-    assert torch.equal(together, alone), "a photo does not depend on the sketches beside it"
-    assert not torch.equal(together, SketchToPhoto(generator, {}).forward(sketches)), "not the running statistics"
-    assert all(torch.equal(stored[key], value) for key, value in generator.state_dict().items())
-    assert not generator.training and model.inference == "test_batch" and SketchToPhoto(generator, {}).inference == "running_stats"
-
-
-def test_image_stats_normalise_each_sketch_as_batch_one_training_did_without_dropout():
-    torch.manual_seed(0)
-    generator = UnetGenerator(GeneratorConfig(image_size=64, ngf=4))  # with dropout levels
-    generator.train()(torch.randn(4, 1, 64, 64))  # running statistics of their own
-    stored = {key: value.clone() for key, value in generator.state_dict().items()}
-    model = SketchToPhoto(generator, {"inference": "image_stats"})
-    sketches = torch.randint(0, 256, (3, 1, 64, 64), dtype=torch.uint8)
-
-    photos = model(sketches)
-
-    trained_alone = copy.deepcopy(generator).train()
-    for layer in trained_alone.modules():
-        if isinstance(layer, nn.Dropout):
-            layer.eval()
-    with torch.no_grad():
-        expected = torch.cat([to_pixels(trained_alone(to_model_range(sketch[None]))) for sketch in sketches])
-    assert torch.equal(photos, expected), "each sketch alone, batch norm on its own statistics, no dropout"
-    assert torch.equal(photos, model(sketches)), "deterministic"
-    assert not torch.equal(photos, SketchToPhoto(generator, {}).forward(sketches)), "not the running statistics"
-    assert all(torch.equal(stored[key], value) for key, value in generator.state_dict().items())
-
-
-@pytest.mark.parametrize(
-    "norm, batch_size, inference",
-    [("batch", 1, "image_stats"), ("batch", 4, "running_stats"), ("instance", 1, "running_stats")],
-)
-def test_a_generator_is_run_by_default_with_the_statistics_its_training_normalised_with(norm, batch_size, inference):
-    assert trained_inference(norm, batch_size) == inference

@@ -6,7 +6,7 @@ sketch corresponds to pixel (x, y) of the photo, which is what pix2pix's L1 loss
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
@@ -74,9 +74,7 @@ def align_to_eyes(image: np.ndarray, eyes: EyeCentres, geometry: AlignmentParams
     scale = float(np.hypot(*matrix[:, 0]))
     if scale < 1:
         image, matrix = shrunk_for_warp(image, matrix, scale)
-    return cv2.warpAffine(
-        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def shrunk_for_warp(image: np.ndarray, matrix: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -58,8 +58,8 @@ def _box(rows: tuple[float, float], half_width: float, geometry: AlignmentParams
     eye_y, centre_x = eyes.left[1], (eyes.left[0] + eyes.right[0]) / 2
 
     def span(low: float, high: float) -> slice:
-        start = min(max(0, int(round(low))), size - 1)
-        return slice(start, max(start + 1, min(size, int(round(high)))))
+        start = min(max(0, round(low)), size - 1)
+        return slice(start, max(start + 1, min(size, round(high))))
 
     vertical = span(eye_y + rows[0] * distance, eye_y + rows[1] * distance)
     horizontal = span(centre_x - half_width * distance, centre_x + half_width * distance)

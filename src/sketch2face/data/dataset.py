@@ -69,7 +69,7 @@ def measured_appearance(rows: pd.DataFrame) -> torch.Tensor:
 def _decode(pairs_dir: Path, rows: pd.DataFrame, sketch_channels: int, photo_channels: int) -> PairTensors:
     """Decodes the AB images of `rows` (of pairs.csv) into memory."""
     halves = [_split_ab(read_image(pairs_dir / pair, "rgb"), sketch_channels, photo_channels) for pair in rows["pair"]]
-    sketches, photos = (torch.from_numpy(np.stack(side)) for side in zip(*halves))
+    sketches, photos = (torch.from_numpy(np.stack(side)) for side in zip(*halves, strict=True))
     return PairTensors(list(rows["id"]), sketches, photos, measured_appearance(rows))
 
 
@@ -135,7 +135,7 @@ class JitteredPairs:
             offsets = torch.randint(0, margin + 1, (len(index), 2), generator=generator)
             flips = torch.rand(len(index), generator=generator) < 0.5
             crops = []
-            for item, (top, left), flip in zip(index.tolist(), offsets.tolist(), flips.tolist()):
+            for item, (top, left), flip in zip(index.tolist(), offsets.tolist(), flips.tolist(), strict=True):
                 crop = self.both[item, :, top : top + self.size, left : left + self.size]
                 crops.append(crop.flip(-1) if self.flip and flip else crop)
             batch = to_model_range(torch.stack(crops))

@@ -10,7 +10,7 @@ searched at a reduced size: a face fills much of a portrait, and full-size searc
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -29,7 +29,7 @@ FALLBACK_EYE_X = (0.31, 0.67)
 FALLBACK_EYE_Y = 0.385
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cascade(name: str) -> cv2.CascadeClassifier:
     path = Path(cv2.data.haarcascades) / name
     classifier = cv2.CascadeClassifier(str(path))
@@ -58,7 +58,9 @@ def _largest_face(grey: np.ndarray) -> tuple[float, float, float, float] | None:
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
     small = cv2.equalizeHist(small)
     min_side = max(HAAR_WINDOW, int(MIN_FACE_FRACTION * min(small.shape)))
-    faces = _cascade(FACE_CASCADE).detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+    faces = _cascade(FACE_CASCADE).detectMultiScale(
+        small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
+    )
     if len(faces) == 0:
         return None
     x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
@@ -76,7 +78,9 @@ def _eyes_in_face(grey: np.ndarray, face: tuple[float, float, float, float]) -> 
     roi = cv2.equalizeHist(cv2.resize(roi, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
     half = roi.shape[1] / 2
     for name in EYE_CASCADES:
-        found = _cascade(name).detectMultiScale(roi, scaleFactor=1.1, minNeighbors=4, minSize=(18, 18), maxSize=(80, 80))
+        found = _cascade(name).detectMultiScale(
+            roi, scaleFactor=1.1, minNeighbors=4, minSize=(18, 18), maxSize=(80, 80)
+        )
         centres = [(ex + ew / 2, ey + eh / 2, ew) for ex, ey, ew, eh in found]
         sides = [[c for c in centres if (c[0] < half) == is_left] for is_left in (True, False)]
         if all(sides):

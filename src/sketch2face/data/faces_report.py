@@ -68,13 +68,20 @@ def contact_sheet(faces_dir: Path, rows: pd.DataFrame, alignment: AlignmentParam
     for index, (_, row) in enumerate(rows.iterrows()):
         top, left = (index // columns) * (2 * side + SHEET_GAP), (index % columns) * (side + SHEET_GAP)
         sheet[top : top + side, left : left + side] = _tile(read_image(faces_dir / row["photo"], "rgb"), eyes, side)
-        sheet[top + side : top + 2 * side, left : left + side] = _tile(read_image(faces_dir / row["sketch"], "gray"), eyes, side)
+        sheet[top + side : top + 2 * side, left : left + side] = _tile(
+            read_image(faces_dir / row["sketch"], "gray"), eyes, side
+        )
     return sheet
 
 
-def write_contact_sheets(manifest: pd.DataFrame, faces_dir: Path, alignment: AlignmentParams, size: int, pairs: int) -> None:
+def write_contact_sheets(
+    manifest: pd.DataFrame, faces_dir: Path, alignment: AlignmentParams, size: int, pairs: int
+) -> None:
     """`<faces>/contact_sheets/<source>.png` with the first `pairs` aligned pairs of each source."""
     if pairs == 0:
         return
     for source, rows in manifest.groupby("source", sort=True):
-        write_image(faces_dir / CONTACT_SHEETS_DIR / f"{source}.png", contact_sheet(faces_dir, rows.head(pairs), alignment, size))
+        write_image(
+            faces_dir / CONTACT_SHEETS_DIR / f"{source}.png",
+            contact_sheet(faces_dir, rows.head(pairs), alignment, size),
+        )

@@ -31,9 +31,10 @@ import bz2
 import errno
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import simplejpeg
@@ -57,7 +58,10 @@ JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a phone's multi-picture JPEG, 
 STRICT_JPEG_COLOURSPACE = {"L": "GRAY", "CMYK": "CMYK"}  # else RGB
 # libjpeg warnings (jerror.h) that mean the pixels are damaged; others (an unknown JFIF version...) are harmless
 DAMAGED_JPEG_WARNINGS = (
-    "Corrupt JPEG data", "Premature end of JPEG file", "Inconsistent progression sequence", "Invalid SOS parameters",
+    "Corrupt JPEG data",
+    "Premature end of JPEG file",
+    "Inconsistent progression sequence",
+    "Invalid SOS parameters",
 )
 
 
@@ -248,7 +252,11 @@ def read_image(
 
 
 def read_image_bytes(
-    data: bytes, label: str, mode: ColourMode, max_pixels: int = DEFAULT_MAX_PIXELS, limits: FaceSizeLimits | None = None
+    data: bytes,
+    label: str,
+    mode: ColourMode,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    limits: FaceSizeLimits | None = None,
 ) -> np.ndarray:
     """Decodes an image held in memory (an upload) as `read_image` decodes a file; `label` names it in errors."""
     if not data:
@@ -264,7 +272,7 @@ def _checked_pixels(decode: Callable[[], Image.Image], label: Path | str, mode: 
         image = decode()
     except ImageReadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - PIL's format plugins raise many types on malformed bytes
+    except Exception as exc:  # PIL's format plugins raise many types on malformed bytes
         raise ImageReadError(label, _reason(exc)) from None
     eight_bit = _eight_bit(label, image)
     try:

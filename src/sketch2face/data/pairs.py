@@ -50,9 +50,11 @@ def _stratified(
     if pool.empty:
         return {}
     columns = [column for column in params.stratify if column in pool]
-    stratum_of = pool[columns].fillna("").astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=pool.index)
+    stratum_of = (
+        pool[columns].fillna("").astype(str).agg("|".join, axis=1) if columns else pd.Series("", index=pool.index)
+    )
     split_of: dict[str, str] = {}
-    for stratum, rows in pool.groupby(stratum_of, sort=True):
+    for _stratum, rows in pool.groupby(stratum_of, sort=True):
         targets = {split: fraction * len(rows) for split, fraction in fractions.items()}
         split_of.update(_fill_splits(rows["subject"].value_counts().sort_index(), targets, rng))
     return split_of
@@ -71,7 +73,9 @@ def _warn_unpublished(rows: pd.DataFrame) -> None:
 def _check_disjoint(subjects: pd.Series, split: pd.Series) -> None:
     mixed = split.groupby(subjects).nunique()
     if (mixed > 1).any():
-        raise ValueError(f"subjects in more than one split (fixed splits disagree): {sorted(mixed[mixed > 1].index)[:5]}")
+        raise ValueError(
+            f"subjects in more than one split (fixed splits disagree): {sorted(mixed[mixed > 1].index)[:5]}"
+        )
 
 
 def _column(manifest: pd.DataFrame, name: str) -> pd.Series:
@@ -120,7 +124,13 @@ def pairs_summary(pairs: pd.DataFrame) -> dict[str, int]:
     for column in SUMMARY_COLUMNS:
         if column in pairs:
             counts = pairs.groupby(["split", column]).size()
-            summary.update({f"split.{split}.{column}.{value}": int(count) for (split, value), count in counts.items() if value != ""})
+            summary.update(
+                {
+                    f"split.{split}.{column}.{value}": int(count)
+                    for (split, value), count in counts.items()
+                    if value != ""
+                }
+            )
     return summary
 
 
@@ -139,7 +149,9 @@ def assemble_pairs(
     """
     manifest = pd.read_csv(faces_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
     manifest["split"] = split_subjects(manifest, params)
-    manifest["pair"] = [f"{split}/{face_id}.png" for split, face_id in zip(manifest["split"], manifest["id"])]
+    manifest["pair"] = [
+        f"{split}/{face_id}.png" for split, face_id in zip(manifest["split"], manifest["id"], strict=True)
+    ]
     appearance = []
     for _, row in manifest.iterrows():
         sketch = read_image(faces_dir / row["sketch"], "gray")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 MANIFEST_FILE = "manifest.csv"
 """The aligned records as crop_resize writes them and assemble_pairs reads them (in data/faces)."""

@@ -39,8 +39,24 @@ _SKIN_RGB: dict[str, tuple[float, float, float]] = {
 # The named hair colours a user may give as a hint are the ones the demo faces are painted with.
 _HAIR_RGB: dict[str, tuple[int, int, int]] = {name: hex_to_srgb(value) for name, value in HAIR_COLOURS.items()}
 # Hair colour probabilities for the lightest and the darkest tone group; interpolated between.
-_HAIR_P_LIGHT = {"black": .10, "dark_brown": .22, "brown": .22, "blonde": .22, "red": .12, "grey": .08, "white": .04}
-_HAIR_P_DARK = {"black": .58, "dark_brown": .26, "brown": .06, "blonde": .0, "red": .0, "grey": .07, "white": .03}
+_HAIR_P_LIGHT = {
+    "black": 0.10,
+    "dark_brown": 0.22,
+    "brown": 0.22,
+    "blonde": 0.22,
+    "red": 0.12,
+    "grey": 0.08,
+    "white": 0.04,
+}
+_HAIR_P_DARK = {
+    "black": 0.58,
+    "dark_brown": 0.26,
+    "brown": 0.06,
+    "blonde": 0.0,
+    "red": 0.0,
+    "grey": 0.07,
+    "white": 0.03,
+}
 
 _IRIS_RGB: dict[str, tuple[float, float, float]] = {
     "dark_brown": (58, 36, 24),
@@ -50,23 +66,23 @@ _IRIS_RGB: dict[str, tuple[float, float, float]] = {
     "blue": (78, 118, 168),
     "grey": (118, 128, 138),
 }
-_IRIS_P_LIGHT = {"dark_brown": .15, "brown": .25, "hazel": .15, "green": .12, "blue": .23, "grey": .10}
-_IRIS_P_DARK = {"dark_brown": .75, "brown": .22, "hazel": .03, "green": .0, "blue": .0, "grey": .0}
+_IRIS_P_LIGHT = {"dark_brown": 0.15, "brown": 0.25, "hazel": 0.15, "green": 0.12, "blue": 0.23, "grey": 0.10}
+_IRIS_P_DARK = {"dark_brown": 0.75, "brown": 0.22, "hazel": 0.03, "green": 0.0, "blue": 0.0, "grey": 0.0}
 
 _HAIR_STYLES: dict[str, dict[str, float]] = {
-    "male": {"short": .44, "buzz": .15, "bald": .09, "curly": .16, "long": .10, "bob": .06},
-    "female": {"short": .08, "curly": .20, "long": .40, "bob": .16, "bun": .16},
+    "male": {"short": 0.44, "buzz": 0.15, "bald": 0.09, "curly": 0.16, "long": 0.10, "bob": 0.06},
+    "female": {"short": 0.08, "curly": 0.20, "long": 0.40, "bob": 0.16, "bun": 0.16},
 }
-_FACIAL_HAIR: dict[str, float] = {"none": .48, "stubble": .20, "moustache": .10, "beard": .16, "goatee": .06}
+_FACIAL_HAIR: dict[str, float] = {"none": 0.48, "stubble": 0.20, "moustache": 0.10, "beard": 0.16, "goatee": 0.06}
 
 # Face outline per shape: half width, forehead and jaw half heights, superellipse exponents,
 # and how much the jaw tapers toward the chin.
 _FACE_SHAPES: dict[str, dict[str, float]] = {
-    "oval": {"a": .232, "bt": .35, "bb": .33, "n_top": 2.2, "n_jaw": 2.0, "taper": .25},
-    "round": {"a": .252, "bt": .33, "bb": .30, "n_top": 2.3, "n_jaw": 2.3, "taper": .15},
-    "long": {"a": .218, "bt": .37, "bb": .36, "n_top": 2.2, "n_jaw": 2.0, "taper": .22},
-    "square": {"a": .244, "bt": .34, "bb": .32, "n_top": 2.6, "n_jaw": 3.2, "taper": .18},
-    "heart": {"a": .244, "bt": .35, "bb": .33, "n_top": 2.5, "n_jaw": 1.8, "taper": .40},
+    "oval": {"a": 0.232, "bt": 0.35, "bb": 0.33, "n_top": 2.2, "n_jaw": 2.0, "taper": 0.25},
+    "round": {"a": 0.252, "bt": 0.33, "bb": 0.30, "n_top": 2.3, "n_jaw": 2.3, "taper": 0.15},
+    "long": {"a": 0.218, "bt": 0.37, "bb": 0.36, "n_top": 2.2, "n_jaw": 2.0, "taper": 0.22},
+    "square": {"a": 0.244, "bt": 0.34, "bb": 0.32, "n_top": 2.6, "n_jaw": 3.2, "taper": 0.18},
+    "heart": {"a": 0.244, "bt": 0.35, "bb": 0.33, "n_top": 2.5, "n_jaw": 1.8, "taper": 0.40},
 }
 
 
@@ -138,29 +154,29 @@ def _draw_identity(rng: np.random.Generator, gender: str | None, tone_group: str
 
     # Skin: group colour, jittered in brightness and in warmth (red/yellow balance).
     skin = np.array(_SKIN_RGB[tone_group], np.float32) * rng.normal(1.0, 0.025)
-    skin *= np.array([1 + rng.normal(0, .02), 1, 1 + rng.normal(0, .035)], np.float32)
+    skin *= np.array([1 + rng.normal(0, 0.02), 1, 1 + rng.normal(0, 0.035)], np.float32)
     skin = np.clip(skin, 0, 255)
 
     hair_colour = _choice(rng, _mix_probs(_HAIR_P_LIGHT, _HAIR_P_DARK, darkness))
-    hair = np.clip(np.array(_HAIR_RGB[hair_colour], np.float32) * rng.normal(1, .06), 0, 255)
+    hair = np.clip(np.array(_HAIR_RGB[hair_colour], np.float32) * rng.normal(1, 0.06), 0, 255)
     iris_colour = _choice(rng, _mix_probs(_IRIS_P_LIGHT, _IRIS_P_DARK, darkness))
-    iris = np.clip(np.array(_IRIS_RGB[iris_colour], np.float32) * rng.normal(1, .08), 0, 255)
+    iris = np.clip(np.array(_IRIS_RGB[iris_colour], np.float32) * rng.normal(1, 0.08), 0, 255)
 
     hair_style = _choice(rng, _HAIR_STYLES[gender])
     facial_hair = _choice(rng, _FACIAL_HAIR) if male else "none"
 
-    face_shape = _choice(rng, {k: 1.0 for k in _FACE_SHAPES})
-    shape = {k: v * rng.normal(1, .025) for k, v in _FACE_SHAPES[face_shape].items()}
+    face_shape = _choice(rng, dict.fromkeys(_FACE_SHAPES, 1.0))
+    shape = {k: v * rng.normal(1, 0.025) for k, v in _FACE_SHAPES[face_shape].items()}
     if male:  # wider, squarer jaw
-        shape["a"] += .010
-        shape["n_jaw"] += .4
-        shape["taper"] = max(.05, shape["taper"] - .06)
+        shape["a"] += 0.010
+        shape["n_jaw"] += 0.4
+        shape["taper"] = max(0.05, shape["taper"] - 0.06)
 
     # Lips: a darker, redder version of the skin; feminine faces more saturated (some lipstick).
-    lip = skin * np.array([.86, .62, .64], np.float32)
+    lip = skin * np.array([0.86, 0.62, 0.64], np.float32)
     if not male:
         lipstick = np.array([178, 58, 76], np.float32) * (0.55 + 0.45 * (1 - darkness))
-        lip = lip + (lipstick - lip) * rng.uniform(.15, .55)
+        lip = lip + (lipstick - lip) * rng.uniform(0.15, 0.55)
     clothes_hue = int(rng.integers(0, 180))
     clothes_hsv = np.uint8([[[clothes_hue, rng.integers(20, 200), rng.integers(40, 230)]]])
     clothes = cv2.cvtColor(clothes_hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
@@ -175,33 +191,46 @@ def _draw_identity(rng: np.random.Generator, gender: str | None, tone_group: str
         "iris_colour": iris_colour,
     }
     return _Identity(
-        attributes=attributes, skin=skin, hair=hair, iris=iris, lip=lip.astype(np.float32),
+        attributes=attributes,
+        skin=skin,
+        hair=hair,
+        iris=iris,
+        lip=lip.astype(np.float32),
         clothes=clothes,
-        head_scale=float(rng.normal(1.0, .03)),
+        head_scale=float(rng.normal(1.0, 0.03)),
         shape=shape,
-        eye_y=float(rng.normal(-.03, .008)),
-        eye_dx=float(rng.uniform(.100, .118)),
-        eye_w=float(rng.uniform(.045, .054)),
-        eye_h=float(rng.uniform(.017, .023) * (1.06 if not male else 1.0)),
-        eye_tilt=float(rng.normal(.04, .05)),
-        brow_gap=float(rng.uniform(.045, .060)),
-        brow_arch=float(rng.uniform(.006, .016) * (1.0 if male else 1.3)),
-        brow_thick=float(rng.uniform(.011, .016) if male else rng.uniform(.006, .010)),
-        nose_len=float(rng.uniform(.115, .150)),
-        nose_w=float(rng.uniform(.030, .040) + .008 * darkness + (.003 if male else 0)),
-        mouth_gap=float(rng.uniform(.070, .090)),
-        mouth_w=float(rng.uniform(.056, .072) + (.004 if male else 0)),
-        lip_up=float(rng.uniform(.011, .015) + (0 if male else .003) + .004 * darkness),
-        lip_low=float(rng.uniform(.015, .021) + (0 if male else .004) + .004 * darkness),
-        hairline=float(rng.uniform(-.26, -.20) if male else rng.uniform(-.24, -.19)),
-        parting=float(rng.uniform(-.06, .06)),
-        fringe=bool(not male and rng.random() < .35),
-        neck_w=float(rng.uniform(.095, .115) + (.015 if male else 0)),
-        neckline=float(rng.uniform(.02, .08)),
-        blush=float(rng.uniform(.02, .06) if male else rng.uniform(.06, .18)),
-        curls=np.stack([rng.uniform(math.pi - .8, 2 * math.pi + .8, 70), rng.normal(0, .01, 70),
-                        rng.normal(0, .01, 70), rng.uniform(.025, .045, 70), rng.random(70)], 1)
-        if hair_style == "curly" else np.zeros((0, 5)),
+        eye_y=float(rng.normal(-0.03, 0.008)),
+        eye_dx=float(rng.uniform(0.100, 0.118)),
+        eye_w=float(rng.uniform(0.045, 0.054)),
+        eye_h=float(rng.uniform(0.017, 0.023) * (1.06 if not male else 1.0)),
+        eye_tilt=float(rng.normal(0.04, 0.05)),
+        brow_gap=float(rng.uniform(0.045, 0.060)),
+        brow_arch=float(rng.uniform(0.006, 0.016) * (1.0 if male else 1.3)),
+        brow_thick=float(rng.uniform(0.011, 0.016) if male else rng.uniform(0.006, 0.010)),
+        nose_len=float(rng.uniform(0.115, 0.150)),
+        nose_w=float(rng.uniform(0.030, 0.040) + 0.008 * darkness + (0.003 if male else 0)),
+        mouth_gap=float(rng.uniform(0.070, 0.090)),
+        mouth_w=float(rng.uniform(0.056, 0.072) + (0.004 if male else 0)),
+        lip_up=float(rng.uniform(0.011, 0.015) + (0 if male else 0.003) + 0.004 * darkness),
+        lip_low=float(rng.uniform(0.015, 0.021) + (0 if male else 0.004) + 0.004 * darkness),
+        hairline=float(rng.uniform(-0.26, -0.20) if male else rng.uniform(-0.24, -0.19)),
+        parting=float(rng.uniform(-0.06, 0.06)),
+        fringe=bool(not male and rng.random() < 0.35),
+        neck_w=float(rng.uniform(0.095, 0.115) + (0.015 if male else 0)),
+        neckline=float(rng.uniform(0.02, 0.08)),
+        blush=float(rng.uniform(0.02, 0.06) if male else rng.uniform(0.06, 0.18)),
+        curls=np.stack(
+            [
+                rng.uniform(math.pi - 0.8, 2 * math.pi + 0.8, 70),
+                rng.normal(0, 0.01, 70),
+                rng.normal(0, 0.01, 70),
+                rng.uniform(0.025, 0.045, 70),
+                rng.random(70),
+            ],
+            1,
+        )
+        if hair_style == "curly"
+        else np.zeros((0, 5)),
     )
 
 
@@ -304,9 +333,9 @@ def _noise(rng: np.random.Generator, n: int, sigma: tuple[float, float]) -> np.n
 
 
 def _hair_texture(p: _Painter, rng: np.random.Generator, colour: np.ndarray, curly: bool) -> np.ndarray:
-    sig = (p.px(.004), p.px(.004)) if curly else (p.px(.0025), p.px(.02))
-    tex = 1 + 0.20 * _noise(rng, p.n, sig) + 0.08 * _noise(rng, p.n, (p.px(.0012), p.px(.0012)))
-    return colour.reshape(1, 1, 3) * np.clip(tex, .5, 1.6)[..., None]
+    sig = (p.px(0.004), p.px(0.004)) if curly else (p.px(0.0025), p.px(0.02))
+    tex = 1 + 0.20 * _noise(rng, p.n, sig) + 0.08 * _noise(rng, p.n, (p.px(0.0012), p.px(0.0012)))
+    return colour.reshape(1, 1, 3) * np.clip(tex, 0.5, 1.6)[..., None]
 
 
 def _paint_back_hair(p: _Painter, ident: _Identity, tex: np.ndarray, style: str) -> None:
@@ -314,31 +343,35 @@ def _paint_back_hair(p: _Painter, ident: _Identity, tex: np.ndarray, style: str)
     s = ident.shape
     a, bt = s["a"], s["bt"]
     if style in ("long", "bob"):
-        end, half = (.62, a + .085) if style == "long" else (.19, a + .06)
-        arc = _superellipse(a + .055, bt + .05, s["n_top"], np.linspace(math.pi, 2 * math.pi, 30))
+        end, half = (0.62, a + 0.085) if style == "long" else (0.19, a + 0.06)
+        arc = _superellipse(a + 0.055, bt + 0.05, s["n_top"], np.linspace(math.pi, 2 * math.pi, 30))
         bottom_x = np.linspace(half, -half, 15)
         if style == "long":
-            bottom_y = end + .012 * np.cos(bottom_x * 31 + ident.parting * 50)
+            bottom_y = end + 0.012 * np.cos(bottom_x * 31 + ident.parting * 50)
         else:  # a bob curls under toward the chin
-            bottom_y = end - .05 * (np.abs(bottom_x) / half) ** 4 + .03 * (1 - (bottom_x / half) ** 2)
-        side = np.array([[a + .06, .05], [half, end - .10]])
+            bottom_y = end - 0.05 * (np.abs(bottom_x) / half) ** 4 + 0.03 * (1 - (bottom_x / half) ** 2)
+        side = np.array([[a + 0.06, 0.05], [half, end - 0.10]])
         poly = np.concatenate([arc, side, np.stack([bottom_x, bottom_y], 1), side[::-1] * [-1, 1]])
-        p.paint(p.mask(poly, blur=.002), tex)
+        p.paint(p.mask(poly, blur=0.002), tex)
     elif style == "curly":
-        down = .42 if ident.attributes["gender"] == "female" else .02
-        base = np.concatenate([_superellipse(a + .05, bt + .05, 2.2, np.linspace(math.pi, 2 * math.pi, 30)),
-                               [[a + .04, down - .04], [-(a + .04), down - .04]]])
+        down = 0.42 if ident.attributes["gender"] == "female" else 0.02
+        base = np.concatenate(
+            [
+                _superellipse(a + 0.05, bt + 0.05, 2.2, np.linspace(math.pi, 2 * math.pi, 30)),
+                [[a + 0.04, down - 0.04], [-(a + 0.04), down - 0.04]],
+            ]
+        )
         # Bumpy silhouette: the subject's curls over the crown, and down the sides to `down`.
         curls = [base]
         for t, jx, jy, r, drop in ident.curls:
             if math.sin(t) > 0:
-                x, y = (a + .05) * math.copysign(1, math.cos(t)), drop * down
+                x, y = (a + 0.05) * math.copysign(1, math.cos(t)), drop * down
             else:
-                x, y = (a + .06) * math.cos(t), (bt + .05) * math.sin(t)
+                x, y = (a + 0.06) * math.cos(t), (bt + 0.05) * math.sin(t)
             curls.append(_ellipse(x + jx, y + jy, r, r, n=16))
-        p.paint(p.mask(*curls, blur=.002), tex)
+        p.paint(p.mask(*curls, blur=0.002), tex)
     elif style == "bun":
-        p.paint(p.mask(_ellipse(0, -(bt + .055), .07, .062)), tex)
+        p.paint(p.mask(_ellipse(0, -(bt + 0.055), 0.07, 0.062)), tex)
 
 
 def _paint_cap(p: _Painter, ident: _Identity, tex: np.ndarray, style: str) -> None:
@@ -346,30 +379,36 @@ def _paint_cap(p: _Painter, ident: _Identity, tex: np.ndarray, style: str) -> No
     s = ident.shape
     a, bt = s["a"], s["bt"]
     if style == "bald":
-        sides = [_ellipse(sign * a * .97, ident.eye_y - .035, .028, .065, n=24) for sign in (-1, 1)]
-        p.paint(p.mask(*sides, blur=.003), tex)
+        sides = [_ellipse(sign * a * 0.97, ident.eye_y - 0.035, 0.028, 0.065, n=24) for sign in (-1, 1)]
+        p.paint(p.mask(*sides, blur=0.003), tex)
         return
-    volume = {"short": .035, "buzz": .006, "curly": .07, "long": .04, "bob": .04, "bun": .014}[style]
-    drop = {"short": ident.eye_y - .02, "buzz": ident.eye_y - .04, "curly": ident.eye_y + .02,
-            "long": .20, "bob": .16, "bun": ident.eye_y - .05}[style]
-    inset = .90 if style in ("long", "bob") else .985
-    line_y = -.13 if ident.fringe else ident.hairline
+    volume = {"short": 0.035, "buzz": 0.006, "curly": 0.07, "long": 0.04, "bob": 0.04, "bun": 0.014}[style]
+    drop = {
+        "short": ident.eye_y - 0.02,
+        "buzz": ident.eye_y - 0.04,
+        "curly": ident.eye_y + 0.02,
+        "long": 0.20,
+        "bob": 0.16,
+        "bun": ident.eye_y - 0.05,
+    }[style]
+    inset = 0.90 if style in ("long", "bob") else 0.985
+    line_y = -0.13 if ident.fringe else ident.hairline
     arc = _superellipse(a + volume, bt + volume * 1.2, s["n_top"], np.linspace(math.pi, 2 * math.pi, 40))
-    hx = np.linspace(a * .9, -a * .9, 30)
-    hy = line_y + .03 * (hx / a) ** 2 + .07 * np.clip(np.abs(hx) / a - .6, 0, None) / .3 + ident.parting * hx / a
+    hx = np.linspace(a * 0.9, -a * 0.9, 30)
+    hy = line_y + 0.03 * (hx / a) ** 2 + 0.07 * np.clip(np.abs(hx) / a - 0.6, 0, None) / 0.3 + ident.parting * hx / a
     if style == "curly":
-        hy = hy + .012 * np.abs(np.sin(hx * 70))
+        hy = hy + 0.012 * np.abs(np.sin(hx * 70))
     elif ident.fringe:
-        hy = hy + .008 * np.abs(np.sin(hx * 55))
+        hy = hy + 0.008 * np.abs(np.sin(hx * 55))
     inner = np.concatenate([[[a * inset, drop]], np.stack([hx, hy], 1), [[-a * inset, drop]]])
     outer_drop = max(drop, 0.0)
     poly = np.concatenate([arc, [[a + volume, outer_drop]], inner, [[-(a + volume), outer_drop]]])
-    cap = p.mask(poly, blur=.002)
+    cap = p.mask(poly, blur=0.002)
     if style == "buzz":
-        p.paint(cap, tex * 0.9 + ident.skin.reshape(1, 1, 3) * 0.1, opacity=.75)
+        p.paint(cap, tex * 0.9 + ident.skin.reshape(1, 1, 3) * 0.1, opacity=0.75)
     else:
         p.paint(cap, tex)
-        p.shade(cap * (1 - cv2.GaussianBlur(cap, (0, 0), p.px(.02))), .6)  # volume: darker rim
+        p.shade(cap * (1 - cv2.GaussianBlur(cap, (0, 0), p.px(0.02))), 0.6)  # volume: darker rim
 
 
 def _paint_eye(p: _Painter, ident: _Identity, side: int) -> None:
@@ -378,8 +417,8 @@ def _paint_eye(p: _Painter, ident: _Identity, side: int) -> None:
     w, h = ident.eye_w, ident.eye_h
     t = np.linspace(0, 1, 25)
     x = -w + 2 * w * t
-    upper = np.stack([x, -h * np.sin(math.pi * t) ** .8], 1)
-    lower = np.stack([x, .75 * h * np.sin(math.pi * t) ** 1.1], 1)
+    upper = np.stack([x, -h * np.sin(math.pi * t) ** 0.8], 1)
+    lower = np.stack([x, 0.75 * h * np.sin(math.pi * t) ** 1.1], 1)
     tilt = -side * ident.eye_tilt  # outer corners slightly higher
 
     def place(pts: np.ndarray) -> np.ndarray:
@@ -388,46 +427,49 @@ def _paint_eye(p: _Painter, ident: _Identity, side: int) -> None:
 
     skin = ident.skin
     # Socket shadow and eyelid crease give the eye depth.
-    p.shade(p.mask(_ellipse(cx, cy - h * .9, w * 1.25, h * 2.0), blur=.012), .86, .8)
-    p.shade(p.mask(_stroke(place(upper * [1.05, 1.9] + [0, -.002]), np.full(25, .0025)), blur=.002), .78, .7)
+    p.shade(p.mask(_ellipse(cx, cy - h * 0.9, w * 1.25, h * 2.0), blur=0.012), 0.86, 0.8)
+    p.shade(p.mask(_stroke(place(upper * [1.05, 1.9] + [0, -0.002]), np.full(25, 0.0025)), blur=0.002), 0.78, 0.7)
     eye = p.mask(np.concatenate([place(upper), place(lower[::-1])]))
-    p.paint(eye, np.array([236, 232, 226], np.float32) * .97)
+    p.paint(eye, np.array([236, 232, 226], np.float32) * 0.97)
     r = h * 1.05
     iris = p.mask(_ellipse(cx, cy, r, r, n=32)) * eye
     p.paint(iris, ident.iris)
-    p.paint(p.mask(_ellipse(cx, cy, r * .62, r * .62, n=24), blur=.002) * iris, ident.iris * .6)
-    p.paint(p.mask(_ellipse(cx, cy, r * .46, r * .46, n=24)) * eye, np.array([12, 10, 10], np.float32))
-    catchlight = p.mask(_ellipse(cx + r * .5, cy - r * .5, r * .16, r * .16, n=12))
-    p.paint(catchlight, np.array([250, 250, 250], np.float32), .8)
+    p.paint(p.mask(_ellipse(cx, cy, r * 0.62, r * 0.62, n=24), blur=0.002) * iris, ident.iris * 0.6)
+    p.paint(p.mask(_ellipse(cx, cy, r * 0.46, r * 0.46, n=24)) * eye, np.array([12, 10, 10], np.float32))
+    catchlight = p.mask(_ellipse(cx + r * 0.5, cy - r * 0.5, r * 0.16, r * 0.16, n=12))
+    p.paint(catchlight, np.array([250, 250, 250], np.float32), 0.8)
     # Upper lid shadow on the eyeball, then the lid lines (lashes thicker for feminine faces).
-    p.shade(p.mask(_stroke(place(upper + [0, .003]), np.full(25, .003)), blur=.002) * eye, .7)
-    lash = .0030 + (.0016 if ident.attributes["gender"] == "female" else 0)
-    lid_w = lash * (.5 + .5 * np.sin(math.pi * np.clip(t * 1.15, 0, 1)) + .4 * t)
-    p.paint(p.mask(_stroke(place(upper), lid_w)), skin * .18 + 8)
-    p.paint(p.mask(_stroke(place(lower), np.full(25, .0012)), blur=.001), skin * .62, .8)
+    p.shade(p.mask(_stroke(place(upper + np.array([0, 0.003])), np.full(25, 0.003)), blur=0.002) * eye, 0.7)
+    lash = 0.0030 + (0.0016 if ident.attributes["gender"] == "female" else 0)
+    lid_w = lash * (0.5 + 0.5 * np.sin(math.pi * np.clip(t * 1.15, 0, 1)) + 0.4 * t)
+    p.paint(p.mask(_stroke(place(upper), lid_w)), skin * 0.18 + 8)
+    p.paint(p.mask(_stroke(place(lower), np.full(25, 0.0012)), blur=0.001), skin * 0.62, 0.8)
 
 
 def _paint_brow(p: _Painter, ident: _Identity, side: int) -> None:
     t = np.linspace(0, 1, 20)
-    x = side * (ident.eye_dx - ident.eye_w * .95 + t * ident.eye_w * 2.25)
-    y = ident.eye_y - ident.brow_gap - ident.brow_arch * np.sin(math.pi * t ** .75) + .006 * t
-    widths = ident.brow_thick * (1.0 - .55 * t ** 1.5) * (0.75 + .25 * np.sin(math.pi * np.clip(t * 3, 0, 1) / 2))
-    brow_colour = ident.hair * .8 if ident.hair.mean() < 120 else ident.hair * .55
-    p.paint(p.mask(_stroke(np.stack([x, y], 1), widths), blur=.0015), brow_colour, .92)
+    x = side * (ident.eye_dx - ident.eye_w * 0.95 + t * ident.eye_w * 2.25)
+    y = ident.eye_y - ident.brow_gap - ident.brow_arch * np.sin(math.pi * t**0.75) + 0.006 * t
+    widths = ident.brow_thick * (1.0 - 0.55 * t**1.5) * (0.75 + 0.25 * np.sin(math.pi * np.clip(t * 3, 0, 1) / 2))
+    brow_colour = ident.hair * 0.8 if ident.hair.mean() < 120 else ident.hair * 0.55
+    p.paint(p.mask(_stroke(np.stack([x, y], 1), widths), blur=0.0015), brow_colour, 0.92)
 
 
 def _paint_nose(p: _Painter, ident: _Identity) -> None:
     y0, yt, w = ident.eye_y, ident.eye_y + ident.nose_len, ident.nose_w
     for side in (-1, 1):
-        bridge = np.stack([side * np.linspace(.022, w * .62, 12), np.linspace(y0 + .01, yt - .012, 12)], 1)
-        p.shade(p.mask(_stroke(bridge, np.linspace(.005, .007, 12)), blur=.007), .8)
-        wing = _ellipse(side * w * .78, yt - .004, w * .33, .016, n=24)[6:20]
-        p.shade(p.mask(_stroke(wing, np.full(len(wing), .0022)), blur=.002), .72)
-        p.paint(p.mask(_ellipse(side * w * .42, yt + .004, .011, .0055, side * .35, n=20), blur=.001),
-                ident.skin * .32, .9)
-    p.shade(p.mask(_ellipse(0, yt + .012, w * .9, .010), blur=.006), .78)
-    p.shade(p.mask(_ellipse(0, yt - .012, w * .35, .016), blur=.006), 1.12)
-    p.shade(p.mask(_ellipse(0, y0 + .05, .010, .035), blur=.006), 1.06)
+        bridge = np.stack([side * np.linspace(0.022, w * 0.62, 12), np.linspace(y0 + 0.01, yt - 0.012, 12)], 1)
+        p.shade(p.mask(_stroke(bridge, np.linspace(0.005, 0.007, 12)), blur=0.007), 0.8)
+        wing = _ellipse(side * w * 0.78, yt - 0.004, w * 0.33, 0.016, n=24)[6:20]
+        p.shade(p.mask(_stroke(wing, np.full(len(wing), 0.0022)), blur=0.002), 0.72)
+        p.paint(
+            p.mask(_ellipse(side * w * 0.42, yt + 0.004, 0.011, 0.0055, side * 0.35, n=20), blur=0.001),
+            ident.skin * 0.32,
+            0.9,
+        )
+    p.shade(p.mask(_ellipse(0, yt + 0.012, w * 0.9, 0.010), blur=0.006), 0.78)
+    p.shade(p.mask(_ellipse(0, yt - 0.012, w * 0.35, 0.016), blur=0.006), 1.12)
+    p.shade(p.mask(_ellipse(0, y0 + 0.05, 0.010, 0.035), blur=0.006), 1.06)
 
 
 def _paint_mouth(p: _Painter, ident: _Identity) -> None:
@@ -435,15 +477,15 @@ def _paint_mouth(p: _Painter, ident: _Identity) -> None:
     w, up, low = ident.mouth_w, ident.lip_up, ident.lip_low
     x = np.linspace(-w, w, 31)
     u = x / w
-    line_y = ym + .002 * (1 - u ** 2)
-    bow = up * (1 - u ** 2) ** .6 * (1 - .35 * np.exp(-(u / .12) ** 2))
+    line_y = ym + 0.002 * (1 - u**2)
+    bow = up * (1 - u**2) ** 0.6 * (1 - 0.35 * np.exp(-((u / 0.12) ** 2)))
     upper = np.concatenate([np.stack([x, line_y - bow], 1), np.stack([x, line_y], 1)[::-1]])
-    lower = np.concatenate([np.stack([x, line_y], 1), np.stack([x, line_y + low * (1 - u ** 2) ** .7], 1)[::-1]])
-    p.shade(p.mask(_ellipse(0, ym + low + .012, w * .6, .008), blur=.006), .84)
-    p.paint(p.mask(upper, lower, blur=.0012), ident.lip)
-    p.shade(p.mask(upper, blur=.001), .88)
-    p.shade(p.mask(_ellipse(0, ym + low * .45, w * .35, low * .2), blur=.004), 1.12)
-    p.paint(p.mask(_stroke(np.stack([x, line_y + .0005], 1), .0022 * (1 - .6 * u ** 2))), ident.lip * .42)
+    lower = np.concatenate([np.stack([x, line_y], 1), np.stack([x, line_y + low * (1 - u**2) ** 0.7], 1)[::-1]])
+    p.shade(p.mask(_ellipse(0, ym + low + 0.012, w * 0.6, 0.008), blur=0.006), 0.84)
+    p.paint(p.mask(upper, lower, blur=0.0012), ident.lip)
+    p.shade(p.mask(upper, blur=0.001), 0.88)
+    p.shade(p.mask(_ellipse(0, ym + low * 0.45, w * 0.35, low * 0.2), blur=0.004), 1.12)
+    p.paint(p.mask(_stroke(np.stack([x, line_y + 0.0005], 1), 0.0022 * (1 - 0.6 * u**2))), ident.lip * 0.42)
 
 
 def _paint_facial_hair(p: _Painter, ident: _Identity, rng: np.random.Generator, kind: str) -> None:
@@ -453,24 +495,24 @@ def _paint_facial_hair(p: _Painter, ident: _Identity, rng: np.random.Generator, 
     s = ident.shape
     ym = ident.eye_y + ident.nose_len + ident.mouth_gap
     yt = ident.eye_y + ident.nose_len
-    speckle = np.clip(1 + .35 * _noise(rng, p.n, (p.px(.0015), p.px(.0015))), .3, 1.7)
-    colour = ident.hair * (.75 if ident.hair.mean() < 120 else .6)
+    speckle = np.clip(1 + 0.35 * _noise(rng, p.n, (p.px(0.0015), p.px(0.0015))), 0.3, 1.7)
+    colour = ident.hair * (0.75 if ident.hair.mean() < 120 else 0.6)
     outline = p.mask(_face_outline(s, 1.04))
     if kind in ("stubble", "beard"):
-        boundary = yt + .035 - .13 * (u / s["a"]) ** 2
-        region = outline * np.clip((v - boundary) / .02, 0, 1)
+        boundary = yt + 0.035 - 0.13 * (u / s["a"]) ** 2
+        region = outline * np.clip((v - boundary) / 0.02, 0, 1)
         if kind == "stubble":
-            p.paint(region * np.clip(speckle - .3, 0, 1), colour * .8, .3)
+            p.paint(region * np.clip(speckle - 0.3, 0, 1), colour * 0.8, 0.3)
         else:
-            p.paint(cv2.GaussianBlur(region, (0, 0), p.px(.003)), colour.reshape(1, 1, 3) * speckle[..., None])
+            p.paint(cv2.GaussianBlur(region, (0, 0), p.px(0.003)), colour.reshape(1, 1, 3) * speckle[..., None])
     if kind in ("moustache", "beard", "goatee"):
         x = np.linspace(-ident.mouth_w * 1.08, ident.mouth_w * 1.08, 20)
         r = x / ident.mouth_w
-        centre = np.stack([x, ym - .014 - .006 * (1 - r ** 2) + .012 * np.abs(r) ** 4], 1)
-        shapes = [_stroke(centre, .0085 * (1 - .5 * np.abs(r) ** 3))]
+        centre = np.stack([x, ym - 0.014 - 0.006 * (1 - r**2) + 0.012 * np.abs(r) ** 4], 1)
+        shapes = [_stroke(centre, 0.0085 * (1 - 0.5 * np.abs(r) ** 3))]
         if kind == "goatee":
-            shapes.append(_ellipse(0, ym + .065, ident.mouth_w * .55, .05))
-        hair_mask = p.mask(*shapes, blur=.002) * (outline if kind == "goatee" else 1)
+            shapes.append(_ellipse(0, ym + 0.065, ident.mouth_w * 0.55, 0.05))
+        hair_mask = p.mask(*shapes, blur=0.002) * (outline if kind == "goatee" else 1)
         p.paint(hair_mask, colour.reshape(1, 1, 3) * speckle[..., None])
 
 
@@ -482,8 +524,8 @@ def _background(rng: np.random.Generator, n: int) -> np.ndarray:
         hsv = np.uint8([[[(hue + rng.normal(0, 8)) % 180, rng.uniform(0, 70), rng.uniform(165, 248)]]])
         colours.append(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32))
     angle = rng.uniform(0, 2 * math.pi)
-    c = np.linspace(-.5, .5, n, dtype=np.float32)
-    t = np.clip(.5 + c[None, :] * math.cos(angle) + c[:, None] * math.sin(angle), 0, 1)
+    c = np.linspace(-0.5, 0.5, n, dtype=np.float32)
+    t = np.clip(0.5 + c[None, :] * math.cos(angle) + c[:, None] * math.sin(angle), 0, 1)
     return colours[0] + (colours[1] - colours[0]) * t[..., None]
 
 
@@ -491,8 +533,8 @@ def _render_view(rng: np.random.Generator, ident: _Identity, size: int) -> tuple
     """Paints one view of a subject; only pose jitter, lighting, background and noise vary."""
     supersample = max(2, math.ceil(256 / size))
     n = size * supersample
-    origin = np.array([.5 + rng.normal(0, .018), .47 + rng.normal(0, .015)])
-    p = _Painter(n, origin, .88 * ident.head_scale * rng.normal(1, .035), float(rng.normal(0, .035)))
+    origin = np.array([0.5 + rng.normal(0, 0.018), 0.47 + rng.normal(0, 0.015)])
+    p = _Painter(n, origin, 0.88 * ident.head_scale * rng.normal(1, 0.035), float(rng.normal(0, 0.035)))
     s = ident.shape
     style = ident.attributes["hair_style"]
     skin = ident.skin
@@ -500,29 +542,32 @@ def _render_view(rng: np.random.Generator, ident: _Identity, size: int) -> tuple
 
     _paint_back_hair(p, ident, tex, style)
     nw = ident.neck_w
-    neck_y = np.linspace(.05, .47, 12)
-    neck_x = nw * (1 + .5 * (np.clip(neck_y - .30, 0, None) / .17) ** 2)
+    neck_y = np.linspace(0.05, 0.47, 12)
+    neck_x = nw * (1 + 0.5 * (np.clip(neck_y - 0.30, 0, None) / 0.17) ** 2)
     neck = p.mask(np.concatenate([np.stack([-neck_x, neck_y], 1), np.stack([neck_x, neck_y], 1)[::-1]]))
-    p.paint(neck, skin * .9)
-    p.shade(p.mask(_ellipse(0, s["bb"] + .005, s["a"] * .75, .06), blur=.025) * neck, .62)
-    shoulders = np.array([[-.58, 1.0], [-.52, .62], [-.45, .53], [-.30, .465], [-.15, .435], [0, .43]])
-    body = p.mask(np.concatenate([shoulders, shoulders[-2::-1] * [-1, 1]]), blur=.002)
-    neckline = p.mask(_ellipse(0, .425, nw * 1.25, ident.neckline))
+    p.paint(neck, skin * 0.9)
+    p.shade(p.mask(_ellipse(0, s["bb"] + 0.005, s["a"] * 0.75, 0.06), blur=0.025) * neck, 0.62)
+    shoulders = np.array([[-0.58, 1.0], [-0.52, 0.62], [-0.45, 0.53], [-0.30, 0.465], [-0.15, 0.435], [0, 0.43]])
+    body = p.mask(np.concatenate([shoulders, shoulders[-2::-1] * [-1, 1]]), blur=0.002)
+    neckline = p.mask(_ellipse(0, 0.425, nw * 1.25, ident.neckline))
     p.paint(body * (1 - neckline), ident.clothes)
-    p.shade(body * (1 - cv2.GaussianBlur(body, (0, 0), p.px(.03))), .7)
+    p.shade(body * (1 - cv2.GaussianBlur(body, (0, 0), p.px(0.03))), 0.7)
     for side in (-1, 1):
-        ear_y = ident.eye_y + ident.nose_len * .45
-        p.paint(p.mask(_ellipse(side * (s["a"] - .004), ear_y, .030, .058, side * .12)), skin * .93)
-        p.shade(p.mask(_ellipse(side * (s["a"] + .006), ear_y, .013, .036), blur=.004), .78)
+        ear_y = ident.eye_y + ident.nose_len * 0.45
+        p.paint(p.mask(_ellipse(side * (s["a"] - 0.004), ear_y, 0.030, 0.058, side * 0.12)), skin * 0.93)
+        p.shade(p.mask(_ellipse(side * (s["a"] + 0.006), ear_y, 0.013, 0.036), blur=0.004), 0.78)
     face = p.mask(_face_outline(s))
-    skin_tex = skin.reshape(1, 1, 3) * (1 + .008 * _noise(rng, n, (p.px(.01), p.px(.01))))[..., None]
+    skin_tex = skin.reshape(1, 1, 3) * (1 + 0.008 * _noise(rng, n, (p.px(0.01), p.px(0.01))))[..., None]
     p.paint(face, skin_tex)
     # Rounded, soft-shadowed face: darker toward the contour, plus cheek blush.
-    rim = cv2.GaussianBlur(face, (0, 0), p.px(.05))
-    p.shade(face * (1 - rim), np.array([.66, .56, .52]))
+    rim = cv2.GaussianBlur(face, (0, 0), p.px(0.05))
+    p.shade(face * (1 - rim), np.array([0.66, 0.56, 0.52]))
     for side in (-1, 1):
-        p.paint(p.mask(_ellipse(side * .12, ident.eye_y + .09, .05, .032), blur=.02),
-                np.array([214, 92, 100], np.float32) * (skin.mean() / 200) ** .5, ident.blush)
+        p.paint(
+            p.mask(_ellipse(side * 0.12, ident.eye_y + 0.09, 0.05, 0.032), blur=0.02),
+            np.array([214, 92, 100], np.float32) * (skin.mean() / 200) ** 0.5,
+            ident.blush,
+        )
     for side in (-1, 1):
         _paint_eye(p, ident, side)
         _paint_brow(p, ident, side)
@@ -533,21 +578,21 @@ def _render_view(rng: np.random.Generator, ident: _Identity, size: int) -> tuple
 
     # Directional light over the whole person, with a soft cast shadow on the backdrop.
     light = rng.uniform(0, 2 * math.pi)
-    strength = rng.uniform(.10, .30)
-    ambient = rng.uniform(.92, 1.06)
+    strength = rng.uniform(0.10, 0.30)
+    ambient = rng.uniform(0.92, 1.06)
     u, v = p.grid()
-    lit = ambient * (1 + strength * np.clip((u * math.cos(light) + v * math.sin(light)) / .3, -1.2, 1.2))
+    lit = ambient * (1 + strength * np.clip((u * math.cos(light) + v * math.sin(light)) / 0.3, -1.2, 1.2))
     background = _background(rng, n)
-    offset = np.float32([[1, 0, -math.cos(light) * p.px(.04)], [0, 1, -math.sin(light) * p.px(.04)]])
-    shadow = cv2.GaussianBlur(cv2.warpAffine(p.alpha, offset, (n, n)), (0, 0), p.px(.04))
-    background *= (1 - .22 * shadow)[..., None]
+    offset = np.float32([[1, 0, -math.cos(light) * p.px(0.04)], [0, 1, -math.sin(light) * p.px(0.04)]])
+    shadow = cv2.GaussianBlur(cv2.warpAffine(p.alpha, offset, (n, n)), (0, 0), p.px(0.04))
+    background *= (1 - 0.22 * shadow)[..., None]
     image = background * (1 - p.alpha[..., None]) + p.img * lit[..., None]
     image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     image += rng.normal(0, 1.6, image.shape).astype(np.float32)
-    photo = np.clip(image + .5, 0, 255).astype(np.uint8)
+    photo = np.clip(image + 0.5, 0, 255).astype(np.uint8)
 
     # Canvas pixel centres map to output pixel centres through the supersampling factor.
-    eyes = (p.to_px(np.array([[-ident.eye_dx, ident.eye_y], [ident.eye_dx, ident.eye_y]])) + .5) / supersample - .5
+    eyes = (p.to_px(np.array([[-ident.eye_dx, ident.eye_y], [ident.eye_dx, ident.eye_y]])) + 0.5) / supersample - 0.5
     left, right = eyes
     return photo, EyeCentres(left=(float(left[0]), float(left[1])), right=(float(right[0]), float(right[1])))
 
@@ -569,23 +614,33 @@ def photo_to_sketch(photo_rgb: np.ndarray, rng: np.random.Generator) -> np.ndarr
     local = cv2.createCLAHE(clipLimit=1.6, tileGridSize=(4, 4)).apply(grey).astype(np.float32)
     grey = grey.astype(np.float32)
     dodge = np.clip(local / np.maximum(cv2.GaussianBlur(local, (0, 0), 4 * k), 1), 0, 1)
-    soft = cv2.GaussianBlur(local, (0, 0), .6 * k)
+    soft = cv2.GaussianBlur(local, (0, 0), 0.6 * k)
     mag = cv2.magnitude(cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3))
-    lines = np.clip(mag / (np.percentile(mag, 98) + 1e-6), 0, 1) ** 1.4 * .8
+    lines = np.clip(mag / (np.percentile(mag, 98) + 1e-6), 0, 1) ** 1.4 * 0.8
     size = max(h, w)
     length = max(3, int(7 * k)) | 1
-    hatch = cv2.filter2D(rng.standard_normal((size, size)).astype(np.float32)[:h, :w], -1,
-                         np.eye(length, dtype=np.float32)[::-1] / length)
+    hatch = cv2.filter2D(
+        rng.standard_normal((size, size)).astype(np.float32)[:h, :w],
+        -1,
+        np.eye(length, dtype=np.float32)[::-1] / length,
+    )
     hatch /= hatch.std() + 1e-6
     tone = np.clip((170 - (grey + local) / 2) / 170, 0, 1) ** 1.4
-    shading = np.clip(tone * .5 * (1 + .6 * hatch), 0, .85)
-    paper = 1 - .012 * np.abs(_noise(rng, size, (6 * k, 6 * k))[:h, :w])
+    shading = np.clip(tone * 0.5 * (1 + 0.6 * hatch), 0, 0.85)
+    paper = 1 - 0.012 * np.abs(_noise(rng, size, (6 * k, 6 * k))[:h, :w])
     sketch = 255 * dodge * (1 - lines) * (1 - shading) * paper + rng.normal(0, 2.5, (h, w))
-    return np.clip(sketch + .5, 0, 255).astype(np.uint8)
+    return np.clip(sketch + 0.5, 0, 255).astype(np.uint8)
 
 
-def render_subject(rng: np.random.Generator, subject: str, size: int, views: int, *,
-                   gender: str | None = None, tone_group: str | None = None) -> list[DemoFace]:
+def render_subject(
+    rng: np.random.Generator,
+    subject: str,
+    size: int,
+    views: int,
+    *,
+    gender: str | None = None,
+    tone_group: str | None = None,
+) -> list[DemoFace]:
     """Renders `views` photo/sketch pairs of one new random subject.
 
     Identity is drawn from `rng` first and views after it, so asking for fewer views yields a
@@ -598,8 +653,16 @@ def render_subject(rng: np.random.Generator, subject: str, size: int, views: int
     faces = []
     for view in range(views):
         photo, eyes = _render_view(rng, ident, size)
-        faces.append(DemoFace(subject=subject, view=view, photo=photo, sketch=photo_to_sketch(photo, rng),
-                              eyes=eyes, attributes=dict(ident.attributes)))
+        faces.append(
+            DemoFace(
+                subject=subject,
+                view=view,
+                photo=photo,
+                sketch=photo_to_sketch(photo, rng),
+                eyes=eyes,
+                attributes=dict(ident.attributes),
+            )
+        )
     return faces
 
 

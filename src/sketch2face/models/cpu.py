@@ -55,7 +55,7 @@ class GemmConv2d(nn.Conv2d):
         out_height, out_width = (
             (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
             for size, pad, dilation, kernel, stride in zip(
-                (height, width), self.padding, self.dilation, self.kernel_size, self.stride
+                (height, width), self.padding, self.dilation, self.kernel_size, self.stride, strict=True
             )
         )
         if batch * out_height * out_width > GEMM_MAX_POSITIONS:
@@ -81,7 +81,13 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
         out_size = [
             (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + extra + 1
             for size, stride, pad, dilation, kernel, extra in zip(
-                (height, width), self.stride, self.padding, self.dilation, self.kernel_size, self.output_padding
+                (height, width),
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.kernel_size,
+                self.output_padding,
+                strict=True,
             )
         ]
         # positions x in_channels @ in_channels x (out_channels*k*k): the weight is read in its own layout

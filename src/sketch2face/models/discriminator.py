@@ -100,11 +100,13 @@ def patch_blocks(config: DiscriminatorConfig) -> list[list[nn.Module]]:
     for level in range(1, config.n_layers + 1):
         stride = 2 if level < config.n_layers else 1
         next_width = config.ndf * min(2**level, MAX_WIDTH_MULTIPLIER)
-        blocks.append([
-            nn.Conv2d(width, next_width, 4, stride=stride, padding=1, bias=bias),
-            norm_layer(config.norm, next_width),
-            nn.LeakyReLU(NEGATIVE_SLOPE),
-        ])
+        blocks.append(
+            [
+                nn.Conv2d(width, next_width, 4, stride=stride, padding=1, bias=bias),
+                norm_layer(config.norm, next_width),
+                nn.LeakyReLU(NEGATIVE_SLOPE),
+            ]
+        )
         width = next_width
     blocks.append([nn.Conv2d(width, 1, 4, stride=1, padding=1)])
     return blocks

@@ -13,22 +13,19 @@ state_dict mismatch.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from sketch2face.colour import parse_colour
 from sketch2face.config import (
     HINT_NAMES,
     Direction,
     GeneratorKind,
     HintInjection,
-    InferenceMode,
     NormKind,
     TrainParams,
     Upsample,
@@ -203,7 +200,11 @@ class ResnetGenerator(nn.Module):
             nn.ReLU(),
         ]
         for _ in range(RESNET_DOWNSAMPLINGS):
-            layers += [nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * width), nn.ReLU()]
+            layers += [
+                nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, bias=bias),
+                norm_layer(norm, 2 * width),
+                nn.ReLU(),
+            ]
             width *= 2
         self.bottleneck = len(layers)  # where FiLM modulates: after the downsamplings
         self.film = _film(config, width)
@@ -251,9 +252,7 @@ def save_generator(generator: Generator, path: Path, preprocessing: Mapping[str,
     write_torch(path, {**payload, "preprocessing": dict(preprocessing)})
 
 
-def load_generator_file(
-    path: Path | str, map_location: str | torch.device = "cpu"
-) -> tuple[Generator, dict[str, Any]]:
+def load_generator_file(path: Path | str, map_location: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
     """The generator, whatever its variant, and the preprocessing stored with it ({} for older files)."""
     payload = torch.load(path, map_location=map_location, weights_only=True)
     generator = build_generator(GeneratorConfig(**payload["config"]))

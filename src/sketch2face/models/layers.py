@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sketch2face.config import NormKind, Upsample
+
 
 def norm_layer(kind: NormKind, channels: int) -> nn.Module:
     if kind == "batch":

@@ -17,8 +17,8 @@ from torch import nn
 from sketch2face.colour import parse_colour
 from sketch2face.config import HINT_NAMES, InferenceMode, NormKind
 from sketch2face.models.generator import (
-    INFERENCE_KEY,
     IMAGE_STATS,
+    INFERENCE_KEY,
     RUNNING_STATS,
     TEST_BATCH,
     Generator,
@@ -142,7 +142,9 @@ class SketchToPhoto(nn.Module):
             sketches = sketches.unsqueeze(1)
         expected = (self.config.input_channels, self.config.image_size, self.config.image_size)
         if sketches.ndim != 4 or tuple(sketches.shape[1:]) != expected:
-            raise ValueError(f"sketches must have shape (N, {', '.join(map(str, expected))}), got {tuple(sketches.shape)}")
+            raise ValueError(
+                f"sketches must have shape (N, {', '.join(map(str, expected))}), got {tuple(sketches.shape)}"
+            )
         lab = self.hint_tensor(hints, len(sketches))
         if lab is not None:
             lab = lab.to(sketches.device)

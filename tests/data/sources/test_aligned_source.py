@@ -44,7 +44,8 @@ def test_this_pipelines_own_pairs_folder_reads_back_with_nested_ids(tmp_path):
     scan = aligned.scan(SourceParams(name="mine", kind="aligned", root=tmp_path))
 
     assert {r.id: r.attributes["folder_split"] for r in scan.records} == {
-        "mine/test/demo/face_0003_a": "test", "mine/train/cufs/cuhk/f-005-01": "train",
+        "mine/test/demo/face_0003_a": "test",
+        "mine/train/cufs/cuhk/f-005-01": "train",
     }
     assert scan.rejections == []
 

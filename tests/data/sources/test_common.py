@@ -8,7 +8,7 @@ ROOT = Path("/data/raw/cufs")
 
 
 @pytest.mark.parametrize(
-    "relative, split",
+    ("relative", "split"),
     [
         ("CUHK/training/photos/f-005-01.jpg", "train"),
         ("CUHK_testing_cropped_sketches/f-005-01-sz1.jpg", "test"),

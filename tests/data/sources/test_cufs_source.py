@@ -50,7 +50,11 @@ def test_official_names_pair_up_across_subsets_and_renamed_folders(tmp_path):
 
     by_id = {record.id: record for record in scan.records}
     assert sorted(by_id) == [
-        "cufs/ar/m-002-1", "cufs/cuhk/f-005-01", "cufs/cuhk/f1-001-01", "cufs/cuhk/m-010-01", "cufs/xm2vts/000_1_1",
+        "cufs/ar/m-002-1",
+        "cufs/cuhk/f-005-01",
+        "cufs/cuhk/f1-001-01",
+        "cufs/cuhk/m-010-01",
+        "cufs/xm2vts/000_1_1",
     ]
     cuhk = by_id["cufs/cuhk/f-005-01"]
     assert cuhk.sketch_path.name == "F2-005-01-sz1.jpg" and cuhk.subject == "cufs/cuhk/f-005"
@@ -115,7 +119,10 @@ def test_bad_fiducial_file_rejects_the_pair_and_names_the_file(tmp_path):
     assert scan.records == []
     [rejection] = scan.rejections
     assert rejection.path == str(tmp_path / "m-001-01.dat")  # the broken file; the pair it leaves unused is the partner
-    assert rejection.partner.split(PARTNER_SEPARATOR) == [str(tmp_path / "photos/m-001-01.jpg"), str(tmp_path / "sketches/m-001-01-sz1.jpg")]
+    assert rejection.partner.split(PARTNER_SEPARATOR) == [
+        str(tmp_path / "photos/m-001-01.jpg"),
+        str(tmp_path / "sketches/m-001-01-sz1.jpg"),
+    ]
     assert rejection.reason == "unreadable landmarks (expected at least 19 'x y' points, found 4 numbers)"
     assert reason_key(rejection.reason) == "unreadable_landmarks"
 
@@ -127,7 +134,9 @@ def test_a_fiducial_file_that_is_not_text_is_rejected_not_a_crash(tmp_path):
 
     [rejection] = _scan(tmp_path).rejections
 
-    assert Path(rejection.path).name == "m-001-01-sz1.dat" and rejection.reason == "unreadable landmarks (not a text file)"
+    assert (
+        Path(rejection.path).name == "m-001-01-sz1.dat" and rejection.reason == "unreadable landmarks (not a text file)"
+    )
 
 
 def test_an_unreadable_image_is_left_to_crop_resize_which_names_it(tmp_path):
@@ -149,5 +158,7 @@ def test_duplicate_photos_are_rejected_not_guessed(tmp_path):
 
     assert scan.records == []
     assert sorted(r.reason.split(" '")[0].split(" (")[0] for r in scan.rejections) == [
-        "duplicate photo", "duplicate photo", "sketch without a photo",
+        "duplicate photo",
+        "duplicate photo",
+        "sketch without a photo",
     ]

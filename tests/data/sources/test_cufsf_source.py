@@ -51,7 +51,9 @@ def layout(tmp_path):
         "00001fb010_930831.jpg\n00002fa010_930831.jpg\n00003ba010_940128.jpg\n00005fa010_940128.jpg\n"
     )
     (cufsf_root / "sketch_points").mkdir()
-    (cufsf_root / "sketch_points/00001.3pts").write_text("312.000000 348.000000\n450.000000 352.000000\n387.000000 497.000000\n")
+    (cufsf_root / "sketch_points/00001.3pts").write_text(
+        "312.000000 348.000000\n450.000000 352.000000\n387.000000 497.000000\n"
+    )
     (cufsf_root / "photo_points").mkdir()
     (cufsf_root / "photo_points/00001fb010_930831.tif.pos").write_text("158 177 95 179")  # no trailing newline
     _ppm_bz2(feret / "dvd1/data/images/00001/00001_930831_fb_a.ppm.bz2")
@@ -86,7 +88,9 @@ def test_sketches_meet_their_colour_photos_landmarks_and_ground_truth(layout):
     assert any(Path(r.path).name == "00004.jpg" and "not listed" in r.reason for r in scan.rejections)
     # one metric key per kind of problem, not per file (faces.json counts rejects by reason_key)
     assert {reason_key(r.reason) for r in scan.rejections} == {
-        "no_colour_photo_greyscale_only_in_feret", "no_sketch_for_listed_photo", "sketch_not_listed_in_names_of_photos_used_for_drawing_sketches_txt",
+        "no_colour_photo_greyscale_only_in_feret",
+        "no_sketch_for_listed_photo",
+        "sketch_not_listed_in_names_of_photos_used_for_drawing_sketches_txt",
     }
 
 
@@ -97,7 +101,9 @@ def test_a_colour_photo_missing_from_photos_root_is_not_called_greyscale_only(la
     rejected = {Path(r.path).name: r.reason for r in cufsf.scan(layout).rejections}
 
     reason = rejected["00002.jpg"]
-    assert reason.startswith("no colour counterpart of this name under photos_root (00002_930831_fa[_flag].ppm[.bz2] for 00002fa010_930831;")
+    assert reason.startswith(
+        "no colour counterpart of this name under photos_root (00002_930831_fa[_flag].ppm[.bz2] for 00002fa010_930831;"
+    )
     assert "not one-to-one" in reason and "renamed or dropped" in reason  # FERET's doing, not necessarily a bad copy
     assert reason_key(reason) == "no_colour_counterpart_of_this_name_under_photos_root"
 
@@ -145,7 +151,9 @@ def test_standard_split_trains_on_the_first_listed_sketches(layout, monkeypatch)
 
 def test_malformed_list_line_is_a_clear_error(layout):
     (layout.root / cufsf.NAMES_FILE).write_text("00001fb010_930831.jpg\nphoto.jpg\n")
-    with pytest.raises(ValueError, match=r"names_of_photos_used_for_drawing_sketches.txt:2: 'photo.jpg' is not a greyscale FERET name"):
+    with pytest.raises(
+        ValueError, match=r"names_of_photos_used_for_drawing_sketches.txt:2: 'photo.jpg' is not a greyscale FERET name"
+    ):
         cufsf.scan(layout)
 
 

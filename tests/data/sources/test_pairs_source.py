@@ -49,7 +49,7 @@ def test_matching_stems_pair_up_and_everything_else_is_rejected(tmp_path):
 
 def test_a_root_without_both_folders_is_a_clear_error(tmp_path):
     (tmp_path / "photos").mkdir()
-    with pytest.raises(ValueError, match="source 'mine': expected folder .*sketches"):
+    with pytest.raises(ValueError, match=r"source 'mine': expected folder .*sketches"):
         pairs.scan(SourceParams(name="mine", kind="pairs", root=tmp_path))
 
 

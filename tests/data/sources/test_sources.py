@@ -67,8 +67,13 @@ def _aligned_layout(root: Path) -> None:
     _image(root / "test/2.png", size=(32, 16))
 
 
-LAYOUTS = {"demo": _demo_layout, "pairs": _pairs_layout, "cufs": _cufs_layout, "cufsf": _cufsf_layout,
-           "aligned": _aligned_layout}
+LAYOUTS = {
+    "demo": _demo_layout,
+    "pairs": _pairs_layout,
+    "cufs": _cufs_layout,
+    "cufsf": _cufsf_layout,
+    "aligned": _aligned_layout,
+}
 
 
 def _source(kind: str, root: Path) -> SourceParams:

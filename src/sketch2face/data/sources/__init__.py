@@ -7,8 +7,8 @@ to `ADAPTERS` under the `kind` name that `params.yaml` uses.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from sketch2face.config import SourceParams
 from sketch2face.data.records import SourceError, SourceScan
@@ -43,6 +43,7 @@ def folders_outside(sources: Iterable[SourceParams], tracked: Sequence[Path]) ->
     `tracked` are the crop_resize stage's data dependencies: a dataset elsewhere can change
     without `dvc repro` noticing, so the stage warns about it.
     """
+
     def plain(folder: Path) -> Path:  # absolute, `..` collapsed, symbolic links left as they are
         return Path(os.path.normpath(folder.absolute()))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from sketch2face.data.records import EyeCentres, Rejection
 from sketch2face.data.walk import is_text, printable, walk_folder
@@ -14,7 +14,14 @@ Point = tuple[float, float]
 FOLDER_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # "CUHKTestingPhotos" -> CUHK, Testing, Photos
 NOT_UTF8_NAME = "file name is not UTF-8 text (rename it)"
 # a folder word that names a published split (see official_split_from_folders)
-SPLIT_WORDS = {"train": "train", "training": "train", "test": "test", "testing": "test", "val": "val", "validation": "val"}
+SPLIT_WORDS = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "testing": "test",
+    "val": "val",
+    "validation": "val",
+}
 
 
 class LandmarkFileError(ValueError):
@@ -67,7 +74,9 @@ def unique_by_key(
     unique: dict[str, Path] = {}
     for name, found in by_key.items():
         if len(found) > 1:
-            rejections.extend(Rejection(source, str(path), f"duplicate {what} '{name}' ({len(found)} files)") for path in found)
+            rejections.extend(
+                Rejection(source, str(path), f"duplicate {what} '{name}' ({len(found)} files)") for path in found
+            )
         else:
             unique[name] = found[0]
     return unique

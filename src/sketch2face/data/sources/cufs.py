@@ -121,24 +121,38 @@ def scan(params: SourceParams) -> SourceScan:
     names = {path: parse_sketch_name(image_stem(path)) for path in images}
     fiducials = unique_by_key(
         (path for path in files if path.suffix.lower() == FIDUCIAL_SUFFIX),
-        lambda path: path.stem.lower(), params.name, result.rejections, "fiducial file",
+        lambda path: path.stem.lower(),
+        params.name,
+        result.rejections,
+        "fiducial file",
     )
     sketches = unique_by_key(
         (path for path in images if names[path] is not None),
-        lambda path: names[path].photo_stem, params.name, result.rejections, "sketch of photo",
+        lambda path: names[path].photo_stem,
+        params.name,
+        result.rejections,
+        "sketch of photo",
     )
     photos = unique_by_key(
-        (path for path in images if names[path] is None), lambda path: image_stem(path).lower(), params.name, result.rejections, "photo"
+        (path for path in images if names[path] is None),
+        lambda path: image_stem(path).lower(),
+        params.name,
+        result.rejections,
+        "photo",
     )
     for path in files:
         if not is_image_file(path) and path.suffix.lower() != FIDUCIAL_SUFFIX:
             result.rejections.append(Rejection(params.name, str(path), "not an image or fiducial (.dat) file"))
     for stem in sorted(fiducials.keys() - {image_stem(path).lower() for path in images}):
-        result.rejections.append(Rejection(params.name, str(fiducials[stem]), f"fiducial file without an image '{stem}.*'"))
+        result.rejections.append(
+            Rejection(params.name, str(fiducials[stem]), f"fiducial file without an image '{stem}.*'")
+        )
     for stem in sorted(photos.keys() - sketches.keys()):
         result.rejections.append(Rejection(params.name, str(photos[stem]), "photo without a sketch"))
     for stem in sorted(sketches.keys() - photos.keys()):
-        result.rejections.append(Rejection(params.name, str(sketches[stem]), f"sketch without a photo (expected '{stem}')"))
+        result.rejections.append(
+            Rejection(params.name, str(sketches[stem]), f"sketch without a photo (expected '{stem}')")
+        )
 
     for stem in sorted(photos.keys() & sketches.keys()):
         photo, sketch = photos[stem], sketches[stem]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sketch2face.config import SourceParams
 from sketch2face.data.images import image_stem, is_image_file
-from sketch2face.data.records import EyeCentres, FaceRecord, OFFICIAL_SPLIT, Rejection, SourceError, SourceScan
+from sketch2face.data.records import OFFICIAL_SPLIT, EyeCentres, FaceRecord, Rejection, SourceError, SourceScan
 from sketch2face.data.sources.common import (
     LandmarkFileError,
     eyes_from_points,
@@ -46,7 +46,9 @@ GROUND_TRUTH_TEXT_SUFFIX = ".txt"
 STANDARD_TRAIN_COUNT = 250  # the first 250 listed sketches train, the other 944 test
 GREY_TO_COLOUR_SCALE = 2.0  # greyscale FERET 256x384 -> colorFERET 512x768
 # why a listed photo that has a colour series can still lack a colour file of its name
-NAMES_NOT_ONE_TO_ONE = "greyscale-to-colour FERET names are not one-to-one: NIST renamed or dropped some, see its fates list"
+NAMES_NOT_ONE_TO_ONE = (
+    "greyscale-to-colour FERET names are not one-to-one: NIST renamed or dropped some, see its fates list"
+)
 
 SUBJECT = re.compile(r"\d{5}")
 GREY_NAME = re.compile(r"(?P<subject>\d{5})(?P<pose>[a-z]{2})(?P<shot>\d{3})(?P<duplicate>d?)_(?P<date>\d{6})")
@@ -78,9 +80,13 @@ def parse_listed_photo(line: str, names_file: Path, number: int) -> ListedPhoto:
     grey_name = line.strip().rsplit(".", 1)[0]
     match = GREY_NAME.fullmatch(grey_name)
     if match is None:
-        raise SourceError(f"{names_file}:{number}: '{line.strip()}' is not a greyscale FERET name like 00001fb010_930831.jpg")
+        raise SourceError(
+            f"{names_file}:{number}: '{line.strip()}' is not a greyscale FERET name like 00001fb010_930831.jpg"
+        )
     colour_key = f"{match['subject']}_{match['date']}_{match['pose']}"
-    return ListedPhoto(grey_name, match["subject"], colour_key, greyscale_only=match["pose"] == "ba" or bool(match["duplicate"]))
+    return ListedPhoto(
+        grey_name, match["subject"], colour_key, greyscale_only=match["pose"] == "ba" or bool(match["duplicate"])
+    )
 
 
 def _colour_photos(files: list[Path]) -> dict[str, Path]:
@@ -155,7 +161,9 @@ def scan(params: SourceParams) -> SourceScan:
     files = source_files(params.root, params.name, result.rejections)
     names_files = [path for path in files if path.name == NAMES_FILE]
     if len(names_files) != 1:
-        raise SourceError(f"source '{params.name}': expected one {NAMES_FILE} under {params.root}, found {len(names_files)}")
+        raise SourceError(
+            f"source '{params.name}': expected one {NAMES_FILE} under {params.root}, found {len(names_files)}"
+        )
     names_file = names_files[0]
     listed = [
         parse_listed_photo(line, names_file, number)
@@ -163,20 +171,37 @@ def scan(params: SourceParams) -> SourceScan:
         if line.strip()
     ]
 
-    sketch_points_key, photo_points_key = stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX), stem_matching(GREY_NAME, PHOTO_POINTS_SUFFIX)
+    sketch_points_key, photo_points_key = (
+        stem_matching(SUBJECT, SKETCH_POINTS_SUFFIX),
+        stem_matching(GREY_NAME, PHOTO_POINTS_SUFFIX),
+    )
     for path in files:
-        if path != names_file and all(key(path) is None for key in (_sketch_subject, sketch_points_key, photo_points_key)):
-            result.rejections.append(Rejection(params.name, str(path), "not a CUFSF sketch, landmark file or name list"))
+        if path != names_file and all(
+            key(path) is None for key in (_sketch_subject, sketch_points_key, photo_points_key)
+        ):
+            result.rejections.append(
+                Rejection(params.name, str(path), "not a CUFSF sketch, landmark file or name list")
+            )
     sketches = unique_by_key(files, _sketch_subject, params.name, result.rejections, "sketch")
     photo_files = files_under(params.photos_root)
     if not photo_files:
-        raise SourceError(f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)")
+        raise SourceError(
+            f"source '{params.name}': photos_root {params.photos_root} holds no files (colorFERET expected)"
+        )
     colour = _colour_photos(photo_files)
     annotations = Annotations(
         sketch_points=unique_by_key(files, sketch_points_key, params.name, result.rejections, "sketch points"),
         photo_points=unique_by_key(files, photo_points_key, params.name, result.rejections, "photo points"),
-        truth_eyes={path.stem: path for path in photo_files if _in_folder(path, "name_value") and path.suffix == GROUND_TRUTH_TEXT_SUFFIX},
-        truth_subjects={path.stem: path for path in photo_files if _in_folder(path, "xml") and path.suffix == GROUND_TRUTH_XML_SUFFIX},
+        truth_eyes={
+            path.stem: path
+            for path in photo_files
+            if _in_folder(path, "name_value") and path.suffix == GROUND_TRUTH_TEXT_SUFFIX
+        },
+        truth_subjects={
+            path.stem: path
+            for path in photo_files
+            if _in_folder(path, "xml") and path.suffix == GROUND_TRUTH_XML_SUFFIX
+        },
     )
 
     listed_subjects = {photo.subject for photo in listed}
@@ -186,13 +211,20 @@ def scan(params: SourceParams) -> SourceScan:
         split = "train" if index < STANDARD_TRAIN_COUNT else "test"
         sketch = sketches.get(photo.subject)
         if sketch is None:
-            result.rejections.append(Rejection(params.name, f"{names_file}:{photo.grey_name}", f"no sketch for listed photo (expected {photo.subject}.*)"))
+            result.rejections.append(
+                Rejection(
+                    params.name,
+                    f"{names_file}:{photo.grey_name}",
+                    f"no sketch for listed photo (expected {photo.subject}.*)",
+                )
+            )
             continue
         colour_photo = colour.get(photo.colour_key)
         if colour_photo is None:
             looked_for = f"{photo.colour_key}[_flag].ppm[.bz2] for {photo.grey_name}"
             reason = (
-                f"no colour photo, greyscale-only in FERET ({looked_for})" if photo.greyscale_only
+                f"no colour photo, greyscale-only in FERET ({looked_for})"
+                if photo.greyscale_only
                 else f"no colour counterpart of this name under photos_root ({looked_for}; {NAMES_NOT_ONE_TO_ONE})"
             )
             result.rejections.append(Rejection(params.name, str(sketch), reason))

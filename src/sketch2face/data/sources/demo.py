@@ -49,7 +49,7 @@ def write_demo_dataset(params: SynthesizeParams, out_dir: Path) -> int:
             {
                 "id": identifier,
                 "subject": face.subject,
-                **{column: round(value, 2) for column, value in zip(EYE_COLUMNS, eyes)},
+                **{column: round(value, 2) for column, value in zip(EYE_COLUMNS, eyes, strict=True)},
                 **{column: face.attributes[column] for column in ATTRIBUTE_COLUMNS},
             }
         )
@@ -114,7 +114,8 @@ def scan(params: SourceParams) -> SourceScan:
         if len(present) < 2:
             scan_result.rejections.extend(
                 Rejection.of_pair(params.name, path, f"listed in {METADATA_FILE} but missing", present)
-                for path in (photo, sketch) if path not in present
+                for path in (photo, sketch)
+                if path not in present
             )
             continue
         scan_result.records.append(
