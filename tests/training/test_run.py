@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tiny_pairs import pipeline_params, write_pairs_dir
+from tiny_pairs import DEMO_SOURCE, pipeline_params, write_pairs_dir
 
 from sketch2face.artifacts import TrainOutputs
 from sketch2face.config import AlignmentParams, parse_params
@@ -24,7 +24,7 @@ from sketch2face.tracking import DATA_VERSION_TAG, read_run_reference
 from sketch2face.training.distributed import ProcessGroup
 from sketch2face.training.loop import LoopState
 from sketch2face.training.pix2pix import PIX2PIX_LOSSES
-from sketch2face.training.run import offline_tracker, run_training, summarise, train
+from sketch2face.training.run import generator_inference, offline_tracker, run_training, summarise, train
 from sketch2face.training.validation import validate
 
 TINY = {"ngf": 4, "ndf": 4, "batch_size": 2, "seed": 3}
@@ -233,3 +233,27 @@ def test_hints_need_the_measured_colours_and_a_table_without_them_is_a_user_erro
         train(pipeline_params(**settings), tmp_path / "pairs", _outputs(tmp_path), offline_tracker())
     summary = train(pipeline_params(**settings, hints=[]), tmp_path / "pairs", _outputs(tmp_path), offline_tracker())
     assert summary["train_pairs"] == 2 and load_generator(_outputs(tmp_path).generator).config.hints == ()
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "device", "processes", "chosen", "expected"),
+    [
+        (1, "cpu", 1, "auto", "image_stats"),  # the paper: each image normalised alone in training
+        (4, "cpu", 1, "auto", "running_stats"),
+        (1, "cpu", 2, "auto", "image_stats"),  # no SyncBatchNorm on the CPU: each rank's one image
+        (1, "cuda", 2, "auto", "running_stats"),  # SyncBatchNorm: two images normalised together
+        (1, "cpu", 1, "test_batch", "test_batch"),  # a setting given is kept
+    ],
+)
+def test_auto_inference_follows_how_many_images_each_batch_norm_saw_together(
+    batch_size, device, processes, chosen, expected
+):
+    params = parse_params(
+        {
+            "crop_resize": {"sources": [DEMO_SOURCE]},
+            "train": {"batch_size": batch_size},
+            "evaluate": {"inference": chosen},
+        }
+    )
+    group = ProcessGroup(world_size=processes)
+    assert generator_inference(params, torch.device(device), group) == expected

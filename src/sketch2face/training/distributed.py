@@ -85,13 +85,18 @@ def shard(batches: Iterable[Batch], batches_per_epoch: int, group: ProcessGroup)
             yield head[(index - batches_per_epoch) % len(head)]  # fewer batches than ranks: round again
 
 
+def norm_group_size(device: torch.device, group: ProcessGroup) -> int:
+    """How many processes' batches one batch norm normalises together (see `synchronise_norms`)."""
+    return group.world_size if group.distributed and device.type == "cuda" else 1
+
+
 def synchronise_norms(module: nn.Module, device: torch.device, group: ProcessGroup) -> nn.Module:
     """BatchNorm statistics over the global batch: SyncBatchNorm where PyTorch supports it (CUDA).
 
     On the CPU (gloo) PyTorch has no SyncBatchNorm: each rank normalises its own batch, and
     DDP broadcasts rank 0's running statistics every step, so all ranks still hold equal models.
     """
-    if group.distributed and device.type == "cuda":
+    if norm_group_size(device, group) > 1:
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return module
 

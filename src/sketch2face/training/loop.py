@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from sketch2face.config import InferenceMode
 from sketch2face.data.dataset import JitteredPairs, PairTensors
 from sketch2face.errors import StoppedByUser
-from sketch2face.models.sketch_to_photo import trained_inference
+from sketch2face.models.generator import RUNNING_STATS
 from sketch2face.training import distributed
 from sketch2face.training.checkpoint import (
     UnusableCheckpoint,
@@ -157,8 +158,12 @@ def fit(
     checkpoint: Path,
     run_fingerprint: str,
     listener: TrainingListener | None = None,
+    inference: InferenceMode = RUNNING_STATS,
 ) -> LoopState:
-    """Trains from the last compatible checkpoint in `checkpoint` to the last epoch, checkpointing on the way."""
+    """Trains from the last compatible checkpoint in `checkpoint` to the last epoch, checkpointing on the way.
+
+    Validation runs the generator as `inference` says, the way evaluate will.
+    """
     params, group = trainer.params, trainer.group
     listener = listener or TrainingListener()
     loop = resume(checkpoint, run_fingerprint, trainer)
@@ -203,7 +208,7 @@ def fit(
             if loop.step_in_epoch < steps:  # stopped mid-epoch: resume will finish it
                 save()
                 raise TrainingInterrupted(f"stopped at step {loop.global_step}; checkpoint in {checkpoint}")
-            finish_epoch(trainer, loop, val)
+            finish_epoch(trainer, loop, val, inference)
             if group.is_main:
                 record = loop.history[-1]
                 scores = [f"{key}={value:.4f}" for key, value in record.items() if key != "epoch"]
@@ -216,7 +221,7 @@ def fit(
     return loop
 
 
-def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | None) -> None:
+def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | None, inference: InferenceMode) -> None:
     """Appends the epoch's mean losses and validation metrics, keeps the best G, steps the LR."""
     for network in (trainer.generator, trainer.discriminator):
         distributed.share_buffers(network, trainer.group)
@@ -226,7 +231,6 @@ def finish_epoch(trainer: Pix2PixTrainer, loop: LoopState, val: PairTensors | No
     if val is not None and trainer.group.is_main:
         published = trainer.published_generator
         params = trainer.params
-        inference = trained_inference(params.norm, params.batch_size)
         scores = validate(published, val, params.batch_size, trainer.device, params.precision, inference)
         if is_better(scores["val_l1"], loop.best_val_l1):
             loop.best_val_l1, loop.best_epoch = scores["val_l1"], loop.epoch + 1

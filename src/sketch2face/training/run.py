@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from sketch2face.artifacts import TrainOutputs
-from sketch2face.config import Params, TrainParams
+from sketch2face.config import InferenceMode, Params, TrainParams
 from sketch2face.data.align import training_preprocessing
 from sketch2face.data.dataset import JitteredPairs, PairTensors, load_oriented_split
 from sketch2face.data.records import PAIRS_FILE, SourceError
@@ -147,11 +147,12 @@ def train(
     run_fingerprint = fingerprint(settings, image_size, group.world_size, trained_on)
 
     listener = TrackedTraining(tracker, outputs, pairs_dir, params.model_dump(mode="json"), group)
-    loop = fit(trainer, data, val, outputs.checkpoint, run_fingerprint, listener)
+    inference = generator_inference(params, device, group)
+    loop = fit(trainer, data, val, outputs.checkpoint, run_fingerprint, listener, inference)
     summary = summarise(settings, loop, len(pairs), 0 if val is None else len(val), group)
     summary["resumed_from_step"] = loop.global_step - listener.steps_trained
     if group.is_main:
-        publish(trainer, loop, params, outputs, tracker)
+        publish(trainer, loop, params, inference, outputs, tracker)
         write_csv(outputs.log, pd.DataFrame(loop.history), sep="\t")
         write_json(outputs.summary, summary)
         tracker.log_new_metrics({key: value for key, value in summary.items() if isinstance(value, (int, float))})
@@ -191,16 +192,28 @@ def summarise(
     }
 
 
-def publish(trainer: Pix2PixTrainer, loop: LoopState, params: Params, outputs: TrainOutputs, tracker: Tracker) -> None:
+def generator_inference(params: Params, device: torch.device, group: ProcessGroup) -> InferenceMode:
+    """`evaluate.inference`, with `auto` resolved by how many images each batch norm saw together in training."""
+    if params.evaluate.inference != AUTO:
+        return params.evaluate.inference
+    normalised_together = params.train.batch_size * distributed.norm_group_size(device, group)
+    return trained_inference(params.train.norm, normalised_together)
+
+
+def publish(
+    trainer: Pix2PixTrainer,
+    loop: LoopState,
+    params: Params,
+    inference: InferenceMode,
+    outputs: TrainOutputs,
+    tracker: Tracker,
+) -> None:
     """Writes the last and best generators, each once and complete, and logs the last to MLflow.
 
     Both files record the training geometry, so `sketch2face predict` aligns new sketches the
     same way, and how the evaluation runs the generator, so predict and the MLflow model run it
     the same way. The MLflow model is the generator in memory, as plain CPU modules.
     """
-    inference = params.evaluate.inference
-    if inference == AUTO:
-        inference = trained_inference(params.train.norm, params.train.batch_size)
     preprocessing = {**training_preprocessing(params.crop_resize.alignment), INFERENCE_KEY: inference}
     published = trainer.published_generator
     config = published.config
