@@ -231,7 +231,7 @@ def _cached_output(lock: dict[str, Any], stage: str, path: str) -> Path:
     return Path(".dvc/cache/files/md5") / md5[:2] / md5[2:]
 
 
-def _validation(generator_path: Path, inference: str) -> dict[str, float]:
+def _validation(generator_path: Path, inference: str, pairs_dir: Path) -> dict[str, float]:
     """The val split scored as the generator runs with `inference`, under the names train.json gives them."""
     import torch
 
@@ -241,31 +241,35 @@ def _validation(generator_path: Path, inference: str) -> dict[str, float]:
 
     generator, _ = load_generator_file(generator_path)
     config = generator.config
-    val = load_oriented_split(
-        Path("data/pairs"), "val", config.direction, config.input_channels, config.output_channels
-    )
+    val = load_oriented_split(pairs_dir, "val", config.direction, config.input_channels, config.output_channels)
     scores = validate(generator, val, 1, torch.device("cpu"), "fp32", inference)
     return {column: scores[column.removeprefix("final_")] for column in VAL_COLUMNS}
 
 
-def rescore(shown: list[dict[str, Any]], inference: str) -> dict[str, dict[str, Any]]:
+def rescore(
+    shown: list[dict[str, Any]], inference: str, pairs_dir: Path = Path("data/pairs"), only: Iterable[str] = ()
+) -> dict[str, dict[str, Any]]:
     """Every finished experiment's generator, as its dvc.lock records it, evaluated again with `inference`.
 
     For a change that only concerns how the trained generators are run: the experiments need
-    not be trained again. The evaluation is this checkout's `evaluate` on the study's test split.
+    not be trained again. The evaluation is this checkout's `evaluate`, with its default settings, on the test split of
+    `pairs_dir` (the study's own by default; another study's with the same images, to compare
+    generators across studies).
     """
     import tempfile
 
     from ruamel.yaml import YAML
 
     from sketch2face.artifacts import EvalOutputs
-    from sketch2face.config import load_params
+    from sketch2face.config import EvaluateParams
     from sketch2face.evaluation.evaluator import evaluate
     from sketch2face.tracking.runs import Tracker
 
-    settings = load_params().evaluate.model_copy(update={"inference": inference, "perceptual_metrics": ()})
+    settings = EvaluateParams(inference=inference, perceptual_metrics=())  # this checkout's defaults otherwise
     scores = {}
     for name, revision in finished_revisions(shown).items():
+        if only and name not in only:
+            continue
         lock = YAML(typ="safe").load(_committed(revision, "dvc.lock"))
         with tempfile.TemporaryDirectory() as scratch:
             log = Path(scratch) / "train_log.tsv"
@@ -274,8 +278,8 @@ def rescore(shown: list[dict[str, Any]], inference: str) -> dict[str, dict[str, 
             tracker = Tracker()
             tracker.enabled = False
             generator = _cached_output(lock, "train", "models/generator.pt")
-            summary = evaluate(settings, generator, Path("data/pairs"), log, outputs, tracker)
-        val = _validation(generator, summary["inference"])
+            summary = evaluate(settings, generator, pairs_dir, log, outputs, tracker)
+        val = _validation(generator, summary["inference"], pairs_dir)
         train = json.loads(_committed(revision, "metrics/train.json"))
         scores[name] = {**summary, **val, TIME_COLUMN: train[TIME_COLUMN]}
         print(f"{name}: psnr {summary['psnr']:.3f}, ssim {summary['ssim']:.4f} with inference {inference}", flush=True)
@@ -342,6 +346,10 @@ def main() -> None:
     again = commands.add_parser("rescore", help="evaluate every finished experiment's generator again, run another way")
     again.add_argument("--inference", required=True, help="the evaluate.inference to score with")
     again.add_argument("--save", type=Path, required=True, help="where the scores go (JSON, name -> metrics)")
+    again.add_argument(
+        "--pairs", type=Path, default=Path("data/pairs"), help="the pairs to score on (default data/pairs)"
+    )
+    again.add_argument("--only", nargs="+", default=[], help="these experiments only (default: every finished one)")
     pictured = commands.add_parser("grid", help="one picture of the same test faces under several experiments")
     pictured.add_argument("names", nargs="+", help="finished experiments, e.g. plain-s0 recipe-s0")
     pictured.add_argument("--inference", default="image_stats", help="how the generators run (default image_stats)")
@@ -367,7 +375,7 @@ def main() -> None:
         grid(json.loads(text), args.names, args.inference, args.faces, args.out)
         return
     if args.command == "rescore":
-        args.save.write_text(json.dumps(rescore(json.loads(text), args.inference), indent=1))
+        args.save.write_text(json.dumps(rescore(json.loads(text), args.inference, args.pairs, args.only), indent=1))
         return
     found = json.loads(args.rescored.read_text()) if args.rescored else experiments(json.loads(text))
     if args.study == "hints":
