@@ -20,6 +20,7 @@ import torch
 from sketch2face.config import TrackingParams, parse_params
 from sketch2face.data.records import EyeCentres
 from sketch2face.data.synthetic import generate_demo_faces
+from sketch2face.inference import SketchInput
 from sketch2face.io import write_image
 from sketch2face.models.generator import GeneratorConfig, UnetGenerator, save_generator
 
@@ -155,6 +156,10 @@ class DemoSketches:
     folder: Path
     eyes: dict[str, EyeCentres]  # by file stem
     pixels: dict[str, np.ndarray]
+
+    def inputs(self) -> list[SketchInput]:
+        """Every sketch as predict takes it, in name order."""
+        return [SketchInput(self.folder / f"{stem}.png", stem) for stem in sorted(self.eyes)]
 
     def locate_eyes(self, image: np.ndarray) -> EyeCentres | None:
         """A stand-in detector: knows the eyes of exactly these images, finds no face elsewhere."""

@@ -6,21 +6,13 @@ import torch
 from PIL import Image
 
 from sketch2face import inference
+from sketch2face.data.images import read_image
 from sketch2face.inference import (
     SketchAligner,
-    SketchInput,
     collect_sketches,
     load_sketch_to_photo,
     predict_sketches,
 )
-
-
-def _read(path):
-    return np.asarray(Image.open(path))
-
-
-def _inputs(demo_sketches):
-    return [SketchInput(demo_sketches.folder / f"{stem}.png", stem) for stem in sorted(demo_sketches.eyes)]
 
 
 def _hints_csv(path: Path, text: str) -> Path:
@@ -82,14 +74,14 @@ def test_predict_gives_each_sketch_its_hints(tmp_path, demo_sketches, hinted_gen
     parse = inference.parse_colour
     colours = {face: {name: parse(text) for name, text in named.items()} for face, named in texts.items()}
     predict_sketches(
-        _inputs(demo_sketches), model, align, tmp_path / "hinted", batch_size=3, hints=lambda item: colours[item.name]
+        demo_sketches.inputs(), model, align, tmp_path / "hinted", batch_size=3, hints=lambda item: colours[item.name]
     )
-    predict_sketches(_inputs(demo_sketches), model, align, tmp_path / "plain", batch_size=3)
-    for item in _inputs(demo_sketches):
+    predict_sketches(demo_sketches.inputs(), model, align, tmp_path / "plain", batch_size=3)
+    for item in demo_sketches.inputs():
         sketch = torch.from_numpy(align(item.path)[0])[None, None]
         expected = model(sketch, **texts[item.name])[0].permute(1, 2, 0).numpy()
-        assert np.array_equal(_read(tmp_path / "hinted" / f"{item.name}.png"), expected)
-        same = np.array_equal(_read(tmp_path / "plain" / f"{item.name}.png"), expected)
+        assert np.array_equal(read_image(tmp_path / "hinted" / f"{item.name}.png", "rgb"), expected)
+        same = np.array_equal(read_image(tmp_path / "plain" / f"{item.name}.png", "rgb"), expected)
         assert same == (item.name == "face2"), "no hints is the model's own guess"
 
 

@@ -4,7 +4,7 @@ import torch
 from conftest import TINY_SIZE
 from PIL import Image
 
-from sketch2face.data.images import ImageReadError
+from sketch2face.data.images import ImageReadError, read_image
 from sketch2face.inference import (
     SketchAligner,
     SketchInput,
@@ -12,25 +12,17 @@ from sketch2face.inference import (
 )
 
 
-def _read(path):
-    return np.asarray(Image.open(path))
-
-
-def _inputs(demo_sketches):
-    return [SketchInput(demo_sketches.folder / f"{stem}.png", stem) for stem in sorted(demo_sketches.eyes)]
-
-
 def test_predict_writes_photos_and_side_by_sides_in_batches(tmp_path, demo_sketches, tiny_model):
     align = SketchAligner.for_model(tiny_model, "detect", locate_eyes=demo_sketches.locate_eyes)
-    report = predict_sketches(_inputs(demo_sketches), tiny_model, align, tmp_path, batch_size=2, with_side_by_side=True)
+    report = predict_sketches(demo_sketches.inputs(), tiny_model, align, tmp_path, batch_size=2, with_side_by_side=True)
 
     assert [item.name for item, _ in report.written] == ["face0", "face1", "face2"] and not report.failures
     for stem in ("face0", "face1", "face2"):
         aligned, _ = align(demo_sketches.folder / f"{stem}.png")
         alone = tiny_model(torch.from_numpy(aligned)[None, None])[0].permute(1, 2, 0).numpy()
-        photo = _read(tmp_path / f"{stem}.png")
+        photo = read_image(tmp_path / f"{stem}.png", "rgb")
         np.testing.assert_array_equal(photo, alone)  # batching changes nothing: inference mode
-        pair = _read(tmp_path / f"{stem}_side_by_side.png")
+        pair = read_image(tmp_path / f"{stem}_side_by_side.png", "rgb")
         assert pair.shape == (TINY_SIZE, 2 * TINY_SIZE, 3)
         np.testing.assert_array_equal(pair[:, :TINY_SIZE, 0], aligned)
         np.testing.assert_array_equal(pair[:, TINY_SIZE:], photo)
@@ -44,7 +36,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_written(tmp_path, demo_s
     whole = (demo_sketches.folder / "face0.png").read_bytes()
     (bad / "truncated.png").write_bytes(whole[: len(whole) // 2])
     inputs = [
-        *_inputs(demo_sketches),
+        *demo_sketches.inputs(),
         *(SketchInput(bad / name, name) for name in ("empty.png", "text.png", "truncated.png")),
     ]
 
