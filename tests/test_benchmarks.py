@@ -51,6 +51,9 @@ def run_benchmark(script: str, *arguments: str) -> str:
     return result.stdout
 
 
+ONE_TINY_STEP = ("--steps", "1", "--warmup", "1", "--ngf", "4", "--device", "cpu")
+
+
 def test_train_speed_prints_a_row_per_configuration():
     output = run_benchmark(
         "train_speed.py",
@@ -61,14 +64,7 @@ def test_train_speed_prints_a_row_per_configuration():
         "--precision",
         "fp32",
         "bf16",
-        "--steps",
-        "1",
-        "--warmup",
-        "1",
-        "--ngf",
-        "4",
-        "--device",
-        "cpu",
+        *ONE_TINY_STEP,
     )
     header, *lines = output.splitlines()
     assert header.split() == [
@@ -98,14 +94,7 @@ def test_train_speed_times_any_train_setting_and_refuses_a_bad_one():
         "32",
         "--batches",
         "1",
-        "--steps",
-        "1",
-        "--warmup",
-        "1",
-        "--ngf",
-        "4",
-        "--device",
-        "cpu",
+        *ONE_TINY_STEP,
         "--set",
         "upsample=resize",
         "--set",
