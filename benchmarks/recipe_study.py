@@ -17,8 +17,9 @@ CUHK at 128 px, ngf = ndf = 64, batch 1, about 2000 steps), with everything comm
 
 Every arm trains for the same steps (the params file's epochs) and is scored by the evaluate stage
 on the test split; the val columns (from metrics/train.json) are the ones to choose settings by.
-The recipe study's arms train without hints, as pix2pix does. `--reference FILE` adds rows scored
-elsewhere on the same test faces, e.g. pytorch-CycleGAN-and-pix2pix's own train.py/test.py, as
+The recipe study's arms train without hints, as pix2pix does, and start from the paper's
+settings (`PAPER_PIX2PIX`, not the defaults, which are the recipe): each adds its options to
+pix2pix. `--reference FILE` adds rows scored elsewhere on the same test faces, e.g. pytorch-CycleGAN-and-pix2pix's own train.py/test.py, as
 {"name": {"psnr": [...], "ssim": [...], ...}} with a list per seed.
 
 The hints table groups the test faces by `tone_group` where the data has it (the demo) and else by
@@ -39,6 +40,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sketch2face.config import PAPER_PIX2PIX
+
 # Each arm's settings over the study's params file; `plain` is pix2pix as the paper has it.
 ARMS: dict[str, dict[str, str]] = {
     "plain": {},
@@ -57,7 +60,20 @@ HINT_ARMS: dict[str, dict[str, str]] = {
     "hints-film": {"train.hints": "[skin,hair]", "train.hint_injection": "film"},
 }
 STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
-STUDY_BASE = {"recipe": {"train.hints": "[]"}, "hints": {}}  # settings every arm of a study shares
+
+
+def _override(value: Any) -> str:
+    """A params value as `dvc exp run -S key=<value>` spells it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return "[" + ",".join(map(str, value)) + "]"
+    return str(value)
+
+
+# Settings every arm of a study shares: the recipe study's arms start from the paper's pix2pix, without hints.
+PAPER_BASE = {f"train.{key}": _override(value) for key, value in PAPER_PIX2PIX.items()}
+STUDY_BASE = {"recipe": {"train.hints": "[]", **PAPER_BASE}, "hints": {}}
 TEST_COLUMNS = ("psnr", "ssim", "ssim_grey", "fsim", "identity_rank1")
 VAL_COLUMNS = ("final_val_psnr", "final_val_ssim")
 TIME_COLUMN = "train_seconds"

@@ -352,7 +352,7 @@ def test_hints_study_table_gives_tone_shift_per_group_without_and_with_hints():
     assert recipe_study.hints_table({"hints": [run(20.0, {}, {})]}).startswith("tone groups: skin_tone")
 
 
-def test_study_queues_name_each_experiment_arm_and_seed_and_the_recipe_study_trains_without_hints(monkeypatch):
+def test_study_queues_name_each_experiment_arm_and_seed_and_the_recipe_study_starts_from_the_paper(monkeypatch):
     sys.path.insert(0, str(REPO / "benchmarks"))
     import recipe_study
 
@@ -371,7 +371,11 @@ def test_study_queues_name_each_experiment_arm_and_seed_and_the_recipe_study_tra
             "dvc exp run --queue --name hints-film-s1 -S train.hints=[skin,hair] -S train.hint_injection=film "
             "-S train.seed=1"
         ),
-        "dvc exp run --queue --name ema-s2 -S train.hints=[] -S train.ema_decay=0.995 -S train.seed=2",
+        (
+            "dvc exp run --queue --name ema-s2 -S train.hints=[] -S train.upsample=transposed -S train.ema_decay=0.995 "
+            "-S train.discriminator_scales=1 -S train.lambda_feature_matching=0.0 -S train.spectral_norm=false "
+            "-S train.augment_d=[] -S train.lambda_ssim=0.0 -S train.seed=2"
+        ),
     ]
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sketch2face.config import HINT_NAMES, ParamsError, TrainParams, load_params, parse_params
+from sketch2face.config import HINT_NAMES, PAPER_PIX2PIX, ParamsError, TrainParams, load_params, parse_params
 from sketch2face.config.reader import read_yaml
 from sketch2face.models.generator import GeneratorConfig
 
@@ -33,8 +33,9 @@ def test_the_committed_params_file_spells_out_exactly_the_schema_defaults():
         assert set(written[section]) - {"sources"} == set(values), (
             f"params.yaml's {section} must list every key of the schema"
         )
-    # a generator file's config defaults to what files meant before a field existed: no hints then
-    assert GeneratorConfig(image_size=64, hints=HINT_NAMES) == GeneratorConfig.from_params(defaults.train, 64)
+    # a generator file's config defaults to what files meant before a field existed: transposed, no hints
+    expected = GeneratorConfig(image_size=64, upsample="resize", hints=HINT_NAMES)
+    assert expected == GeneratorConfig.from_params(defaults.train, 64)
 
 
 def test_image_size_must_suit_the_unet():
@@ -101,15 +102,18 @@ def test_the_shortest_image_side_is_optional_and_checked():
             parse_params(with_side(bad))
 
 
-def test_recipe_options_default_to_the_paper_and_are_checked():
+def test_options_beyond_the_paper_default_to_the_recipe_and_are_checked():
     train = parse_params(MINIMAL).train
     assert (train.upsample, train.ema_decay, train.discriminator_scales, train.spectral_norm) == (
-        "transposed",
-        0.0,
+        "resize",
+        0.995,
         1,
         False,
     )
-    assert (train.lambda_feature_matching, train.lambda_ssim, train.augment_d) == (0.0, 0.0, ())
+    assert (train.lambda_feature_matching, train.lambda_ssim) == (0.0, 10.0)
+    assert train.augment_d == ("translation", "cutout", "colour")
+    paper = parse_params({**MINIMAL, "train": {**PAPER_PIX2PIX, "augment_d": []}}).train
+    assert {key: getattr(paper, key) for key in PAPER_PIX2PIX} == PAPER_PIX2PIX
     with pytest.raises(ParamsError, match=r"train.augment_d: each may be named once"):
         parse_params({**MINIMAL, "train": {"augment_d": ["cutout", "cutout"]}})
     with pytest.raises(ParamsError, match=r"train.ema_decay: out of range"):

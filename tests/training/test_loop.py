@@ -58,7 +58,8 @@ def test_on_step_sees_every_step_with_its_losses(tmp_path):
     seen = []
     _fit(tmp_path, epochs=1, on_step=lambda step, logs: seen.append((step, logs)))
     assert [step for step, _ in seen] == [1, 2, 3, 4, 5, 6], "5 pairs in batches of 2: 3 steps x 2 epochs"
-    assert all(set(logs) == {"loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake"} for _, logs in seen)
+    every_loss = {"loss_G_GAN", "loss_G_L1", "loss_G_SSIM", "loss_D_real", "loss_D_fake"}  # the default SSIM term
+    assert all(set(logs) == every_loss for _, logs in seen)
     assert all(math.isfinite(value) for _, logs in seen for value in logs.values())
 
 

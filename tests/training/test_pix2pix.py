@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sketch2face.config import TrainParams
+from sketch2face.config import PAPER_PIX2PIX, TrainParams
 from sketch2face.models.losses import feature_matching_loss, ssim_loss
 from sketch2face.training.pix2pix import Pix2PixObjective
 
@@ -11,7 +11,8 @@ LAMBDA_L1 = 10.0
 
 
 def _objective(**params) -> Pix2PixObjective:
-    return Pix2PixObjective(TrainParams(lambda_l1=LAMBDA_L1, **params))
+    """The paper's objective, with `params` over it."""
+    return Pix2PixObjective(TrainParams(**{**PAPER_PIX2PIX, "lambda_l1": LAMBDA_L1, **params}))
 
 
 @pytest.fixture

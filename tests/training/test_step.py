@@ -5,7 +5,7 @@ import pytest
 import torch
 from tiny_pairs import assert_same_weights
 
-from sketch2face.config import TrainParams
+from sketch2face.config import PAPER_PIX2PIX, TrainParams
 from sketch2face.models.cpu import GemmConv2d, GemmConvTranspose2d
 from sketch2face.models.generator import build_generator
 from sketch2face.training.pix2pix import PIX2PIX_LOSSES
@@ -22,6 +22,20 @@ def test_cpu_generator_runs_its_convolutions_on_the_cpu_kernels_and_saves_plain_
     assert convolutions and all(isinstance(m, (GemmConv2d, GemmConvTranspose2d)) for m in convolutions)
     assert not any(isinstance(m, (GemmConv2d, GemmConvTranspose2d)) for m in trainer.discriminator.modules())
     assert trainer.generator.state_dict().keys() == build_generator(trainer.generator.config).state_dict().keys()
+
+
+def test_the_paper_settings_train_pix2pix_as_published_and_the_defaults_the_recipe():
+    paper = Pix2PixTrainer(TrainParams(**TINY, **PAPER_PIX2PIX), image_size=32)
+    recipe = Pix2PixTrainer(TrainParams(**TINY), image_size=32)
+    has_transposed = [
+        any(isinstance(m, torch.nn.ConvTranspose2d) for m in trainer.generator.modules()) for trainer in (paper, recipe)
+    ]
+    assert has_transposed == [True, False]
+    assert paper.average is None and recipe.average is not None
+    assert paper.loss_names == PIX2PIX_LOSSES and "loss_G_SSIM" in recipe.loss_names
+    batch = torch.zeros(2, 1, 32, 32)
+    assert paper._view(batch).changes_nothing and not recipe._view(batch).changes_nothing
+    assert len(paper.discriminator.scales) == 1 and not paper.objective.matches_features
 
 
 def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
@@ -76,7 +90,7 @@ def test_bf16_step_on_the_cpu_trains_in_bf16_with_finite_losses():
     trainer.generator.register_forward_hook(lambda layer, inputs, output: fake_dtypes.append(output.dtype))
     logs = trainer.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
     assert fake_dtypes == [torch.bfloat16]
-    assert set(logs) == set(PIX2PIX_LOSSES) and all(math.isfinite(value) for value in logs.values())
+    assert set(logs) == {*PIX2PIX_LOSSES, "loss_G_SSIM"} and all(math.isfinite(value) for value in logs.values())
     for name, network in networks.items():
         unchanged = sum(torch.equal(old, new) for old, new in zip(before[name], network.parameters(), strict=True))
         assert unchanged == 0, f"{unchanged} {name} parameters were not updated"

@@ -9,6 +9,7 @@ from sketch2face.config.messages import ParamsError, parse_params
 from sketch2face.config.reader import DEFAULT_PARAMS_PATH, load_params
 from sketch2face.config.schema import (
     HINT_NAMES,
+    PAPER_PIX2PIX,
     AlignmentParams,
     AssemblePairsParams,
     Augmentation,
@@ -47,6 +48,7 @@ from sketch2face.config.schema import (
 __all__ = [
     "DEFAULT_PARAMS_PATH",
     "HINT_NAMES",
+    "PAPER_PIX2PIX",
     "AlignmentParams",
     "AssemblePairsParams",
     "Augmentation",

@@ -197,18 +197,20 @@ class TrainParams(_Section):
     device: DeviceKind = Field("auto", description="auto: cuda, else mps, else cpu")
     precision: Precision = Field("fp32", description="bf16: autocast matmuls/convs to bfloat16")
     threads: int = Field(0, ge=0, description="CPU threads for torch; 0 keeps torch's default")
-    # Beyond the paper; each default is the paper's behaviour.
+    # Beyond the paper. The defaults are the recommended recipe (README); PAPER_PIX2PIX gives the paper's model.
     upsample: Upsample = Field(
-        "transposed", description="decoder upsampling: transposed convolution, or resize x2 then 3x3 convolution"
+        "resize", description="decoder upsampling: transposed convolution, or resize x2 then 3x3 convolution"
     )
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="generator weight averaging; 0 is off, e.g. 0.999")
+    ema_decay: float = Field(0.995, ge=0.0, lt=1.0, description="generator weight averaging; 0 is off")
     discriminator_scales: int = Field(1, ge=1, le=3, description="PatchGANs on the pair at full, 1/2 and 1/4 size")
     lambda_feature_matching: float = Field(0.0, ge=0.0, description="weight of matching D's features of real pairs")
     spectral_norm: bool = Field(False, description="spectral normalisation of the discriminator's convolutions")
     augment_d: tuple[Augmentation, ...] = Field(
-        (), strict=False, description="differentiable augmentation of every pair D sees: translation, cutout, colour"
+        ("translation", "cutout", "colour"),
+        strict=False,
+        description="differentiable augmentation of every pair D sees: translation, cutout, colour",
     )
-    lambda_ssim: float = Field(0.0, ge=0.0, description="weight of 1 - SSIM of the generated photo")
+    lambda_ssim: float = Field(10.0, ge=0.0, description="weight of 1 - SSIM of the generated photo")
     # Appearance hints: skin and hair colour measured on each training photo, given by the user at prediction.
     hints: tuple[HintName, ...] = Field(
         HINT_NAMES, strict=False, description="appearance hints the generator takes: skin, hair; [] for none"
@@ -269,6 +271,18 @@ class TrainParams(_Section):
         """The PatchGAN halves n_layers_d times and loses 2 pixels in its last two convs, at its coarsest scale."""
         smallest = 3 * 2**self.n_layers_d if self.discriminator == "patch" else 4
         return smallest * 2 ** (self.discriminator_scales - 1)
+
+
+# The `train` values that turn the options beyond the paper off: with them, the model is pix2pix as published.
+PAPER_PIX2PIX: dict[str, Any] = {
+    "upsample": "transposed",
+    "ema_decay": 0.0,
+    "discriminator_scales": 1,
+    "lambda_feature_matching": 0.0,
+    "spectral_norm": False,
+    "augment_d": (),
+    "lambda_ssim": 0.0,
+}
 
 
 SsimWindow = Literal["gaussian", "uniform"]
