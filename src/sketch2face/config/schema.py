@@ -166,7 +166,8 @@ HintInjection = Literal["channels", "film"]
 
 
 class TrainParams(_Section):
-    """pix2pix training. Defaults: the paper's recipe, with smaller networks, batch 4 and 64 px images for the CPU demo."""
+    """pix2pix training. Defaults: the paper's losses and optimiser with the recommended recipe on top, smaller
+    networks, batch 4 and 64 px images for the CPU demo (PAPER_PIX2PIX turns the recipe off)."""
 
     seed: Seed = 0
     direction: Direction = Field("sketch_to_photo", description="which half of the pair is the input")
