@@ -4,7 +4,7 @@ import pytest
 from sketch2face.colour import delta_e, parse_colour, srgb_to_lab
 from sketch2face.config import AlignmentParams
 from sketch2face.data.align import align_to_eyes, canonical_eyes
-from sketch2face.data.appearance import hair_region, hint_regions, measure_appearance, skin_region
+from sketch2face.data.appearance import hair_region, measure_appearance, skin_region
 from sketch2face.data.synthetic import TONE_GROUPS, generate_demo_faces
 
 SKIN, HAIR, BACKGROUND = (141, 85, 36), (58, 38, 26), (170, 200, 230)
@@ -75,13 +75,3 @@ def test_demo_faces_measure_darker_skin_for_darker_tone_groups_and_their_hair_co
 def test_a_photo_that_is_not_square_rgb_is_refused():
     with pytest.raises(ValueError, match=r"S x S x 3 RGB, got shape \(64, 64\)"):
         measure_appearance(np.zeros((64, 64), np.uint8), AlignmentParams())
-
-
-@pytest.mark.parametrize("geometry", [AlignmentParams(), AlignmentParams(eye_y=0.5, eye_distance=0.3)])
-def test_hint_regions_are_the_boxes_the_hints_are_measured_on_in_hint_order(geometry):
-    masks = hint_regions(geometry, 64)
-    assert masks.shape == (2, 64, 64) and set(np.unique(masks)) == {0.0, 1.0}
-    for mask, box in zip(masks, (skin_region(geometry, 64), hair_region(geometry, 64)), strict=True):
-        expected = np.zeros((64, 64), np.float32)
-        expected[box] = 1
-        np.testing.assert_array_equal(mask, expected)

@@ -4,7 +4,7 @@ import torch
 
 from sketch2face.evaluation.metrics import ssim
 from sketch2face.models.generator import to_model_range
-from sketch2face.models.losses import feature_matching_loss, region_colour_loss, ssim_loss
+from sketch2face.models.losses import feature_matching_loss, ssim_loss
 
 
 def test_feature_matching_is_zero_for_identical_features_and_skips_the_logits():
@@ -31,25 +31,3 @@ def test_ssim_loss_is_one_minus_the_evaluations_ssim():
     expected = 1 - ssim(real, noisy, "gaussian").mean()
     assert ssim_loss(*as_model_input).item() == pytest.approx(expected, abs=1e-4)
     assert ssim_loss(as_model_input[1], as_model_input[1]).item() == pytest.approx(0, abs=1e-6)
-
-
-def test_region_colour_loss_sees_a_shade_inside_a_region_but_not_texture_or_the_outside():
-    regions = torch.zeros(2, 8, 8)
-    regions[0, 4:, 2:6] = 1  # skin
-    regions[1, :2, :] = 1  # hair
-    real = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    outside = real.clone()
-    outside[:, :, 2:4] = -real[:, :, 2:4]
-    assert region_colour_loss(outside, real, regions).item() == pytest.approx(0, abs=1e-6)
-    shuffled = real.clone()
-    shuffled[:, :, 4:, 2:6] = real[:, :, 4:, 2:6].flip(-1).flip(-2)  # other texture, same mean
-    assert region_colour_loss(shuffled, real, regions).item() == pytest.approx(0, abs=1e-6)
-    darker = real.clone()
-    darker[:, 0, 4:, 2:6] -= 0.3  # the red channel of the skin region: 1 of 3 channels x 2 regions
-    assert region_colour_loss(darker, real, regions).item() == pytest.approx(0.3 / 6, rel=1e-5)
-
-
-def test_region_colour_loss_trains_only_the_generated_side():
-    fake, real = torch.zeros(1, 3, 4, 4, requires_grad=True), torch.ones(1, 3, 4, 4, requires_grad=True)
-    region_colour_loss(fake, real.detach(), torch.ones(1, 4, 4)).backward()
-    assert fake.grad is not None and real.grad is None

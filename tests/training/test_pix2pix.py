@@ -3,16 +3,16 @@ import torch
 import torch.nn.functional as F
 
 from sketch2face.config import PAPER_PIX2PIX, TrainParams
-from sketch2face.models.losses import feature_matching_loss, region_colour_loss, ssim_loss
+from sketch2face.models.losses import feature_matching_loss, ssim_loss
 from sketch2face.training.pix2pix import Pix2PixObjective
 
 GAN_CRITERIA = {"vanilla": F.binary_cross_entropy_with_logits, "lsgan": F.mse_loss}
 LAMBDA_L1 = 10.0
 
 
-def _objective(regions: torch.Tensor | None = None, **params) -> Pix2PixObjective:
+def _objective(**params) -> Pix2PixObjective:
     """The paper's objective, with `params` over it."""
-    return Pix2PixObjective(TrainParams(**{**PAPER_PIX2PIX, "lambda_l1": LAMBDA_L1, **params}), regions)
+    return Pix2PixObjective(TrainParams(**{**PAPER_PIX2PIX, "lambda_l1": LAMBDA_L1, **params}))
 
 
 @pytest.fixture
@@ -74,18 +74,3 @@ def test_feature_matching_and_ssim_terms_are_added_with_their_weights(tensors):
     assert logs["loss_G_SSIM"].item() == pytest.approx(structure.item())
     assert loss.item() == pytest.approx((plain + 2.0 * matching + 3.0 * structure).item(), rel=1e-6)
     assert objective.loss_names == (*tuple(logs), "loss_D_real", "loss_D_fake")
-
-
-def test_the_colour_term_is_added_with_its_weight_and_needs_regions(tensors):
-    regions = torch.zeros(2, 16, 16)
-    regions[0, 8:12, 4:12], regions[1, :3] = 1, 1
-    logits = [[tensors["logits_fake"]]]
-    plain, _ = _objective().generator_loss(logits, tensors["fake"], tensors["target"])
-    objective = _objective(regions, lambda_colour=5.0)
-    loss, logs = objective.generator_loss(logits, tensors["fake"], tensors["target"])
-    colour = region_colour_loss(tensors["fake"], tensors["target"], regions)
-    assert logs["loss_G_colour"].item() == pytest.approx(colour.item())
-    assert loss.item() == pytest.approx((plain + 5.0 * colour).item(), rel=1e-6)
-    assert objective.loss_names == ("loss_G_GAN", "loss_G_L1", "loss_G_colour", "loss_D_real", "loss_D_fake")
-    with pytest.raises(ValueError, match="lambda_colour"):
-        _objective(lambda_colour=5.0)

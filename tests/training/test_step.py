@@ -5,8 +5,7 @@ import pytest
 import torch
 from tiny_pairs import assert_same_weights
 
-from sketch2face.config import PAPER_PIX2PIX, AlignmentParams, TrainParams
-from sketch2face.data.appearance import hint_regions
+from sketch2face.config import PAPER_PIX2PIX, TrainParams
 from sketch2face.models.cpu import GemmConv2d, GemmConvTranspose2d
 from sketch2face.models.generator import build_generator
 from sketch2face.training.pix2pix import PIX2PIX_LOSSES
@@ -37,14 +36,6 @@ def test_the_paper_settings_train_pix2pix_as_published_and_the_defaults_the_reci
     batch = torch.zeros(2, 1, 32, 32)
     assert paper._view(batch).changes_nothing and not recipe._view(batch).changes_nothing
     assert len(paper.discriminator.scales) == 1 and not paper.objective.matches_features
-
-
-def test_the_colour_term_compares_the_regions_where_the_training_faces_hints_were_measured():
-    geometry = AlignmentParams(eye_y=0.5, eye_distance=0.3)
-    trainer = Pix2PixTrainer(TrainParams(**TINY, lambda_colour=10.0), image_size=32, geometry=geometry)
-    assert torch.equal(trainer.objective.colour_regions, torch.from_numpy(hint_regions(geometry, 32)))
-    logs = trainer.train_step(torch.zeros(2, 1, 32, 32), torch.zeros(2, 3, 32, 32), torch.zeros(2, 2, 3))
-    assert "loss_G_colour" in logs and set(logs) == set(trainer.loss_names)
 
 
 def test_cpu_discriminator_runs_channels_last_on_nchw_batches():
