@@ -212,9 +212,6 @@ class TrainParams(_Section):
         description="differentiable augmentation of every pair D sees: translation, cutout, colour",
     )
     lambda_ssim: float = Field(10.0, ge=0.0, description="weight of 1 - SSIM of the generated photo")
-    lambda_colour: float = Field(
-        0.0, ge=0.0, description="weight of L1 between the mean colours of the generated and real skin and hair regions"
-    )
     # Appearance hints: skin and hair colour measured on each training photo, given by the user at prediction.
     hints: tuple[HintName, ...] = Field(
         HINT_NAMES, strict=False, description="appearance hints the generator takes: skin, hair; [] for none"

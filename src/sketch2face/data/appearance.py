@@ -74,15 +74,6 @@ def hair_region(geometry: AlignmentParams, size: int) -> tuple[slice, slice]:
     return _box(HAIR_ROWS, HAIR_HALF_WIDTH, geometry, size)
 
 
-def hint_regions(geometry: AlignmentParams, size: int) -> np.ndarray:
-    """(len(HINT_NAMES), S, S) float32 masks, 1 inside the region each hint is measured on."""
-    boxes = {"skin": skin_region(geometry, size), "hair": hair_region(geometry, size)}
-    masks = np.zeros((len(HINT_NAMES), size, size), dtype=np.float32)
-    for mask, name in zip(masks, HINT_NAMES, strict=True):
-        mask[boxes[name]] = 1.0
-    return masks
-
-
 def _median(lab: np.ndarray) -> Lab:
     values = np.median(lab.reshape(-1, 3), axis=0)
     return float(values[0]), float(values[1]), float(values[2])

@@ -1,4 +1,4 @@
-"""Losses of the generator and the discriminator: adversarial, feature matching, structural similarity, region colour."""
+"""Losses of the generator and the discriminator: adversarial, feature matching, structural similarity."""
 
 from __future__ import annotations
 
@@ -59,18 +59,3 @@ def ssim_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
     )
     return 1 - ssim_map.mean()
-
-
-def region_colour_loss(fake: torch.Tensor, target: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
-    """Mean L1 between the mean colours of generated and real images over each of `regions` (R, H, W masks).
-
-    Pixel L1 sees a face rendered a shade too dark as a small error at every pixel, among the larger
-    ones of its texture; the region's mean colour (a skin tone, a hair colour) isolates that shade.
-    """
-    weights = regions.to(fake.device, torch.float32)
-    weights = weights / weights.sum(dim=(1, 2), keepdim=True)
-
-    def colours(images: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("nchw,rhw->nrc", images.float(), weights)
-
-    return F.l1_loss(colours(fake), colours(target))

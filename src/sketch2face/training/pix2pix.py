@@ -1,5 +1,5 @@
 """The pix2pix objective: G* = arg min_G max_D L_cGAN(G, D) + lambda * L_L1(G) (Isola et al. eq. 4),
-plus the optional feature-matching (pix2pixHD), structural-similarity and region-colour terms.
+plus the optional feature-matching (pix2pixHD) and structural-similarity terms.
 
 Only the losses live here; the trainer runs the networks, so that it can route them through
 DistributedDataParallel, autocast and augmentation without the objective knowing.
@@ -12,25 +12,20 @@ from torch import nn
 
 from sketch2face.config import TrainParams
 from sketch2face.models.discriminator import Judgement, logits
-from sketch2face.models.losses import GanLoss, feature_matching_loss, region_colour_loss, ssim_loss
+from sketch2face.models.losses import GanLoss, feature_matching_loss, ssim_loss
 
 PIX2PIX_LOSSES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
-FEATURE_MATCHING, SSIM, COLOUR = "loss_G_FM", "loss_G_SSIM", "loss_G_colour"
+FEATURE_MATCHING, SSIM = "loss_G_FM", "loss_G_SSIM"
 
 
 class Pix2PixObjective(nn.Module):
-    def __init__(self, params: TrainParams, colour_regions: torch.Tensor | None = None) -> None:
-        """`colour_regions`: (R, H, W) masks whose mean colours the colour term compares (needed when weighted)."""
+    def __init__(self, params: TrainParams) -> None:
         super().__init__()
-        if params.lambda_colour > 0 and colour_regions is None:
-            raise ValueError("lambda_colour weighs the colour of image regions, but no regions were given")
         self.gan_loss = GanLoss(params.gan_loss)
         self.l1_loss = nn.L1Loss()
         self.lambda_l1 = params.lambda_l1
         self.lambda_feature_matching = params.lambda_feature_matching
         self.lambda_ssim = params.lambda_ssim
-        self.lambda_colour = params.lambda_colour
-        self.colour_regions = colour_regions
 
     @property
     def matches_features(self) -> bool:
@@ -39,12 +34,9 @@ class Pix2PixObjective(nn.Module):
     @property
     def loss_names(self) -> tuple[str, ...]:
         """Every loss a step logs, in the order it logs them."""
-        weighted = (
-            (FEATURE_MATCHING, self.matches_features),
-            (SSIM, self.lambda_ssim > 0),
-            (COLOUR, self.lambda_colour > 0),
-        )
-        optional = [name for name, on in weighted if on]
+        optional = [
+            name for name, on in ((FEATURE_MATCHING, self.matches_features), (SSIM, self.lambda_ssim > 0)) if on
+        ]
         return (*PIX2PIX_LOSSES[:2], *optional, *PIX2PIX_LOSSES[2:])
 
     def _adversarial(self, judgement: Judgement, target_is_real: bool) -> torch.Tensor:
@@ -61,8 +53,7 @@ class Pix2PixObjective(nn.Module):
     def generator_loss(
         self, judged: Judgement, fake: torch.Tensor, target: torch.Tensor, real_features: Judgement | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Fool D on the pair, stay close to the real target in L1 (and in D's features, SSIM and region colours,
-        when weighted)."""
+        """Fool D on the pair, stay close to the real target in L1 (and in D's features and SSIM, when weighted)."""
         loss_gan = self._adversarial(judged, True)
         loss_l1 = self.l1_loss(fake.float(), target)
         total = loss_gan + self.lambda_l1 * loss_l1
@@ -73,7 +64,4 @@ class Pix2PixObjective(nn.Module):
         if self.lambda_ssim > 0:
             logs[SSIM] = ssim_loss(fake, target)
             total = total + self.lambda_ssim * logs[SSIM]
-        if self.lambda_colour > 0:
-            logs[COLOUR] = region_colour_loss(fake, target, self.colour_regions)
-            total = total + self.lambda_colour * logs[COLOUR]
         return total, logs

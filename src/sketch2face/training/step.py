@@ -2,8 +2,8 @@
 
 Everything a resumed run needs from here is in `state_dict`; the loop around it (epochs,
 checkpoints, stop requests) lives in `training.loop`. Beyond the paper, each switched on by its
-own `train` param: augmentation of what D sees, feature matching, an SSIM term, a colour term on
-the regions hints are measured on, a weight average of the generator, which is then the one validated and published, and appearance hints
+own `train` param: augmentation of what D sees, feature matching, an SSIM term, a weight
+average of the generator, which is then the one validated and published, and appearance hints
 (each left out of a sample at random, so the generator also learns to do without). D judges
 sketch and photo only: a hint is no evidence of realism.
 """
@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sketch2face.config import AlignmentParams, TrainParams
-from sketch2face.data.appearance import hint_regions
+from sketch2face.config import TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.models.cpu import use_cpu_kernels
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig, Judgement
@@ -49,9 +48,7 @@ class Pix2PixTrainer:
         image_size: int,
         device: torch.device | None = None,
         group: ProcessGroup = SINGLE_PROCESS,
-        geometry: AlignmentParams | None = None,
     ) -> None:
-        """`geometry`: where alignment put the eyes in the training faces, which places the colour term's regions."""
         self.params, self.group = params, group
         self.device = device or torch.device("cpu")
         torch.manual_seed(params.seed)
@@ -68,8 +65,7 @@ class Pix2PixTrainer:
         ).to(self.device, memory_format=self.memory_formats.discriminator)
         self.generator_ddp = distributed.data_parallel(self.generator, self.device, group)
         self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
-        regions = hint_regions(geometry or AlignmentParams(), image_size)
-        self.objective = Pix2PixObjective(params, torch.from_numpy(regions).to(self.device))
+        self.objective = Pix2PixObjective(params)
         self.average = GeneratorAverage(self.generator, params.ema_decay) if params.ema_decay else None
 
         adam = dict(lr=params.lr, betas=(params.beta1, ADAM_BETA2), **adam_implementation(self.device))
