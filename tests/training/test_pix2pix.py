@@ -74,19 +74,3 @@ def test_feature_matching_and_ssim_terms_are_added_with_their_weights(tensors):
     assert logs["loss_G_SSIM"].item() == pytest.approx(structure.item())
     assert loss.item() == pytest.approx((plain + 2.0 * matching + 3.0 * structure).item(), rel=1e-6)
     assert objective.loss_names == (*tuple(logs), "loss_D_real", "loss_D_fake")
-
-
-def test_a_hint_heads_guess_is_held_to_the_photo_on_the_samples_given_hints(tensors):
-    objective = _objective(hint_injection="head")
-    fake, target = tensors["fake"], tensors["target"]
-    guess = fake + 0.5 * torch.randn(fake.shape, generator=torch.Generator().manual_seed(1))
-    plain, _ = _objective().generator_loss([[tensors["logits_fake"]]], fake, target)
-    given = torch.tensor([0.0, 1.0])
-    loss, logs = objective.generator_loss([[tensors["logits_fake"]]], fake, target, guess=(guess, given))
-    guess_l1 = F.l1_loss(guess[1], target[1]) / 2  # the second sample's L1, over the whole batch
-    assert logs["loss_G_L1_guess"].item() == pytest.approx(guess_l1.item(), rel=1e-6)
-    assert loss.item() == pytest.approx((plain + LAMBDA_L1 * guess_l1).item(), rel=1e-6)
-    assert objective.loss_names == (*tuple(logs), "loss_D_real", "loss_D_fake")
-    assert "loss_G_L1_guess" not in _objective().loss_names + _objective(hints=(), hint_injection="channels").loss_names
-    with pytest.raises(ValueError, match="hint-free guess"):
-        objective.generator_loss([[tensors["logits_fake"]]], fake, target)

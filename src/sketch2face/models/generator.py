@@ -118,11 +118,7 @@ def _film(config: GeneratorConfig, channels: int) -> HintFilm | None:
 
 
 def _head(config: GeneratorConfig, channels: int, projection: list[nn.Module]) -> HintHead | None:
-    return (
-        HintHead(hint_channels(config.hints), channels, projection)
-        if config.hints and config.hint_injection == "head"
-        else None
-    )
+    return HintHead(hint_channels(config.hints), channels, projection) if config.hint_injection == "head" else None
 
 
 GeneratorOutput = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
