@@ -162,7 +162,7 @@ Upsample = Literal["transposed", "resize"]
 Augmentation = Literal["translation", "cutout", "colour"]
 HintName = Literal["skin", "hair"]
 HINT_NAMES: tuple[str, ...] = get_args(HintName)
-HintInjection = Literal["channels", "film", "head"]
+HintInjection = Literal["channels", "film"]
 
 
 class TrainParams(_Section):
@@ -220,9 +220,7 @@ class TrainParams(_Section):
         0.5, ge=0.0, lt=1.0, description="probability that a training sample's hint is left out, each hint on its own"
     )
     hint_injection: HintInjection = Field(
-        "channels",
-        description="channels: constant extra input planes; film: scale and shift of the bottleneck; "
-        "head: a correction of the hint-free output from the last features",
+        "channels", description="channels: constant extra input planes; film: scale and shift of the bottleneck"
     )
 
     @field_validator("augment_d", "hints")

@@ -31,7 +31,7 @@ from sketch2face.config import (
     Upsample,
 )
 from sketch2face.io import write_torch
-from sketch2face.models.hints import HintFilm, HintHead, as_planes, encode_hints, hint_channels
+from sketch2face.models.hints import HintFilm, as_planes, encode_hints, hint_channels
 from sketch2face.models.layers import conv_bias, init_weights, norm_layer, upsampling
 
 MAX_WIDTH_MULTIPLIER = 8
@@ -117,31 +117,6 @@ def _film(config: GeneratorConfig, channels: int) -> HintFilm | None:
     return HintFilm(hint_channels(config.hints), channels) if config.hints and config.hint_injection == "film" else None
 
 
-def _head(config: GeneratorConfig, channels: int, projection: list[nn.Module]) -> HintHead | None:
-    return HintHead(hint_channels(config.hints), channels, projection) if config.hint_injection == "head" else None
-
-
-GeneratorOutput = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-
-
-def _output(
-    last_features: torch.Tensor,
-    projection: nn.Module,
-    tanh: nn.Module,
-    head: HintHead | None,
-    hint_vector: torch.Tensor | None,
-    with_guess: bool,
-) -> GeneratorOutput:
-    """The photo from the last features; with `with_guess`, (photo, the hint-free guess) for the guess's own loss.
-
-    The guess is the projection alone; a `head` generator given hints adds its correction before
-    the tanh. Without a head, or without hints, the photo is the guess.
-    """
-    guess = projection(last_features)
-    photo = guess if head is None or hint_vector is None else guess + head(last_features, hint_vector)
-    return (tanh(photo), tanh(guess)) if with_guess else tanh(photo)
-
-
 class UnetGenerator(nn.Module):
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
@@ -174,12 +149,9 @@ class UnetGenerator(nn.Module):
                     layers.append(nn.Dropout(DROPOUT))
             self.decoder.append(nn.Sequential(*layers))
         self.film = _film(config, widths[-1])  # at the 1 x 1 bottleneck
-        self.head = _head(config, 2 * widths[0], upsampling(config.upsample, 2 * widths[0], config.output_channels, 4))
         init_weights(self)
 
-    def forward(
-        self, sketch: torch.Tensor, hints: torch.Tensor | None = None, with_guess: bool = False
-    ) -> GeneratorOutput:
+    def forward(self, sketch: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         skips = []
         features, hint_vector = _hinted_input(self.config, sketch, hints)
         for block in self.encoder:
@@ -188,12 +160,9 @@ class UnetGenerator(nn.Module):
         if self.film is not None:
             skips[-1] = self.film(skips[-1], hint_vector)
         features = self.decoder[-1](skips[-1])
-        for level in range(len(self.decoder) - 2, 0, -1):
+        for level in range(len(self.decoder) - 2, -1, -1):
             features = self.decoder[level](torch.cat([skips[level], features], dim=1))
-        outermost = self.decoder[0]  # ReLU, the upsampling to the photo's channels, tanh
-        last_features = outermost[0](torch.cat([skips[0], features], dim=1))
-        given = None if hints is None else hint_vector
-        return _output(last_features, outermost[1:-1], outermost[-1], self.head, given, with_guess)
+        return features
 
 
 class ResidualBlock(nn.Module):
@@ -247,26 +216,16 @@ class ResnetGenerator(nn.Module):
                 nn.ReLU(),
             ]
             width //= 2
-        self.last_features = len(layers)  # where the output projection starts
-        layers += [*_resnet_projection(width, config.output_channels), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, config.output_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        self.head = _head(config, width, _resnet_projection(width, config.output_channels))
         init_weights(self)
 
-    def forward(
-        self, sketch: torch.Tensor, hints: torch.Tensor | None = None, with_guess: bool = False
-    ) -> GeneratorOutput:
+    def forward(self, sketch: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         features, hint_vector = _hinted_input(self.config, sketch, hints)
-        start = 0
-        if self.film is not None:
-            features, start = self.film(self.model[: self.bottleneck](features), hint_vector), self.bottleneck
-        last_features = self.model[start : self.last_features](features)
-        given = None if hints is None else hint_vector
-        return _output(last_features, self.model[self.last_features : -1], self.model[-1], self.head, given, with_guess)
-
-
-def _resnet_projection(channels: int, output_channels: int) -> list[nn.Module]:
-    return [nn.ReflectionPad2d(3), nn.Conv2d(channels, output_channels, 7)]
+        if self.film is None:
+            return self.model(features)
+        features = self.film(self.model[: self.bottleneck](features), hint_vector)
+        return self.model[self.bottleneck :](features)
 
 
 Generator = UnetGenerator | ResnetGenerator

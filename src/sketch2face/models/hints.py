@@ -8,11 +8,6 @@ hint when it is there and to guess as before when it is not (training leaves hin
   location sees it from the first layer on.
 - `film`: a small MLP maps the vector to a per-channel scale and shift of the bottleneck features
   (Perez et al. 2018); its last layer starts at zero, so an untrained FiLM changes nothing.
-- `head`: the generator's own output never sees a hint and is trained towards the photo on every
-  sample, so without hints it is a model trained without them; a small head reads the last
-  features with the hint vector and adds a correction before the output's tanh, only to samples
-  given a hint. The other two share every weight between hinted and hint-free samples, so a
-  generator that often gets hints guesses worse without them.
 """
 
 from __future__ import annotations
@@ -43,16 +38,6 @@ def encode_hints(hints: torch.Tensor | None, count: int, batch: int, device: tor
     return torch.cat([scaled, present.float()], dim=-1).flatten(1)
 
 
-def given_samples(hints: torch.Tensor) -> torch.Tensor:
-    """(N, H, 3) CIELAB, NaN rows absent -> (N,) True where the sample has at least one hint."""
-    return (~hints.isnan().any(dim=-1)).any(dim=-1)
-
-
-def any_given(hint_vector: torch.Tensor) -> torch.Tensor:
-    """(N, 4 H) features -> (N,) 1.0 where the sample has at least one hint, else 0.0."""
-    return hint_vector[:, FEATURES_PER_HINT - 1 :: FEATURES_PER_HINT].amax(dim=1)
-
-
 def select_hints(appearance: torch.Tensor, hints: tuple[str, ...]) -> torch.Tensor:
     """A model's hints, in its order, from every measured colour (N, len(HINT_NAMES), 3)."""
     return appearance[:, [HINT_NAMES.index(name) for name in hints]]
@@ -75,20 +60,3 @@ class HintFilm(nn.Module):
     def forward(self, features: torch.Tensor, hint_vector: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.mlp(hint_vector).to(features.dtype)[:, :, None, None].chunk(2, dim=1)
         return features * (1 + gamma) + beta
-
-
-class HintHead(nn.Module):
-    """A correction of a generator's pre-tanh output from its last features and the hint vector, 0 without hints.
-
-    A per-location 1x1 mix of the features and the hint planes, then `projection`: a fresh copy of
-    the generator's own last layer, so the correction has the output's size and reach.
-    """
-
-    def __init__(self, hint_features: int, channels: int, projection: list[nn.Module]) -> None:
-        super().__init__()
-        self.mix = nn.Sequential(nn.Conv2d(channels + hint_features, channels, 1), nn.ReLU())
-        self.projection = nn.Sequential(*projection)
-
-    def forward(self, features: torch.Tensor, hint_vector: torch.Tensor) -> torch.Tensor:
-        correction = self.projection(self.mix(torch.cat([features, as_planes(hint_vector, features)], dim=1)))
-        return correction * any_given(hint_vector).to(correction.dtype)[:, None, None, None]

@@ -1,7 +1,5 @@
 """The pix2pix objective: G* = arg min_G max_D L_cGAN(G, D) + lambda * L_L1(G) (Isola et al. eq. 4),
-plus the optional feature-matching (pix2pixHD) and structural-similarity terms, and for a generator
-with a hint head (`hint_injection: head`) the L1 of its hint-free guess on the samples given hints,
-so that the guess learns from every sample (on the others it is the photo, already in L1).
+plus the optional feature-matching (pix2pixHD) and structural-similarity terms.
 
 Only the losses live here; the trainer runs the networks, so that it can route them through
 DistributedDataParallel, autocast and augmentation without the objective knowing.
@@ -17,7 +15,7 @@ from sketch2face.models.discriminator import Judgement, logits
 from sketch2face.models.losses import GanLoss, feature_matching_loss, ssim_loss
 
 PIX2PIX_LOSSES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
-FEATURE_MATCHING, SSIM, GUESS_L1 = "loss_G_FM", "loss_G_SSIM", "loss_G_L1_guess"
+FEATURE_MATCHING, SSIM = "loss_G_FM", "loss_G_SSIM"
 
 
 class Pix2PixObjective(nn.Module):
@@ -28,7 +26,6 @@ class Pix2PixObjective(nn.Module):
         self.lambda_l1 = params.lambda_l1
         self.lambda_feature_matching = params.lambda_feature_matching
         self.lambda_ssim = params.lambda_ssim
-        self.trains_guess = bool(params.hints) and params.hint_injection == "head"
 
     @property
     def matches_features(self) -> bool:
@@ -37,12 +34,9 @@ class Pix2PixObjective(nn.Module):
     @property
     def loss_names(self) -> tuple[str, ...]:
         """Every loss a step logs, in the order it logs them."""
-        switches = (
-            (FEATURE_MATCHING, self.matches_features),
-            (SSIM, self.lambda_ssim > 0),
-            (GUESS_L1, self.trains_guess),
-        )
-        optional = [name for name, on in switches if on]
+        optional = [
+            name for name, on in ((FEATURE_MATCHING, self.matches_features), (SSIM, self.lambda_ssim > 0)) if on
+        ]
         return (*PIX2PIX_LOSSES[:2], *optional, *PIX2PIX_LOSSES[2:])
 
     def _adversarial(self, judgement: Judgement, target_is_real: bool) -> torch.Tensor:
@@ -57,17 +51,9 @@ class Pix2PixObjective(nn.Module):
         return 0.5 * (loss_real + loss_fake), {"loss_D_real": loss_real, "loss_D_fake": loss_fake}
 
     def generator_loss(
-        self,
-        judged: Judgement,
-        fake: torch.Tensor,
-        target: torch.Tensor,
-        real_features: Judgement | None = None,
-        guess: tuple[torch.Tensor, torch.Tensor] | None = None,
+        self, judged: Judgement, fake: torch.Tensor, target: torch.Tensor, real_features: Judgement | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Fool D on the pair, stay close to the real target in L1 (and in D's features and SSIM, when weighted).
-
-        `guess`: the hint-free guess and which samples were given a hint ((N,) bool), with a hint head.
-        """
+        """Fool D on the pair, stay close to the real target in L1 (and in D's features and SSIM, when weighted)."""
         loss_gan = self._adversarial(judged, True)
         loss_l1 = self.l1_loss(fake.float(), target)
         total = loss_gan + self.lambda_l1 * loss_l1
@@ -78,11 +64,4 @@ class Pix2PixObjective(nn.Module):
         if self.lambda_ssim > 0:
             logs[SSIM] = ssim_loss(fake, target)
             total = total + self.lambda_ssim * logs[SSIM]
-        if self.trains_guess:
-            if guess is None:
-                raise ValueError("a generator with a hint head needs its hint-free guess in the loss")
-            guessed, given = guess
-            per_sample = (guessed.float() - target).abs().flatten(1).mean(dim=1)
-            logs[GUESS_L1] = (per_sample * given).mean()  # the hint-free samples' guess is `fake`, in L1 already
-            total = total + self.lambda_l1 * logs[GUESS_L1]
         return total, logs

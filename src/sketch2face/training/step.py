@@ -4,8 +4,7 @@ Everything a resumed run needs from here is in `state_dict`; the loop around it 
 checkpoints, stop requests) lives in `training.loop`. Beyond the paper, each switched on by its
 own `train` param: augmentation of what D sees, feature matching, an SSIM term, a weight
 average of the generator, which is then the one validated and published, and appearance hints
-(each left out of a sample at random, so the generator also learns to do without; a hint head's
-hint-free guess learns from every sample). D judges
+(each left out of a sample at random, so the generator also learns to do without). D judges
 sketch and photo only: a hint is no evidence of realism.
 """
 
@@ -22,7 +21,7 @@ from sketch2face.data.dataset import JitteredPairs
 from sketch2face.models.cpu import use_cpu_kernels
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig, Judgement
 from sketch2face.models.generator import Generator, GeneratorConfig, build_generator
-from sketch2face.models.hints import given_samples, select_hints
+from sketch2face.models.hints import select_hints
 from sketch2face.training import distributed
 from sketch2face.training.augment import AugmentDraw, augment, draw
 from sketch2face.training.checkpoint import match_parameter_layouts
@@ -122,13 +121,8 @@ class Pix2PixTrainer:
         `appearance`: each photo's measured colours (B, len(HINT_NAMES), 3), for a generator with hints.
         """
         hints = self.training_hints(appearance, len(source))
-        guess = None
         with autocast(self.device, self.params.precision):
-            if self.objective.trains_guess:
-                fake, guessed = self.generator_ddp(source, hints, with_guess=True)
-                guess = guessed, given_samples(hints).to(guessed.dtype)
-            else:
-                fake = self.generator_ddp(source, hints)
+            fake = self.generator_ddp(source, hints)
 
         self.optimizer_d.zero_grad(set_to_none=True)
         with autocast(self.device, self.params.precision):
@@ -148,7 +142,7 @@ class Pix2PixTrainer:
             if self.objective.matches_features:  # the real pair seen the same way, as the target
                 with torch.no_grad():
                     real_features = self._judge(self.discriminator, source, target, view)
-        loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features, guess)
+        loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features)
         loss_g.backward()
         self.optimizer_g.step()
         self.discriminator.requires_grad_(True)
