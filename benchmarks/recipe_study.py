@@ -53,13 +53,11 @@ ARMS: dict[str, dict[str, str]] = {
     "ssim": {"train.lambda_ssim": "10"},
     "test_batch": {"evaluate.inference": "test_batch"},  # plain pix2pix scored with the paper's test protocol
 }
-# The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck,
-# and input planes with only the samples given a hint trained to fool D.
+# The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck.
 HINT_ARMS: dict[str, dict[str, str]] = {
     "no-hints": {"train.hints": "[]"},
     "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
     "hints-film": {"train.hints": "[skin,hair]", "train.hint_injection": "film"},
-    "hints-nogan": {"train.hints": "[skin,hair]", "train.gan_without_hints": "false"},
 }
 STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
 
@@ -386,7 +384,7 @@ def main() -> None:
     if getattr(args, "json", None):
         text = args.json.read_text()
     else:
-        text = subprocess.run(["dvc", "exp", "show", "--json", "--all-commits"], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
         if getattr(args, "save", None) and args.command == "table":
             args.save.write_text(text)
     if args.command == "grid":
