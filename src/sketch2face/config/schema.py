@@ -222,9 +222,6 @@ class TrainParams(_Section):
     hint_injection: HintInjection = Field(
         "channels", description="channels: constant extra input planes; film: scale and shift of the bottleneck"
     )
-    gan_without_hints: bool = Field(
-        True, description="false: a sample given no hint trains G by L1 and SSIM alone, not to fool D"
-    )
 
     @field_validator("augment_d", "hints")
     @classmethod
@@ -237,11 +234,7 @@ class TrainParams(_Section):
     def _hint_settings_need_hints(self) -> TrainParams:
         """A hint setting changed from its default without any hint is most likely a forgotten `hints`."""
         if not self.hints:
-            changed = [
-                key
-                for key in ("hint_dropout", "hint_injection", "gan_without_hints")
-                if getattr(self, key) != self.default(key)
-            ]
+            changed = [key for key in ("hint_dropout", "hint_injection") if getattr(self, key) != self.default(key)]
             if changed:
                 verb = "matters" if len(changed) == 1 else "matter"
                 raise ValueError(f"{' and '.join(changed)} only {verb} with hints, but hints is []")

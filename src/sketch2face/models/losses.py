@@ -14,14 +14,11 @@ class GanLoss(nn.Module):
 
     def __init__(self, kind: GanLossKind = "vanilla") -> None:
         super().__init__()
-        self.criterion = nn.BCEWithLogitsLoss(reduction="none") if kind == "vanilla" else nn.MSELoss(reduction="none")
+        self.criterion = nn.BCEWithLogitsLoss() if kind == "vanilla" else nn.MSELoss()
 
-    def forward(self, logits: torch.Tensor, target_is_real: bool, counted: torch.Tensor | None = None) -> torch.Tensor:
-        """The mean over every patch; `counted`: (N,) 1 or 0 per sample, the others' patches adding 0 to it."""
+    def forward(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
-        losses = self.criterion(logits.float(), target.float())
-        per_sample = losses.reshape(len(losses), -1).mean(dim=1)
-        return per_sample.mean() if counted is None else (per_sample * counted).mean()
+        return self.criterion(logits.float(), target.float())
 
 
 def feature_matching_loss(fake: list[list[torch.Tensor]], real: list[list[torch.Tensor]]) -> torch.Tensor:

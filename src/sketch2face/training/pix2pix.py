@@ -39,11 +39,9 @@ class Pix2PixObjective(nn.Module):
         ]
         return (*PIX2PIX_LOSSES[:2], *optional, *PIX2PIX_LOSSES[2:])
 
-    def _adversarial(
-        self, judgement: Judgement, target_is_real: bool, counted: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """The GAN loss, averaged over the discriminator's scales (and over the `counted` samples' patches)."""
-        terms = [self.gan_loss(patch_logits, target_is_real, counted) for patch_logits in logits(judgement)]
+    def _adversarial(self, judgement: Judgement, target_is_real: bool) -> torch.Tensor:
+        """The GAN loss, averaged over the discriminator's scales."""
+        terms = [self.gan_loss(patch_logits, target_is_real) for patch_logits in logits(judgement)]
         return sum(terms) / len(terms)
 
     def discriminator_loss(self, real: Judgement, fake: Judgement) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -53,18 +51,10 @@ class Pix2PixObjective(nn.Module):
         return 0.5 * (loss_real + loss_fake), {"loss_D_real": loss_real, "loss_D_fake": loss_fake}
 
     def generator_loss(
-        self,
-        judged: Judgement,
-        fake: torch.Tensor,
-        target: torch.Tensor,
-        real_features: Judgement | None = None,
-        adversarial: torch.Tensor | None = None,
+        self, judged: Judgement, fake: torch.Tensor, target: torch.Tensor, real_features: Judgement | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Fool D on the pair, stay close to the real target in L1 (and in D's features and SSIM, when weighted).
-
-        `adversarial`: (N,) 1 for the samples whose fooling D counts, 0 for the others (default: all count).
-        """
-        loss_gan = self._adversarial(judged, True, adversarial)
+        """Fool D on the pair, stay close to the real target in L1 (and in D's features and SSIM, when weighted)."""
+        loss_gan = self._adversarial(judged, True)
         loss_l1 = self.l1_loss(fake.float(), target)
         total = loss_gan + self.lambda_l1 * loss_l1
         logs = {"loss_G_GAN": loss_gan, "loss_G_L1": loss_l1}

@@ -142,10 +142,7 @@ class Pix2PixTrainer:
             if self.objective.matches_features:  # the real pair seen the same way, as the target
                 with torch.no_grad():
                     real_features = self._judge(self.discriminator, source, target, view)
-        adversarial = None
-        if hints is not None and not self.params.gan_without_hints:  # only the samples given a hint fool D
-            adversarial = (~hints.isnan().any(dim=-1)).any(dim=-1).float()
-        loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features, adversarial)
+        loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features)
         loss_g.backward()
         self.optimizer_g.step()
         self.discriminator.requires_grad_(True)
