@@ -58,6 +58,7 @@ HINT_ARMS: dict[str, dict[str, str]] = {
     "no-hints": {"train.hints": "[]"},
     "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
     "hints-film": {"train.hints": "[skin,hair]", "train.hint_injection": "film"},
+    "hints-bare": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true"},
 }
 STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
 
@@ -384,7 +385,9 @@ def main() -> None:
     if getattr(args, "json", None):
         text = args.json.read_text()
     else:
-        text = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(
+            ["dvc", "exp", "show", "--json", "--all-commits"], capture_output=True, text=True, check=True
+        ).stdout
         if getattr(args, "save", None) and args.command == "table":
             args.save.write_text(text)
     if args.command == "grid":

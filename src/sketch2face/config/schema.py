@@ -222,6 +222,9 @@ class TrainParams(_Section):
     hint_injection: HintInjection = Field(
         "channels", description="channels: constant extra input planes; film: scale and shift of the bottleneck"
     )
+    hint_free_pass: bool = Field(
+        False, description="also generate each sample given a hint without it, held to the photo by L1 and SSIM"
+    )
 
     @field_validator("augment_d", "hints")
     @classmethod
@@ -234,7 +237,11 @@ class TrainParams(_Section):
     def _hint_settings_need_hints(self) -> TrainParams:
         """A hint setting changed from its default without any hint is most likely a forgotten `hints`."""
         if not self.hints:
-            changed = [key for key in ("hint_dropout", "hint_injection") if getattr(self, key) != self.default(key)]
+            changed = [
+                key
+                for key in ("hint_dropout", "hint_injection", "hint_free_pass")
+                if getattr(self, key) != self.default(key)
+            ]
             if changed:
                 verb = "matters" if len(changed) == 1 else "matter"
                 raise ValueError(f"{' and '.join(changed)} only {verb} with hints, but hints is []")

@@ -15,7 +15,7 @@ from sketch2face.models.discriminator import Judgement, logits
 from sketch2face.models.losses import GanLoss, feature_matching_loss, ssim_loss
 
 PIX2PIX_LOSSES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake")
-FEATURE_MATCHING, SSIM = "loss_G_FM", "loss_G_SSIM"
+FEATURE_MATCHING, SSIM, HINT_FREE = "loss_G_FM", "loss_G_SSIM", "loss_G_hint_free"
 
 
 class Pix2PixObjective(nn.Module):
@@ -26,6 +26,7 @@ class Pix2PixObjective(nn.Module):
         self.lambda_l1 = params.lambda_l1
         self.lambda_feature_matching = params.lambda_feature_matching
         self.lambda_ssim = params.lambda_ssim
+        self.hint_free_pass = bool(params.hints) and params.hint_free_pass
 
     @property
     def matches_features(self) -> bool:
@@ -34,9 +35,12 @@ class Pix2PixObjective(nn.Module):
     @property
     def loss_names(self) -> tuple[str, ...]:
         """Every loss a step logs, in the order it logs them."""
-        optional = [
-            name for name, on in ((FEATURE_MATCHING, self.matches_features), (SSIM, self.lambda_ssim > 0)) if on
-        ]
+        switches = (
+            (FEATURE_MATCHING, self.matches_features),
+            (SSIM, self.lambda_ssim > 0),
+            (HINT_FREE, self.hint_free_pass),
+        )
+        optional = [name for name, on in switches if on]
         return (*PIX2PIX_LOSSES[:2], *optional, *PIX2PIX_LOSSES[2:])
 
     def _adversarial(self, judgement: Judgement, target_is_real: bool) -> torch.Tensor:
@@ -65,3 +69,10 @@ class Pix2PixObjective(nn.Module):
             logs[SSIM] = ssim_loss(fake, target)
             total = total + self.lambda_ssim * logs[SSIM]
         return total, logs
+
+    def hint_free_loss(self, bare: torch.Tensor, target: torch.Tensor, share: float) -> torch.Tensor:
+        """L1 and SSIM terms of the photos generated without hints, weighted by the share of the batch they are."""
+        loss = self.lambda_l1 * self.l1_loss(bare.float(), target)
+        if self.lambda_ssim > 0:
+            loss = loss + self.lambda_ssim * ssim_loss(bare, target)
+        return share * loss

@@ -28,7 +28,7 @@ from sketch2face.training.checkpoint import match_parameter_layouts
 from sketch2face.training.device import adam_implementation, autocast, memory_formats
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
 from sketch2face.training.ema import GeneratorAverage
-from sketch2face.training.pix2pix import Pix2PixObjective
+from sketch2face.training.pix2pix import HINT_FREE, Pix2PixObjective
 from sketch2face.training.schedules import lr_factor
 
 ADAM_BETA2 = 0.999
@@ -143,6 +143,9 @@ class Pix2PixTrainer:
                 with torch.no_grad():
                     real_features = self._judge(self.discriminator, source, target, view)
         loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features)
+        if self.objective.hint_free_pass:
+            logs_g[HINT_FREE] = self._hint_free_loss(source, target, hints)
+            loss_g = loss_g + logs_g[HINT_FREE]
         loss_g.backward()
         self.optimizer_g.step()
         self.discriminator.requires_grad_(True)
@@ -151,6 +154,15 @@ class Pix2PixTrainer:
 
         logs = {**logs_g, **logs_d}
         return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist(), strict=True))
+
+    def _hint_free_loss(self, source: torch.Tensor, target: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        """The samples given a hint, generated again without any, against their photos (0 when none was given)."""
+        given = (~hints.isnan().any(dim=-1)).any(dim=-1)
+        if not given.any():
+            return torch.zeros((), device=source.device)
+        with autocast(self.device, self.params.precision):
+            bare = self.generator_ddp(source[given], torch.full_like(hints[given], float("nan")))
+        return self.objective.hint_free_loss(bare, target[given], float(given.float().mean()))
 
     def epoch_batches(
         self, data: JitteredPairs, epoch: int
