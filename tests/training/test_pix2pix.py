@@ -74,3 +74,12 @@ def test_feature_matching_and_ssim_terms_are_added_with_their_weights(tensors):
     assert logs["loss_G_SSIM"].item() == pytest.approx(structure.item())
     assert loss.item() == pytest.approx((plain + 2.0 * matching + 3.0 * structure).item(), rel=1e-6)
     assert objective.loss_names == (*tuple(logs), "loss_D_real", "loss_D_fake")
+
+
+def test_the_hint_free_pass_weighs_its_l1_and_ssim_by_the_share_of_the_batch_it_is(tensors):
+    fake, target = tensors["fake"], tensors["target"]
+    objective = _objective(lambda_ssim=3.0, hint_free_pass=True)
+    expected = LAMBDA_L1 * F.l1_loss(fake, target) + 3.0 * ssim_loss(fake, target)
+    assert objective.hint_free_loss(fake, target, 0.5).item() == pytest.approx(0.5 * expected.item(), rel=1e-6)
+    assert "loss_G_hint_free" in objective.loss_names
+    assert "loss_G_hint_free" not in _objective(hints=(), lambda_ssim=3.0).loss_names + _objective().loss_names

@@ -125,3 +125,16 @@ def test_the_discriminator_judges_sketch_and_photo_only_whatever_the_hints():
         torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3) * 50
     )
     assert all(math.isfinite(value) for value in logs.values())
+
+
+def test_the_hint_free_pass_generates_the_samples_given_a_hint_again_without_any():
+    trainer = Pix2PixTrainer(TrainParams(**TINY, hint_free_pass=True, hint_dropout=0.0), image_size=32)
+    calls = []
+    trainer.generator.register_forward_hook(lambda layer, inputs, output: calls.append(inputs[1].clone()))
+    appearance = torch.tensor([[[50.0, 10.0, 20.0], [20.0, 2.0, 3.0]]]).expand(2, 2, 3)
+    batch = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    logs = trainer.train_step(*batch, appearance)
+    assert len(calls) == 2 and not calls[0].isnan().any() and calls[1].isnan().all(), "with hints, then without"
+    assert logs["loss_G_hint_free"] > 0
+    calls.clear()
+    assert trainer.train_step(*batch)["loss_G_hint_free"] == 0 and len(calls) == 1, "no hints: nothing to redo"
