@@ -59,6 +59,8 @@ HINT_ARMS: dict[str, dict[str, str]] = {
     "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
     "hints-film": {"train.hints": "[skin,hair]", "train.hint_injection": "film"},
     "hints-bare": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true"},
+    "hints-bare-d02": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0.2"},
+    "hints-d03": {"train.hints": "[skin,hair]", "train.hint_dropout": "0.3"},
 }
 STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
 
