@@ -49,11 +49,11 @@ def _join_gloo_group(rank: int, port: int) -> ProcessGroup:
     return distributed.group_from_environment()
 
 
-def _worker(rank: int, port: int, root: Path) -> None:
+def _worker(rank: int, port: int, root: Path, params: TrainParams) -> None:
     group = _join_gloo_group(rank, port)
     device = torch.device("cpu")
     with distributed.process_group(group, device):
-        trainer = Pix2PixTrainer(PARAMS, image_size=32, device=device, group=group)
+        trainer = Pix2PixTrainer(params, image_size=32, device=device, group=group)
         pairs = learnable_pairs(6)
         steps = []
         fit(
@@ -74,14 +74,16 @@ def _worker(rank: int, port: int, root: Path) -> None:
         )
 
 
-def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
-    mp.spawn(_worker, args=(_free_port(), tmp_path), nprocs=WORLD_SIZE, join=True)
+@pytest.mark.parametrize("hint_free_pass", [False, True], ids=["one-pass", "hint-free-pass"])
+def test_two_gloo_ranks_end_with_identical_weights(tmp_path, hint_free_pass):
+    params = PARAMS.model_copy(update={"hint_free_pass": hint_free_pass})
+    mp.spawn(_worker, args=(_free_port(), tmp_path, params), nprocs=WORLD_SIZE, join=True)
     ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD_SIZE)]
     assert ranks[0]["steps"] == ranks[1]["steps"] == [1, 2, 3, 4], "6 pairs, batch 2, 2 ranks: 2 steps per epoch"
     for network in ("generator", "discriminator"):
         for key, value in ranks[0][network].items():
             assert torch.equal(value, ranks[1][network][key]), f"{network}.{key} differs between ranks"
-    initial = Pix2PixTrainer(PARAMS, image_size=32).generator.state_dict()
+    initial = Pix2PixTrainer(params, image_size=32).generator.state_dict()
     assert not all(torch.equal(initial[key], ranks[0]["generator"][key]) for key in initial), "no training happened"
     assert (tmp_path / "checkpoint.pt").exists()
 

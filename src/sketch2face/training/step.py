@@ -156,13 +156,17 @@ class Pix2PixTrainer:
         return dict(zip(logs, torch.stack([value.detach().float() for value in logs.values()]).tolist(), strict=True))
 
     def _hint_free_loss(self, source: torch.Tensor, target: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
-        """The samples given a hint, generated again without any, against their photos (0 when none was given)."""
+        """The batch generated again without any hint; the samples that had one held to their photos.
+
+        The whole batch on every step, so that every rank runs the same forwards (DDP broadcasts
+        buffers and SyncBatchNorm reduces statistics in each).
+        """
+        with autocast(self.device, self.params.precision):
+            bare = self.generator_ddp(source, torch.full_like(hints, float("nan")))
         given = (~hints.isnan().any(dim=-1)).any(dim=-1)
         if not given.any():
-            return torch.zeros((), device=source.device)
-        with autocast(self.device, self.params.precision):
-            bare = self.generator_ddp(source[given], torch.full_like(hints[given], float("nan")))
-        return self.objective.hint_free_loss(bare, target[given], float(given.float().mean()))
+            return 0.0 * bare.float().sum()  # part of the graph, as DDP expects of a forward's output
+        return self.objective.hint_free_loss(bare[given], target[given], float(given.float().mean()))
 
     def epoch_batches(
         self, data: JitteredPairs, epoch: int
