@@ -12,7 +12,7 @@ CUHK at 128 px, ngf = ndf = 64, batch 1, about 2000 steps), with everything comm
     python benchmarks/recipe_study.py rescore --inference image_stats --save rescored.json   # run another way
     python benchmarks/recipe_study.py table --rescored rescored.json
 
-    python benchmarks/recipe_study.py queue --study hints --seeds 0 1   # no-hints, hints, hints-film
+    python benchmarks/recipe_study.py queue --study hints --arms no-hints hints hints-bare-d02 --seeds 0 1
     python benchmarks/recipe_study.py table --study hints    # per tone group: tone shift without / with hints
 
 Every arm trains for the same steps (the params file's epochs) and is scored by the evaluate stage
@@ -53,7 +53,8 @@ ARMS: dict[str, dict[str, str]] = {
     "ssim": {"train.lambda_ssim": "10"},
     "test_batch": {"evaluate.inference": "test_batch"},  # plain pix2pix scored with the paper's test protocol
 }
-# The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck.
+# The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck;
+# input planes with the hint-free pass (at the default dropout and at 0.2), and with less dropout alone.
 HINT_ARMS: dict[str, dict[str, str]] = {
     "no-hints": {"train.hints": "[]"},
     "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
