@@ -4,7 +4,8 @@ Everything a resumed run needs from here is in `state_dict`; the loop around it 
 checkpoints, stop requests) lives in `training.loop`. Beyond the paper, each switched on by its
 own `train` param: augmentation of what D sees, feature matching, an SSIM term, a weight
 average of the generator, which is then the one validated and published, and appearance hints
-(each left out of a sample at random, so the generator also learns to do without). D judges
+(each left out of a sample at random, so the generator also learns to do without; with
+`hint_free_pass`, the batch is also generated without any). D judges
 sketch and photo only: a hint is no evidence of realism.
 """
 
