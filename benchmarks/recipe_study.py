@@ -54,7 +54,7 @@ ARMS: dict[str, dict[str, str]] = {
     "test_batch": {"evaluate.inference": "test_batch"},  # plain pix2pix scored with the paper's test protocol
 }
 # The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck;
-# input planes with the hint-free pass (at the default dropout and at 0.2), and with less dropout alone.
+# input planes with the hint-free pass (at the default dropout, 0.2, 0.1 and none), and with less dropout alone.
 HINT_ARMS: dict[str, dict[str, str]] = {
     "no-hints": {"train.hints": "[]"},
     "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
@@ -62,6 +62,8 @@ HINT_ARMS: dict[str, dict[str, str]] = {
     "hints-bare": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true"},
     "hints-bare-d02": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0.2"},
     "hints-d03": {"train.hints": "[skin,hair]", "train.hint_dropout": "0.3"},
+    "hints-bare-d01": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0.1"},
+    "hints-bare-d0": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0"},
 }
 STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
 
