@@ -12,7 +12,7 @@ CUHK at 128 px, ngf = ndf = 64, batch 1, about 2000 steps), with everything comm
     python benchmarks/recipe_study.py rescore --inference image_stats --save rescored.json   # run another way
     python benchmarks/recipe_study.py table --rescored rescored.json
 
-    python benchmarks/recipe_study.py queue --study hints --arms no-hints hints hints-bare-d02 --seeds 0 1
+    python benchmarks/recipe_study.py queue --study hints --arms no-hints hints hints-bare-d01 --seeds 0 1
     python benchmarks/recipe_study.py table --study hints    # per tone group: tone shift without / with hints
 
 Every arm trains for the same steps (the params file's epochs) and is scored by the evaluate stage
