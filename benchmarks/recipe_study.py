@@ -54,7 +54,9 @@ ARMS: dict[str, dict[str, str]] = {
     "test_batch": {"evaluate.inference": "test_batch"},  # plain pix2pix scored with the paper's test protocol
 }
 # The hints study's arms: no hints, and both hints entering as input planes or as a FiLM of the bottleneck;
-# input planes with the hint-free pass (at the default dropout, 0.2, 0.1 and none), and with less dropout alone.
+# input planes with the hint-free pass (at the default dropout, 0.2, 0.1 and none), and with less dropout alone;
+# the pass at 0.1 with hinted faces relit by up to 1 or 2 stops.
+_PASS_AT_01 = {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0.1"}
 HINT_ARMS: dict[str, dict[str, str]] = {
     "no-hints": {"train.hints": "[]"},
     "hints": {"train.hints": "[skin,hair]", "train.hint_injection": "channels"},
@@ -62,8 +64,10 @@ HINT_ARMS: dict[str, dict[str, str]] = {
     "hints-bare": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true"},
     "hints-bare-d02": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0.2"},
     "hints-d03": {"train.hints": "[skin,hair]", "train.hint_dropout": "0.3"},
-    "hints-bare-d01": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0.1"},
+    "hints-bare-d01": _PASS_AT_01,
     "hints-bare-d0": {"train.hints": "[skin,hair]", "train.hint_free_pass": "true", "train.hint_dropout": "0"},
+    "hints-bare-d01-relight1": {**_PASS_AT_01, "train.hint_relight_stops": "1"},
+    "hints-bare-d01-relight2": {**_PASS_AT_01, "train.hint_relight_stops": "2"},
 }
 STUDIES = {"recipe": ARMS, "hints": HINT_ARMS}
 

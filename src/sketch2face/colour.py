@@ -2,7 +2,8 @@
 
 One home for colour maths and colour names, below every other layer: the data stages measure
 appearance hints in CIELAB, the generator (also when pickled into MLflow, without the data
-pipeline) parses the colours a user gives, and the CLI checks them. NumPy only, for that reason.
+pipeline) parses the colours a user gives, and the CLI checks them. NumPy only, for that reason;
+the sRGB transfer curves also take torch tensors, for the training photos.
 
 CIELAB here is CIE 1976 L*a*b* of sRGB under D65 (L 0..100, a and b about -128..127), what
 OpenCV's `cvtColor(float RGB in 0..1, COLOR_RGB2Lab)` computes.
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TypeVar
 
 import numpy as np
 
 Lab = tuple[float, float, float]
+Array = TypeVar("Array")  # a NumPy array or a torch tensor: the functions that say so use array operators only
 
 AUTO = "auto"  # no hint: the model guesses, as without hints
 # The Monk Skin Tone scale (Monk 2019; Google's published swatches), lightest to darkest.
@@ -55,19 +58,38 @@ _SRGB_TO_XYZ = np.array(
 )
 _D65_WHITE = _SRGB_TO_XYZ.sum(axis=1)
 _EPSILON = (6 / 29) ** 3
+_L_OFFSET = np.array([16.0, 0.0, 0.0])  # L + 16 is what scales with the cube root of Y
 
 
-def _linear(srgb: np.ndarray) -> np.ndarray:
-    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+def srgb_to_linear(srgb: Array) -> Array:
+    """sRGB values 0..1 -> linear light 0..1 (the sRGB transfer curve undone).
+
+    Written with array operators only, so it takes NumPy arrays and torch tensors alike.
+    """
+    low = srgb <= 0.04045
+    return low * (srgb / 12.92) + ~low * ((srgb.clip(0.04045) + 0.055) / 1.055) ** 2.4
 
 
-def _gamma(linear: np.ndarray) -> np.ndarray:
-    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.maximum(linear, 0) ** (1 / 2.4) - 0.055)
+def linear_to_srgb(linear: Array) -> Array:
+    """Linear light 0..1 -> sRGB values 0..1; NumPy arrays or torch tensors."""
+    low = linear <= 0.0031308
+    return low * (linear * 12.92) + ~low * (1.055 * linear.clip(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def exposed_lab(lab: np.ndarray, gain: np.ndarray | float) -> np.ndarray:
+    """CIELAB (..., 3) of colours whose linear light is scaled by `gain` (shape (...)), as a darker exposure does.
+
+    Linear light scales X, Y and Z alike, so L + 16, a and b scale by the cube root of the gain:
+    exact while the result stays in gamut and above L 8 (where CIELAB turns linear), which holds
+    for skin under a gain between 1/64 and 1.
+    """
+    scale = np.cbrt(np.asarray(gain, np.float64))[..., None]
+    return (np.asarray(lab, np.float64) + _L_OFFSET) * scale - _L_OFFSET
 
 
 def srgb_to_lab(pixels: np.ndarray) -> np.ndarray:
     """sRGB values 0..255 (uint8 or float), shape (..., 3) -> CIELAB (..., 3), float64."""
-    xyz = _linear(np.asarray(pixels, np.float64) / 255) @ _SRGB_TO_XYZ.T / _D65_WHITE
+    xyz = srgb_to_linear(np.asarray(pixels, np.float64) / 255) @ _SRGB_TO_XYZ.T / _D65_WHITE
     f = np.where(xyz > _EPSILON, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
 
@@ -78,7 +100,7 @@ def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
     f_y = (lab[..., 0] + 16) / 116
     f = np.stack([f_y + lab[..., 1] / 500, f_y, f_y - lab[..., 2] / 200], axis=-1)
     xyz = np.where(f > 6 / 29, f**3, 3 * (6 / 29) ** 2 * (f - 4 / 29)) * _D65_WHITE
-    return np.clip(_gamma(xyz @ np.linalg.inv(_SRGB_TO_XYZ).T), 0, 1) * 255
+    return np.clip(linear_to_srgb(xyz @ np.linalg.inv(_SRGB_TO_XYZ).T), 0, 1) * 255
 
 
 def hex_to_srgb(text: str) -> tuple[int, int, int]:

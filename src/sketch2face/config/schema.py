@@ -225,6 +225,13 @@ class TrainParams(_Section):
     hint_free_pass: bool = Field(
         False, description="also generate each sample given a hint without it, held to the photo by L1 and SSIM"
     )
+    hint_relight_stops: float = Field(
+        0.0,
+        ge=0.0,
+        le=6.0,
+        description="darken the face of each training photo given a skin hint by up to this many stops, "
+        "and the hint with it; 0 is off",
+    )
 
     @field_validator("augment_d", "hints")
     @classmethod
@@ -239,7 +246,7 @@ class TrainParams(_Section):
         if not self.hints:
             changed = [
                 key
-                for key in ("hint_dropout", "hint_injection", "hint_free_pass")
+                for key in ("hint_dropout", "hint_injection", "hint_free_pass", "hint_relight_stops")
                 if getattr(self, key) != self.default(key)
             ]
             if changed:
@@ -247,6 +254,8 @@ class TrainParams(_Section):
                 raise ValueError(f"{' and '.join(changed)} only {verb} with hints, but hints is []")
         elif self.direction != "sketch_to_photo":
             raise ValueError("hints describe the photo, which photo_to_sketch takes as its input: use hints: []")
+        elif self.hint_relight_stops and "skin" not in self.hints:
+            raise ValueError(f"hint_relight_stops relights the skin, but hints is {list(self.hints)}: add skin")
         return self
 
     @model_validator(mode="after")

@@ -142,7 +142,7 @@ def train(
             check_measured_hints(split, settings, pairs_dir)
     data = JitteredPairs(pairs, settings.jitter, settings.flip)
     image_size = pairs.sketches.shape[-1]
-    trainer = Pix2PixTrainer(settings, image_size, device, group)
+    trainer = Pix2PixTrainer(settings, image_size, device, group, params.crop_resize.alignment)
     trained_on = [pairs.sketches, pairs.photos, *([pairs.appearance] if settings.hints else [])]
     run_fingerprint = fingerprint(settings, image_size, group.world_size, trained_on)
 

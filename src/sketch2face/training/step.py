@@ -5,8 +5,9 @@ checkpoints, stop requests) lives in `training.loop`. Beyond the paper, each swi
 own `train` param: augmentation of what D sees, feature matching, an SSIM term, a weight
 average of the generator, which is then the one validated and published, and appearance hints
 (each left out of a sample at random, so the generator also learns to do without; with
-`hint_free_pass`, the batch is also generated without any). D judges
-sketch and photo only: a hint is no evidence of realism.
+`hint_free_pass`, the batch is also generated without any; with `hint_relight_stops`, hinted
+faces are darkened at random, their skin hint with them). D judges sketch and photo only: a hint
+is no evidence of realism.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sketch2face.config import TrainParams
+from sketch2face.config import AlignmentParams, TrainParams
 from sketch2face.data.dataset import JitteredPairs
 from sketch2face.models.cpu import use_cpu_kernels
 from sketch2face.models.discriminator import ConditionalDiscriminator, DiscriminatorConfig, Judgement
@@ -30,6 +31,7 @@ from sketch2face.training.device import adam_implementation, autocast, memory_fo
 from sketch2face.training.distributed import SINGLE_PROCESS, ProcessGroup
 from sketch2face.training.ema import GeneratorAverage
 from sketch2face.training.pix2pix import HINT_FREE, Pix2PixObjective
+from sketch2face.training.relight import FaceRelighting
 from sketch2face.training.schedules import lr_factor
 
 ADAM_BETA2 = 0.999
@@ -49,7 +51,9 @@ class Pix2PixTrainer:
         image_size: int,
         device: torch.device | None = None,
         group: ProcessGroup = SINGLE_PROCESS,
+        geometry: AlignmentParams | None = None,
     ) -> None:
+        """`geometry`: where the pairs' alignment put the eyes (default: the pipeline's), for `hint_relight_stops`."""
         self.params, self.group = params, group
         self.device = device or torch.device("cpu")
         torch.manual_seed(params.seed)
@@ -68,6 +72,10 @@ class Pix2PixTrainer:
         self.discriminator_ddp = distributed.data_parallel(self.discriminator, self.device, group)
         self.objective = Pix2PixObjective(params)
         self.average = GeneratorAverage(self.generator, params.ema_decay) if params.ema_decay else None
+        self.relighting = None
+        if params.hints and params.hint_relight_stops:
+            skin = params.hints.index("skin")
+            self.relighting = FaceRelighting(params.hint_relight_stops, skin, geometry or AlignmentParams(), image_size)
 
         adam = dict(lr=params.lr, betas=(params.beta1, ADAM_BETA2), **adam_implementation(self.device))
         self.optimizer_g = torch.optim.Adam(self.generator.parameters(), **adam)
@@ -112,7 +120,14 @@ class Pix2PixTrainer:
             return torch.full((batch, len(hints), 3), float("nan"), device=self.device)
         chosen = select_hints(appearance, hints).clone()
         chosen[torch.rand(batch, len(hints)) < self.params.hint_dropout] = float("nan")
-        return chosen.to(self.device, non_blocking=True)
+        return chosen
+
+    def _relit(self, target: torch.Tensor, hints: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The photos and hints the hinted generation is held to: relit when `hint_relight_stops` is on."""
+        if self.relighting is None or hints is None:
+            return target, hints
+        gains = self.relighting.gains(hints)
+        return self.relighting.photos(target, gains), self.relighting.hints(hints, gains)
 
     def train_step(
         self, source: torch.Tensor, target: torch.Tensor, appearance: torch.Tensor | None = None
@@ -121,7 +136,10 @@ class Pix2PixTrainer:
 
         `appearance`: each photo's measured colours (B, len(HINT_NAMES), 3), for a generator with hints.
         """
-        hints = self.training_hints(appearance, len(source))
+        photo = target  # the hint-free pass holds its generation to the photo as it is
+        target, hints = self._relit(target, self.training_hints(appearance, len(source)))
+        if hints is not None:
+            hints = hints.to(self.device, non_blocking=True)
         with autocast(self.device, self.params.precision):
             fake = self.generator_ddp(source, hints)
 
@@ -145,7 +163,7 @@ class Pix2PixTrainer:
                     real_features = self._judge(self.discriminator, source, target, view)
         loss_g, logs_g = self.objective.generator_loss(judged, fake, target, real_features)
         if self.objective.hint_free_pass:
-            logs_g[HINT_FREE] = self._hint_free_loss(source, target, hints)
+            logs_g[HINT_FREE] = self._hint_free_loss(source, photo, hints)
             loss_g = loss_g + logs_g[HINT_FREE]
         loss_g.backward()
         self.optimizer_g.step()
