@@ -80,8 +80,8 @@ def exposed_lab(lab: np.ndarray, gain: np.ndarray | float) -> np.ndarray:
     """CIELAB (..., 3) of colours whose linear light is scaled by `gain` (shape (...)), as a darker exposure does.
 
     Linear light scales X, Y and Z alike, so L + 16, a and b scale by the cube root of the gain:
-    exact while the result stays in gamut and above L 8 (where CIELAB turns linear), which holds
-    for skin under a gain between 1/64 and 1.
+    exact while X, Y and Z stay above CIELAB's linear segment near black (a gain of at most 1
+    keeps it in gamut); for the darkest skin at a third of its light, b is off by 0.01.
     """
     scale = np.cbrt(np.asarray(gain, np.float64))[..., None]
     return (np.asarray(lab, np.float64) + _L_OFFSET) * scale - _L_OFFSET

@@ -138,6 +138,12 @@ def test_hints_default_to_skin_and_hair_and_are_checked():
         ({"hint_dropout": 1.0}, r"train.hint_dropout: out of range"),
         ({"hints": [], "hint_dropout": 0.3}, r"train: hint_dropout only matters with hints, but hints is \[\]"),
         ({"hints": [], "hint_injection": "film"}, r"hint_injection only matters with hints"),
+        ({"hints": [], "hint_relight_stops": 1}, r"hint_relight_stops only matters with hints"),
+        (
+            {"hints": ["hair"], "hint_relight_stops": 1},
+            r"hint_relight_stops relights the skin, but hints is \['hair'\]",
+        ),
+        ({"hint_relight_stops": -1}, r"train.hint_relight_stops: out of range"),
         ({"direction": "photo_to_sketch", "input_channels": 3, "output_channels": 1}, r"hints describe the photo"),
     ]:
         with pytest.raises(ParamsError, match=problem):

@@ -137,12 +137,15 @@ RECIPE = {
     "lambda_ssim": 1.0,
     "hint_injection": "film",
     "hint_dropout": 0.4,
+    "hint_free_pass": True,
+    "hint_relight_stops": 1.0,
 }
 
 
 def test_every_recipe_option_on_still_resumes_bit_identically(tmp_path):
-    """The weight average, both scales' spectral norms, the augmentation draws and which hints were left out
-    all come back from a checkpoint (the plain resume tests above train with hints as channels)."""
+    """The weight average, both scales' spectral norms, the augmentation draws, which hints were left out
+    and how faces were relit all come back from a checkpoint (the plain resume tests above train with
+    hints as channels)."""
     reference = _fit(tmp_path / "reference", dropout=True, **RECIPE)
 
     def interrupt(step: int, logs: dict) -> None:
